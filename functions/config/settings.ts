@@ -1,0 +1,163 @@
+// The one list of settings the function reads. The config parser, the Bicep app-settings test
+// and the README's configuration table all derive from it.
+
+/** Where a setting's value comes from when it is deployed. */
+export type SettingSource = "infra" | "optional";
+
+/** One environment variable the detection reads. */
+export interface SettingSpec {
+  name: string;
+  /** Default when unset; undefined means the setting has no default. */
+  default?: string;
+  /** What a valid value looks like, quoted in configuration errors. */
+  example: string;
+  description: string;
+  /** "infra": the Bicep deployment sets it; "optional": operators add it when needed. */
+  source: SettingSource;
+}
+
+export const SETTINGS = [
+  {
+    name: "LOG_ANALYTICS_WORKSPACE_ID",
+    example: "a GUID such as 00000000-0000-0000-0000-000000000000",
+    description: "Customer (workspace) id of the Sentinel Log Analytics workspace to query.",
+    source: "infra",
+  },
+  {
+    name: "LOG_ANALYTICS_ENDPOINT",
+    default: "https://api.loganalytics.io/v1",
+    example: "https://api.loganalytics.io/v1 (https; http only on a loopback address)",
+    description:
+      "Log Analytics query API base URL. Sovereign clouds set their own; the token scope follows its origin.",
+    source: "infra",
+  },
+  {
+    name: "LOOKBACK",
+    default: "P7D",
+    example: "an ISO 8601 duration such as P7D or PT12H",
+    description:
+      "How far back the first run looks, and the TimeGenerated span every query covers so late events are still found.",
+    source: "infra",
+  },
+  {
+    name: "INGESTION_SETTLE",
+    default: "PT2M",
+    example: "an ISO 8601 duration such as PT2M",
+    description: "Margin before now that a window stops at, so in-flight ingestion is not skipped.",
+    source: "infra",
+  },
+  {
+    name: "DETECTION_SCHEDULE",
+    default: "0 */5 * * * *",
+    example: "a six-field NCRONTAB expression such as 0 */5 * * * *",
+    description: "Timer schedule of the function (read by the Functions host through %DETECTION_SCHEDULE%).",
+    source: "infra",
+  },
+  {
+    name: "INCIDENT_GROUPING",
+    default: "device",
+    example: "device, run or event",
+    description:
+      "How hits become incidents: one per device per run, one per run, or one per event.",
+    source: "infra",
+  },
+  {
+    name: "STATE_TABLE_ENDPOINT",
+    example: "https://<account>.table.core.windows.net",
+    description:
+      "Table Storage endpoint for the state table, reached with the managed identity. Either this or STATE_TABLE_CONNECTION_STRING.",
+    source: "infra",
+  },
+  {
+    name: "STATE_TABLE_CONNECTION_STRING",
+    example: "UseDevelopmentStorage=true or an Azurite connection string",
+    description: "Connection string for the state table (local development and Azurite only).",
+    source: "optional",
+  },
+  {
+    name: "STATE_TABLE_NAME",
+    default: "nbtscandetector",
+    example: "3-63 letters and digits, starting with a letter",
+    description: "Table holding the watermark, the seen-event ledger and the incident outbox.",
+    source: "infra",
+  },
+  {
+    name: "PLAYBOOK_URL",
+    example: "https://prod-00.westeurope.logic.azure.com/workflows/... (https; http only on loopback)",
+    description:
+      "Logic App playbook trigger URL the incidents are posted to. In Azure a Key Vault reference.",
+    source: "infra",
+  },
+  {
+    name: "QUERY_TIMEOUT",
+    default: "PT2M",
+    example: "an ISO 8601 duration such as PT2M",
+    description: "Upper bound for one Log Analytics request.",
+    source: "optional",
+  },
+  {
+    name: "PLAYBOOK_TIMEOUT",
+    default: "PT30S",
+    example: "an ISO 8601 duration such as PT30S",
+    description: "Upper bound for one POST to the playbook.",
+    source: "optional",
+  },
+  {
+    name: "PLAYBOOK_MAX_RETRIES",
+    default: "3",
+    example: "a whole number from 0 to 10",
+    description: "Retries of one delivery on 429, 5xx or network errors (exponential backoff, jitter).",
+    source: "optional",
+  },
+  {
+    name: "MAX_RETRY_AFTER",
+    default: "PT30S",
+    example: "an ISO 8601 duration such as PT30S",
+    description: "Cap on a server's Retry-After wait, so a run cannot outlive the function timeout.",
+    source: "optional",
+  },
+  {
+    name: "EXCLUSIONS_FILE",
+    example: "a path to a JSON or YAML exclusions file",
+    description: "Reviewed exclusions (benign activity to suppress, with expiry). See README.",
+    source: "optional",
+  },
+  {
+    name: "EXCLUSIONS",
+    example: "the exclusions document itself, as JSON or YAML",
+    description: "Inline alternative to EXCLUSIONS_FILE, convenient as an app setting.",
+    source: "optional",
+  },
+  {
+    name: "SEVERITY_DEFAULT",
+    default: "Medium",
+    example: "High, Medium, Low or Informational",
+    description: "Severity of an incident with no aggravating or benign signal.",
+    source: "optional",
+  },
+  {
+    name: "SEVERITY_ELEVATED",
+    default: "High",
+    example: "High, Medium, Low or Informational",
+    description: "Severity when a renamed nbtscan binary runs or it runs from a user-writable or temporary folder.",
+    source: "optional",
+  },
+  {
+    name: "SEVERITY_BENIGN",
+    default: "Low",
+    example: "High, Medium, Low or Informational",
+    description: "Severity when every hit of the incident fits a benign scenario.",
+    source: "optional",
+  },
+  {
+    name: "AZURE_CLIENT_ID",
+    example: "the client id (GUID) of the user-assigned managed identity",
+    description: "Which managed identity the function authenticates with (Azure Identity's standard setting).",
+    source: "infra",
+  },
+] as const satisfies readonly SettingSpec[];
+
+export type SettingName = (typeof SETTINGS)[number]["name"];
+
+/** Names of every setting the function reads. */
+export const SETTING_NAMES: readonly SettingName[] = SETTINGS.map((s) => s.name);

@@ -1,0 +1,65 @@
+// The shapes that flow through one detection run. Column-named fields keep the names the KQL
+// projects, so a responder can paste them straight back into a Log Analytics query.
+
+/** The Defender XDR tables the detection reads. */
+export const SOURCE_TABLES = ["DeviceProcessEvents", "DeviceFileEvents"] as const;
+export type SourceTable = (typeof SOURCE_TABLES)[number];
+
+/** One row of the detection query: an event that matched nbtscan by file name or hash. */
+export interface DetectionEvent {
+  SourceTable: SourceTable;
+  TimeGenerated: string;
+  Timestamp: string;
+  IngestionTime: string;
+  DeviceId: string;
+  DeviceName: string;
+  ReportId: string;
+  ActionType: string;
+  FolderPath: string;
+  FileName: string;
+  SHA1: string;
+  SHA256: string;
+  ProcessCommandLine: string;
+  InitiatingProcessAccountDomain: string;
+  InitiatingProcessAccountName: string;
+  InitiatingProcessFileName: string;
+  InitiatingProcessCommandLine: string;
+  InitiatingProcessParentFileName: string;
+}
+
+/** Columns of a DetectionEvent, the vocabulary of triage conditions. */
+export type EventColumn = keyof DetectionEvent;
+
+/** Which rule of the query matched: the file name, a known hash, or both. */
+export type MatchedBy = "name" | "hash" | "name+hash";
+
+/** A benign scenario that fits an event: shown to responders as something to verify. */
+export interface BenignMatch {
+  scenario: string;
+  title: string;
+  matchedFields: EventColumn[];
+}
+
+/** An event after enrichment: its ledger key, how it matched, and triage annotations. */
+export interface EnrichedHit {
+  key: string;
+  event: DetectionEvent;
+  matchedBy: MatchedBy;
+  /** A known nbtscan hash under another file name: a renamed binary. */
+  renamedBinary: boolean;
+  benign: BenignMatch[];
+}
+
+/** A hit that an exclusion suppressed, with the exclusion's name for the audit trail. */
+export interface SuppressedHit {
+  hit: EnrichedHit;
+  exclusion: string;
+}
+
+export type Severity = "High" | "Medium" | "Low" | "Informational";
+
+/** The time window one query covers, by ingestion time, half-open [start, end). */
+export interface IngestionWindow {
+  start: Date;
+  end: Date;
+}

@@ -30,6 +30,29 @@ export interface DetectionEvent {
 /** Columns of a DetectionEvent, the vocabulary of triage conditions. */
 export type EventColumn = keyof DetectionEvent;
 
+/** The columns the detection KQL projects, in its order; the result must carry every one. */
+export const EVENT_COLUMNS: readonly EventColumn[] = [
+  "SourceTable",
+  "TimeGenerated",
+  "Timestamp",
+  "IngestionTime",
+  "DeviceId",
+  "DeviceName",
+  "ReportId",
+  "ActionType",
+  "FolderPath",
+  "FileName",
+  "SHA1",
+  "SHA256",
+  "ProcessCommandLine",
+  "InitiatingProcessAccountDomain",
+  "InitiatingProcessAccountName",
+  "InitiatingProcessFileName",
+  "InitiatingProcessCommandLine",
+  "InitiatingProcessParentFileName",
+];
+
+
 /** Which rule of the query matched: the file name, a known hash, or both. */
 export type MatchedBy = "name" | "hash" | "name+hash";
 

@@ -1,0 +1,102 @@
+import type { TokenCredential } from "@azure/core-auth";
+import type { Agent } from "node:https";
+import { LogsQueryClient, LogsQueryResultStatus } from "@azure/monitor-query-logs";
+import type { DetectionEvent, IngestionWindow } from "../model";
+import { retryAfterCapPolicy } from "../http/retryAfterCap";
+import { buildQuery } from "./buildQuery";
+import { eventsFromTable } from "./rows";
+import { splitWindow, type QueryPlan } from "./window";
+
+/** Smallest window worth splitting further; a second that still overflows needs a human. */
+const MIN_SPLIT_WINDOW_MS = 1000;
+/** The API's own limit on server-side query time (Prefer: wait=). */
+const MAX_SERVER_TIMEOUT_S = 600;
+
+export interface QueryClientOptions {
+  endpoint: URL;
+  timeoutMs: number;
+  maxRetryAfterMs: number;
+  /** Only for local stand-ins whose certificate the process does not already trust. */
+  agent?: Agent;
+}
+
+/** Builds a LogsQueryClient for the configured endpoint, its token scope and capped retries. */
+export function createQueryClient(
+  credential: TokenCredential,
+  options: QueryClientOptions,
+): LogsQueryClient {
+  return new LogsQueryClient(credential, {
+    endpoint: options.endpoint.toString().replace(/\/$/, ""),
+    // Sovereign clouds answer on their own origin and issue tokens for it.
+    credentials: { scopes: [`${options.endpoint.origin}/.default`] },
+    retryOptions: { maxRetries: 3, maxRetryDelayInMs: options.maxRetryAfterMs },
+    additionalPolicies: [
+      { policy: retryAfterCapPolicy(options.maxRetryAfterMs), position: "perRetry" },
+    ],
+    ...(options.agent ? { agent: options.agent } : {}),
+  });
+}
+
+/** A window still partial at the smallest split: the run must not advance past it. */
+export class PartialResultError extends Error {
+  constructor(
+    readonly window: IngestionWindow,
+    readonly detail: string,
+  ) {
+    super(
+      `Log Analytics returned a partial result for ${window.start.toISOString()}..` +
+        `${window.end.toISOString()} even after splitting: ${detail}`,
+    );
+    this.name = "PartialResultError";
+  }
+}
+
+export interface QueryOutcome {
+  events: DetectionEvent[];
+  /** Requests made, including the ones a partial result caused. */
+  requests: number;
+  /** How many times a partial result made the window split. */
+  splits: number;
+}
+
+export interface DetectionQuery {
+  client: LogsQueryClient;
+  workspaceId: string;
+  kql: string;
+  timeoutMs: number;
+}
+
+/**
+ * Runs the detection over the plan's window. A partial result is never taken as complete: the
+ * window is split and each half queried until every piece succeeds.
+ */
+export async function queryDetection(q: DetectionQuery, plan: QueryPlan): Promise<QueryOutcome> {
+  const outcome: QueryOutcome = { events: [], requests: 0, splits: 0 };
+  const pending: IngestionWindow[] = [plan.window];
+  // Depth-first, oldest half first, so events come back in ingestion order.
+  while (pending.length > 0) {
+    const window = pending.shift() as IngestionWindow;
+    outcome.requests += 1;
+    const result = await q.client.queryWorkspace(
+      q.workspaceId,
+      buildQuery(q.kql, window),
+      plan.timespan,
+      {
+        serverTimeoutInSeconds: Math.min(MAX_SERVER_TIMEOUT_S, Math.ceil(q.timeoutMs / 1000)),
+        // This client ignores abortSignal; the request timeout is what bounds a call.
+        requestOptions: { timeout: q.timeoutMs },
+      },
+    );
+    if (result.status === LogsQueryResultStatus.Success) {
+      outcome.events.push(...result.tables.flatMap(eventsFromTable));
+      continue;
+    }
+    const detail = `${result.partialError.code ?? "PartialError"}: ${result.partialError.message ?? ""}`;
+    if (window.end.getTime() - window.start.getTime() <= MIN_SPLIT_WINDOW_MS) {
+      throw new PartialResultError(window, detail);
+    }
+    outcome.splits += 1;
+    pending.unshift(...splitWindow(window));
+  }
+  return outcome;
+}

@@ -1,0 +1,85 @@
+import type { Agent } from "node:https";
+import {
+  createDefaultHttpClient,
+  createHttpHeaders,
+  createPipelineFromOptions,
+  createPipelineRequest,
+  type HttpClient,
+  type Pipeline,
+} from "@azure/core-rest-pipeline";
+import type { IncidentPayload } from "../incidents/payload";
+import { retryAfterCapPolicy } from "../http/retryAfterCap";
+
+/** What became of one POST to the playbook, after the pipeline's own retries. */
+export type DeliveryResult =
+  | { outcome: "delivered"; status: number }
+  /** 408, 429, 5xx or a network failure: the outbox keeps it for the next run. */
+  | { outcome: "retry-later"; error: string }
+  /** Any other 4xx: retrying cannot help; a human must look. */
+  | { outcome: "rejected"; status: number; error: string };
+
+export interface PlaybookClientOptions {
+  timeoutMs: number;
+  maxRetries: number;
+  maxRetryAfterMs: number;
+  /** Only for local stand-ins whose certificate the process does not already trust. */
+  agent?: Agent;
+  /** First backoff step; tests shorten it. */
+  retryDelayMs?: number;
+}
+
+const TRANSIENT_STATUSES = new Set([408, 429]);
+
+/** The playbook URL without its query string, which carries the trigger's signature. */
+export function redactUrl(url: URL): string {
+  return `${url.origin}${url.pathname}`;
+}
+
+/** Posts incidents to the Logic App trigger with timeout, backoff with jitter, and capped Retry-After. */
+export class PlaybookClient {
+  private readonly pipeline: Pipeline;
+  private readonly httpClient: HttpClient = createDefaultHttpClient();
+
+  constructor(
+    private readonly url: URL,
+    private readonly options: PlaybookClientOptions,
+  ) {
+    // core-rest-pipeline's retry policy: exponential backoff with jitter on 408/5xx and network
+    // errors, Retry-After on 429/503; no retry on other 4xx.
+    this.pipeline = createPipelineFromOptions({
+      retryOptions: {
+        maxRetries: options.maxRetries,
+        retryDelayInMs: options.retryDelayMs ?? 1000,
+        maxRetryDelayInMs: options.maxRetryAfterMs,
+      },
+      userAgentOptions: { userAgentPrefix: "nbtscan-detector" },
+      ...(options.agent ? { agent: options.agent } : {}),
+    });
+    this.pipeline.addPolicy(retryAfterCapPolicy(options.maxRetryAfterMs), { afterPhase: "Retry" });
+  }
+
+  /** Sends one incident; never throws for HTTP or network failures, it classifies them. */
+  async post(payload: IncidentPayload): Promise<DeliveryResult> {
+    const request = createPipelineRequest({
+      url: this.url.toString(),
+      method: "POST",
+      body: JSON.stringify(payload),
+      headers: createHttpHeaders({
+        "content-type": "application/json",
+        "x-ms-client-tracking-id": payload.incidentId,
+      }),
+      timeout: this.options.timeoutMs,
+    });
+    try {
+      const response = await this.pipeline.sendRequest(this.httpClient, request);
+      const status = response.status;
+      if (status >= 200 && status < 300) return { outcome: "delivered", status };
+      const error = `HTTP ${status} from ${redactUrl(this.url)}: ${(response.bodyAsText ?? "").slice(0, 500)}`;
+      if (status >= 500 || TRANSIENT_STATUSES.has(status)) return { outcome: "retry-later", error };
+      return { outcome: "rejected", status, error };
+    } catch (error) {
+      const message = error instanceof Error ? error.message : String(error);
+      return { outcome: "retry-later", error: `${redactUrl(this.url)}: ${message}` };
+    }
+  }
+}

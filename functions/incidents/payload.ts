@@ -1,0 +1,71 @@
+import incidentSchema from "../../infra/incident.schema.json";
+import type { DetectionEvent, MatchedBy, BenignMatch, Severity } from "../model";
+import type { Grouping } from "../config/config";
+import { compileSchema } from "../validation";
+
+// TypeScript view of infra/incident.schema.json; the schema file is the contract, and
+// validateIncidentPayload keeps the two honest at run time and in the tests.
+
+export interface AttackObject {
+  id: string;
+  name: string;
+  url: string;
+  description?: string;
+}
+
+export interface IncidentEvent extends DetectionEvent {
+  eventKey: string;
+  matchedBy: MatchedBy;
+  renamedBinary: boolean;
+  benignScenarios: BenignMatch[];
+}
+
+export interface IncidentEntities {
+  hosts: { hostName: string; mdatpDeviceId: string }[];
+  accounts: { name: string; ntDomain: string }[];
+  files: { name: string; directory: string; sha1: string; sha256: string }[];
+  processes: {
+    commandLine: string;
+    imageFileName: string;
+    parentImageFileName: string;
+    hostName: string;
+    accountName: string;
+  }[];
+}
+
+/** What the function posts to the playbook. */
+export interface IncidentPayload {
+  schemaVersion: "1.0";
+  incidentId: string;
+  title: string;
+  severity: Severity;
+  severityReason: string;
+  status: "New";
+  description: string;
+  evidenceComment: string;
+  tactics: string[];
+  techniques: string[];
+  attack: {
+    tactic: AttackObject;
+    techniques: AttackObject[];
+    software: AttackObject;
+    campaign: { name: string; group: AttackObject };
+  };
+  firstActivityTimeUtc: string;
+  lastActivityTimeUtc: string;
+  entities: IncidentEntities;
+  events: IncidentEvent[];
+  references: { title: string; url: string }[];
+  detection: { id: string; name: string; version: string };
+  workspaceId: string;
+  grouping: Grouping;
+}
+
+/** The incident payload JSON Schema, as the Logic App trigger loads it. */
+export const INCIDENT_SCHEMA: object = incidentSchema;
+
+/** Checks a payload against infra/incident.schema.json; throws listing every violation. */
+export const validateIncidentPayload = compileSchema<IncidentPayload>(
+  INCIDENT_SCHEMA,
+  "incident payload",
+);

@@ -1,0 +1,314 @@
+import { readFileSync, readdirSync } from "node:fs";
+import path from "node:path";
+import vm from "node:vm";
+
+// Kusto.Language (the parser and semantic analyser behind Azure Data Explorer and Log Analytics
+// editors) ships on npm as a Bridge.NET script bundle, not a module: it defines the global
+// `Kusto`. The declarations below cover only what this file uses; the package's own 1.7 MB .d.ts
+// would slow every type check.
+
+/** One column of a table schema, as the shared schema files spell it. */
+export interface ColumnSchema {
+  Name: string;
+  /** Kusto type name: string, long, int, bool, real, datetime, timespan, guid, dynamic... */
+  Type: string;
+}
+
+/** A table schema: `{ Name, Properties: [{ Name, Type }] }` (the Azure-Sentinel repo format). */
+export interface TableSchema {
+  Name: string;
+  Properties: ColumnSchema[];
+}
+
+/** A problem Kusto.Language found in a query. */
+export interface KqlDiagnostic {
+  code: string;
+  severity: string;
+  category: string;
+  message: string;
+  start: number;
+  length: number;
+}
+
+/** A column of a query's result: its name and Kusto type, as the query API reports them. */
+export interface KqlColumn {
+  name: string;
+  type: string;
+}
+
+/** Everything one analysis pass learns about a query. */
+export interface KqlInspection {
+  /** Every diagnostic: syntax and semantic, all severities. */
+  diagnostics: KqlDiagnostic[];
+  /** The subset that comes from parsing alone. */
+  syntaxDiagnostics: KqlDiagnostic[];
+  /** Columns of the tabular result, in order; undefined when the result is not a table. */
+  resultColumns: KqlColumn[] | undefined;
+}
+
+// --- Minimal shapes of the Bridge.NET objects used here -------------------------------------
+
+interface BridgeList<T> {
+  Count: number;
+  getItem(index: number): T;
+}
+/** Bridge hands back a plain array for empty lists and a List for others. */
+type BridgeListLike<T> = BridgeList<T> | T[];
+
+interface KDiagnostic {
+  Code: string | null;
+  Severity: string | null;
+  Category: string | null;
+  Message: string | null;
+  Start: number;
+  Length: number;
+}
+interface KTypeSymbol {
+  Kind: number;
+  Name: string | null;
+  Columns?: BridgeList<KColumnSymbol>;
+}
+interface KColumnSymbol {
+  Name: string | null;
+  Type: KTypeSymbol | null;
+}
+interface KSyntaxNode {
+  Kind: number;
+}
+interface KValueInfo {
+  Value: unknown;
+  ValueText: string | null;
+}
+interface KExpression extends KSyntaxNode {
+  LiteralValueInfo: KValueInfo | null;
+}
+interface KLetStatement extends KSyntaxNode {
+  Name: { SimpleName: string | null } | null;
+  Expression: KExpression | null;
+}
+interface KQueryBlock extends KSyntaxNode {
+  Statements: { Count: number; getItem$1(index: number): { Element$1: KSyntaxNode | null } } | null;
+}
+interface KKustoCode {
+  Syntax: KSyntaxNode | null;
+  ResultType: KTypeSymbol | null;
+  GetDiagnostics(): BridgeListLike<KDiagnostic> | null;
+  GetSyntaxDiagnostics(): BridgeListLike<KDiagnostic> | null;
+}
+interface KGlobalState {
+  WithDatabase(database: unknown): KGlobalState;
+}
+interface KustoLanguage {
+  KustoCode: {
+    Parse(text: string, globals: KGlobalState | null): KKustoCode;
+    ParseAndAnalyze(text: string, globals: KGlobalState | null): KKustoCode;
+  };
+  GlobalState: { Default: KGlobalState };
+  Symbols: {
+    ScalarTypes: { GetSymbol(name: string): KTypeSymbol | null };
+    ColumnSymbol: new (
+      name: string,
+      type: KTypeSymbol,
+      description: null,
+      originalColumns: null,
+      source: null,
+      examples: null,
+    ) => KColumnSymbol;
+    TableSymbol: { $ctor4: new (name: string, columns: KColumnSymbol[]) => unknown };
+    DatabaseSymbol: { ctor: new (name: string, members: unknown[]) => unknown };
+    SymbolKind: { Table: number };
+  };
+  Syntax: {
+    SyntaxKind: { QueryBlock: number; LetStatement: number; DateTimeLiteralExpression: number };
+  };
+}
+
+interface KustoHost {
+  Kusto?: { Language?: KustoLanguage };
+}
+
+/** Loads the Kusto.Language bundle into the process's main realm once; returns Kusto.Language. */
+export function kustoLanguage(): KustoLanguage {
+  // runInThisContext evaluates in Node's main realm even under Jest, whose modules run in their
+  // own; looking the bundle up there first means it is evaluated once per process, as a second
+  // evaluation fails ("Class ... is already defined").
+  const host = vm.runInThisContext("globalThis") as KustoHost;
+  if (host.Kusto?.Language) return host.Kusto.Language;
+  const dir = path.dirname(require.resolve("@kusto/language-service-next/package.json"));
+  for (const file of ["bridge.min.js", "Kusto.Language.Bridge.min.js"]) {
+    vm.runInThisContext(readFileSync(path.join(dir, file), "utf8"), { filename: file });
+  }
+  if (!host.Kusto?.Language) {
+    throw new Error("Kusto.Language bundle did not define the global Kusto.Language");
+  }
+  return host.Kusto.Language;
+}
+
+function toArray<T>(list: BridgeListLike<T> | null): T[] {
+  if (list === null) return [];
+  if (Array.isArray(list)) return list;
+  const items: T[] = [];
+  for (let i = 0; i < list.Count; i++) items.push(list.getItem(i));
+  return items;
+}
+
+function toDiagnostic(d: KDiagnostic): KqlDiagnostic {
+  return {
+    code: d.Code ?? "",
+    severity: d.Severity ?? "",
+    category: d.Category ?? "",
+    message: d.Message ?? "",
+    start: d.Start,
+    length: d.Length,
+  };
+}
+
+// .NET spellings some schema exports use, mapped to Kusto's names.
+const TYPE_ALIASES: Record<string, string> = {
+  "system.string": "string",
+  "system.int64": "long",
+  int64: "long",
+  "system.int32": "int",
+  int32: "int",
+  "system.boolean": "bool",
+  "system.double": "real",
+  double: "real",
+  "system.datetime": "datetime",
+  "system.timespan": "timespan",
+  "system.guid": "guid",
+  "system.object": "dynamic",
+};
+
+function scalarType(k: KustoLanguage, table: string, column: ColumnSchema): KTypeSymbol {
+  const name = column.Type.toLowerCase();
+  const type = k.Symbols.ScalarTypes.GetSymbol(TYPE_ALIASES[name] ?? name);
+  if (!type) throw new Error(`${table}.${column.Name}: unknown Kusto type '${column.Type}'`);
+  return type;
+}
+
+// Building the symbols is cheap, but the stand-in analyses every request against the same
+// schema array; the cache keeps that to one GlobalState.
+const globalsCache = new WeakMap<readonly TableSchema[], KGlobalState>();
+
+function globalsFor(tables: readonly TableSchema[]): KGlobalState {
+  const cached = globalsCache.get(tables);
+  if (cached) return cached;
+  const k = kustoLanguage();
+  const symbols = tables.map(
+    (t) =>
+      new k.Symbols.TableSymbol.$ctor4(
+        t.Name,
+        t.Properties.map(
+          (c) =>
+            new k.Symbols.ColumnSymbol(c.Name, scalarType(k, t.Name, c), null, null, null, null),
+        ),
+      ),
+  );
+  const globals = k.GlobalState.Default.WithDatabase(
+    new k.Symbols.DatabaseSymbol.ctor("workspace", symbols),
+  );
+  globalsCache.set(tables, globals);
+  return globals;
+}
+
+/** Parses and analyses a query against the tables; returns diagnostics and the result schema. */
+export function inspectKql(query: string, tables: readonly TableSchema[]): KqlInspection {
+  const k = kustoLanguage();
+  const code = k.KustoCode.ParseAndAnalyze(query, globalsFor(tables));
+  const result = code.ResultType;
+  const resultColumns =
+    result && result.Kind === k.Symbols.SymbolKind.Table && result.Columns
+      ? toArray(result.Columns).map((c) => ({
+          name: c.Name ?? "",
+          type: c.Type?.Name ?? "unknown",
+        }))
+      : undefined;
+  return {
+    diagnostics: toArray(code.GetDiagnostics()).map(toDiagnostic),
+    syntaxDiagnostics: toArray(code.GetSyntaxDiagnostics()).map(toDiagnostic),
+    resultColumns,
+  };
+}
+
+/** Every diagnostic (syntax and semantic, any severity) Kusto.Language reports for the query. */
+export function analyzeKql(query: string, tables: readonly TableSchema[]): KqlDiagnostic[] {
+  return inspectKql(query, tables).diagnostics;
+}
+
+/** Reads every `*.json` table schema in a directory (e.g. ../shared/schemas). */
+export function loadTableSchemas(dir: string): TableSchema[] {
+  return readdirSync(dir)
+    .filter((f) => f.endsWith(".json"))
+    .sort()
+    .map((f) => {
+      const value: unknown = JSON.parse(readFileSync(path.join(dir, f), "utf8"));
+      if (!isTableSchema(value)) throw new Error(`${path.join(dir, f)} is not a table schema`);
+      return value;
+    });
+}
+
+function isTableSchema(value: unknown): value is TableSchema {
+  if (typeof value !== "object" || value === null) return false;
+  const v = value as { Name?: unknown; Properties?: unknown };
+  return (
+    typeof v.Name === "string" &&
+    Array.isArray(v.Properties) &&
+    v.Properties.every(
+      (p: unknown) =>
+        typeof p === "object" &&
+        p !== null &&
+        typeof (p as ColumnSchema).Name === "string" &&
+        typeof (p as ColumnSchema).Type === "string",
+    )
+  );
+}
+
+/** A top-level `let X = datetime(...)` whose literal is not a valid datetime. */
+export class InvalidDatetimeLiteralError extends Error {
+  constructor(
+    readonly letName: string,
+    readonly literal: string,
+  ) {
+    super(`let ${letName}: '${literal}' is not a valid datetime literal`);
+    this.name = "InvalidDatetimeLiteralError";
+  }
+}
+
+// Kusto.Language leaves an unparsable datetime literal at .NET DateTime.MinValue instead of
+// reporting it; a real cluster rejects it.
+const DOTNET_DATETIME_MIN_MS = -62135596800000;
+
+function literalDate(value: unknown): Date | undefined {
+  // Bridge boxes System.DateTime as { $boxed: true, v: Date }. The Date comes from the main
+  // realm, which under Jest is not ours, so it is recognised by its tag, not instanceof.
+  const inner = typeof value === "object" && value !== null && "v" in value ? value.v : value;
+  if (Object.prototype.toString.call(inner) !== "[object Date]") return undefined;
+  return new Date((inner as Date).getTime());
+}
+
+/**
+ * Values of the query's top-level `let Name = datetime(...)` statements, read from the syntax
+ * tree (not the text), so comments, strings and nested lets cannot be mistaken for them.
+ */
+export function readLetDatetimes(query: string): Map<string, Date> {
+  const k = kustoLanguage();
+  const kinds = k.Syntax.SyntaxKind;
+  const root = k.KustoCode.Parse(query, null).Syntax;
+  const found = new Map<string, Date>();
+  if (!root || root.Kind !== kinds.QueryBlock) return found;
+  const statements = (root as KQueryBlock).Statements;
+  for (let i = 0; statements && i < statements.Count; i++) {
+    const statement = statements.getItem$1(i).Element$1;
+    if (!statement || statement.Kind !== kinds.LetStatement) continue;
+    const { Name, Expression } = statement as KLetStatement;
+    const name = Name?.SimpleName;
+    if (!name || !Expression || Expression.Kind !== kinds.DateTimeLiteralExpression) continue;
+    const date = literalDate(Expression.LiteralValueInfo?.Value);
+    const text = Expression.LiteralValueInfo?.ValueText ?? "";
+    if (!date || Number.isNaN(date.getTime()) || date.getTime() === DOTNET_DATETIME_MIN_MS) {
+      throw new InvalidDatetimeLiteralError(name, text);
+    }
+    found.set(name, date);
+  }
+  return found;
+}

@@ -52,7 +52,6 @@ export const EVENT_COLUMNS: readonly EventColumn[] = [
   "InitiatingProcessParentFileName",
 ];
 
-
 /** Which rule of the query matched: the file name, a known hash, or both. */
 export type MatchedBy = "name" | "hash" | "name+hash";
 

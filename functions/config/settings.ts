@@ -50,7 +50,8 @@ export const SETTINGS = [
     name: "DETECTION_SCHEDULE",
     default: "0 */5 * * * *",
     example: "a six-field NCRONTAB expression such as 0 */5 * * * *",
-    description: "Timer schedule of the function (read by the Functions host through %DETECTION_SCHEDULE%).",
+    description:
+      "Timer schedule of the function (read by the Functions host through %DETECTION_SCHEDULE%).",
     source: "infra",
   },
   {
@@ -83,7 +84,8 @@ export const SETTINGS = [
   },
   {
     name: "PLAYBOOK_URL",
-    example: "https://prod-00.westeurope.logic.azure.com/workflows/... (https; http only on loopback)",
+    example:
+      "https://prod-00.westeurope.logic.azure.com/workflows/... (https; http only on loopback)",
     description:
       "Logic App playbook trigger URL the incidents are posted to. In Azure a Key Vault reference.",
     source: "infra",
@@ -106,14 +108,16 @@ export const SETTINGS = [
     name: "PLAYBOOK_MAX_RETRIES",
     default: "3",
     example: "a whole number from 0 to 10",
-    description: "Retries of one delivery on 429, 5xx or network errors (exponential backoff, jitter).",
+    description:
+      "Retries of one delivery on 429, 5xx or network errors (exponential backoff, jitter).",
     source: "optional",
   },
   {
     name: "MAX_RETRY_AFTER",
     default: "PT30S",
     example: "an ISO 8601 duration such as PT30S",
-    description: "Cap on a server's Retry-After wait, so a run cannot outlive the function timeout.",
+    description:
+      "Cap on a server's Retry-After wait, so a run cannot outlive the function timeout.",
     source: "optional",
   },
   {
@@ -139,7 +143,8 @@ export const SETTINGS = [
     name: "SEVERITY_ELEVATED",
     default: "High",
     example: "High, Medium, Low or Informational",
-    description: "Severity when a renamed nbtscan binary runs or it runs from a user-writable or temporary folder.",
+    description:
+      "Severity when a renamed nbtscan binary runs or it runs from a user-writable or temporary folder.",
     source: "optional",
   },
   {
@@ -152,7 +157,8 @@ export const SETTINGS = [
   {
     name: "AZURE_CLIENT_ID",
     example: "the client id (GUID) of the user-assigned managed identity",
-    description: "Which managed identity the function authenticates with (Azure Identity's standard setting).",
+    description:
+      "Which managed identity the function authenticates with (Azure Identity's standard setting).",
     source: "infra",
   },
 ] as const satisfies readonly SettingSpec[];

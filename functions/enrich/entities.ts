@@ -31,7 +31,10 @@ export function entitiesOf(hits: EnrichedHit[]): IncidentEntities {
     accounts: uniqueBy(
       events
         .filter((e) => e.InitiatingProcessAccountName)
-        .map((e) => ({ name: e.InitiatingProcessAccountName, ntDomain: e.InitiatingProcessAccountDomain })),
+        .map((e) => ({
+          name: e.InitiatingProcessAccountName,
+          ntDomain: e.InitiatingProcessAccountDomain,
+        })),
       (a) => `${a.ntDomain}\\${a.name}`,
     ),
     files: uniqueBy(

@@ -7,7 +7,6 @@ import {
   type SourceTable,
 } from "../model";
 
-
 const DATETIME_COLUMNS = new Set<EventColumn>(["TimeGenerated", "Timestamp", "IngestionTime"]);
 
 /** The query's answer did not have the shape the detection KQL promises. */
@@ -21,7 +20,12 @@ export class ResultShapeError extends Error {
 function cellText(column: EventColumn, value: unknown): string {
   if (value === null || value === undefined) return "";
   if (value instanceof Date) return value.toISOString();
-  if (DATETIME_COLUMNS.has(column)) return new Date(String(value)).toISOString();
+  if (DATETIME_COLUMNS.has(column)) {
+    const time = new Date(String(value));
+    if (Number.isNaN(time.getTime()))
+      throw new ResultShapeError(`${column} '${String(value)}' is not a datetime`);
+    return time.toISOString();
+  }
   if (typeof value === "string") return value;
   if (typeof value === "number" || typeof value === "boolean") return String(value);
   return JSON.stringify(value);

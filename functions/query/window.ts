@@ -22,7 +22,12 @@ export interface PlanInput {
 const FUTURE_CLOCK_SKEW_MS = 24 * 60 * 60 * 1000;
 
 /** Plans the next window by ingestion time, or returns undefined when there is nothing new yet. */
-export function planQuery({ watermark, now, lookbackMs, settleMs }: PlanInput): QueryPlan | undefined {
+export function planQuery({
+  watermark,
+  now,
+  lookbackMs,
+  settleMs,
+}: PlanInput): QueryPlan | undefined {
   const lookbackStart = new Date(now.getTime() - lookbackMs);
   const end = new Date(now.getTime() - settleMs);
   const start = watermark ?? lookbackStart;

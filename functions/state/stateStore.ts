@@ -154,14 +154,19 @@ export class StateStore {
       byPartition.set(partition, rows);
     }
     const seen = new Set<string>();
-    for (const [partition, rows] of byPartition) {
-      const entities = this.table.listEntities<LedgerEntity>({
-        queryOptions: { filter: odata`PartitionKey eq ${partition}`, select: ["RowKey"] },
-      });
-      for await (const entity of entities) {
-        const key = rows.get(entity.rowKey ?? "");
-        if (key !== undefined) seen.add(key);
+    try {
+      for (const [partition, rows] of byPartition) {
+        const entities = this.table.listEntities<LedgerEntity>({
+          queryOptions: { filter: odata`PartitionKey eq ${partition}`, select: ["RowKey"] },
+        });
+        for await (const entity of entities) {
+          const key = rows.get(entity.rowKey ?? "");
+          if (key !== undefined) seen.add(key);
+        }
       }
+    } catch (error) {
+      // A dry run before the first real run finds no table yet: nothing has been seen.
+      if (!isStatus(error, 404)) throw error;
     }
     return seen;
   }

@@ -4,7 +4,10 @@ import type { StateTableTarget } from "../config/config";
 import { isLoopbackUrl } from "../config/config";
 
 /** Opens the state table: Entra ID against an endpoint, or a (local) connection string. */
-export function createTableClient(target: StateTableTarget, credential: TokenCredential): TableClient {
+export function createTableClient(
+  target: StateTableTarget,
+  credential: TokenCredential,
+): TableClient {
   if (target.kind === "endpoint") {
     return new TableClient(target.endpoint, target.tableName, credential);
   }

@@ -1,0 +1,130 @@
+import { ConfigError, isLoopbackUrl, loadConfig } from "../../functions/config/config";
+import { SETTINGS } from "../../functions/config/settings";
+
+const VALID = {
+  LOG_ANALYTICS_WORKSPACE_ID: "6B1C3D8E-0F2A-4B5C-9D8E-7F6A5B4C3D2E",
+  STATE_TABLE_ENDPOINT: "https://acct.table.core.windows.net/",
+  PLAYBOOK_URL:
+    "https://prod-01.westeurope.logic.azure.com/workflows/abc/triggers/manual/paths/invoke?sig=s3cret",
+};
+
+function problemsOf(env: Record<string, string>): string[] {
+  try {
+    loadConfig(env);
+  } catch (error) {
+    if (error instanceof ConfigError) return error.problems;
+    throw error;
+  }
+  throw new Error("expected a ConfigError");
+}
+
+describe("loadConfig", () => {
+  it("applies the documented defaults to a minimal Azure configuration", () => {
+    const config = loadConfig(VALID);
+    expect(config.workspaceId).toBe(VALID.LOG_ANALYTICS_WORKSPACE_ID.toLowerCase());
+    expect(config.logAnalyticsEndpoint.toString()).toBe("https://api.loganalytics.io/v1");
+    expect(config.lookbackMs).toBe(7 * 24 * 3600 * 1000);
+    expect(config.settleMs).toBe(2 * 60 * 1000);
+    expect(config.schedule).toBe("0 */5 * * * *");
+    expect(config.grouping).toBe("device");
+    expect(config.stateTable).toEqual({
+      kind: "endpoint",
+      endpoint: "https://acct.table.core.windows.net",
+      tableName: "nbtscandetector",
+    });
+    expect(config.severityPolicy).toEqual({ default: "Medium", elevated: "High", benign: "Low" });
+  });
+
+  it("takes explicit values, durations in ISO 8601, grouping case-insensitively", () => {
+    const config = loadConfig({
+      ...VALID,
+      LOOKBACK: "P1DT12H",
+      INGESTION_SETTLE: "PT30S",
+      INCIDENT_GROUPING: "Event",
+      PLAYBOOK_MAX_RETRIES: "0",
+    });
+    expect(config.lookbackMs).toBe(36 * 3600 * 1000);
+    expect(config.settleMs).toBe(30_000);
+    expect(config.grouping).toBe("event");
+    expect(config.playbookMaxRetries).toBe(0);
+  });
+
+  it("reports every problem at once, naming the setting and a valid example", () => {
+    const problems = problemsOf({
+      LOG_ANALYTICS_WORKSPACE_ID: "not-a-guid",
+      LOOKBACK: "7 days",
+      INCIDENT_GROUPING: "host",
+      PLAYBOOK_URL: "http://playbook.example.com/run",
+      STATE_TABLE_ENDPOINT: "https://acct.table.core.windows.net",
+      DETECTION_SCHEDULE: "*/5 * * * *",
+    });
+    expect(problems).toEqual([
+      expect.stringMatching(/^LOG_ANALYTICS_WORKSPACE_ID is 'not-a-guid'; expected a GUID/),
+      expect.stringMatching(/^LOOKBACK is '7 days'; expected an ISO 8601 duration such as P7D/),
+      expect.stringMatching(
+        /^DETECTION_SCHEDULE is '\*\/5 \* \* \* \*'; expected a six-field NCRONTAB/,
+      ),
+      expect.stringMatching(/^INCIDENT_GROUPING is 'host'; expected device, run or event/),
+      expect.stringMatching(/^PLAYBOOK_URL uses http on a non-loopback host/),
+    ]);
+  });
+
+  it("requires the workspace, a state table and the playbook", () => {
+    expect(problemsOf({})).toEqual([
+      expect.stringMatching(/^LOG_ANALYTICS_WORKSPACE_ID is not set/),
+      expect.stringMatching(/^STATE_TABLE_ENDPOINT or STATE_TABLE_CONNECTION_STRING must be set/),
+      expect.stringMatching(/^PLAYBOOK_URL is not set/),
+    ]);
+  });
+
+  it("needs no playbook for a dry run", () => {
+    const { PLAYBOOK_URL: _omitted, ...env } = VALID;
+    expect(loadConfig(env, { requirePlaybook: false }).playbookUrl).toBeUndefined();
+  });
+
+  it("rejects durations of years or months, zero, and a settle margin not shorter than the lookback", () => {
+    expect(problemsOf({ ...VALID, LOOKBACK: "P1M" })[0]).toMatch(/^LOOKBACK is 'P1M'/);
+    expect(problemsOf({ ...VALID, QUERY_TIMEOUT: "PT0S" })[0]).toMatch(/must be longer than zero/);
+    expect(problemsOf({ ...VALID, LOOKBACK: "PT1M", INGESTION_SETTLE: "PT2M" })).toEqual([
+      "INGESTION_SETTLE must be shorter than LOOKBACK.",
+    ]);
+  });
+
+  it("accepts plain http only on loopback, for Azurite and the local stand-ins", () => {
+    const config = loadConfig({
+      ...VALID,
+      LOG_ANALYTICS_ENDPOINT: "https://127.0.0.1:8443/v1",
+      PLAYBOOK_URL: "http://localhost:7071/playbook",
+      STATE_TABLE_CONNECTION_STRING: "UseDevelopmentStorage=true",
+    });
+    expect(config.playbookUrl?.host).toBe("localhost:7071");
+    expect(config.stateTable.kind).toBe("connectionString");
+  });
+
+  it("validates the table name and the managed identity client id", () => {
+    expect(problemsOf({ ...VALID, STATE_TABLE_NAME: "1bad-name" })[0]).toMatch(
+      /^STATE_TABLE_NAME is '1bad-name'/,
+    );
+    expect(problemsOf({ ...VALID, AZURE_CLIENT_ID: "me" })[0]).toMatch(/^AZURE_CLIENT_ID is 'me'/);
+  });
+
+  it("has a default that passes its own validation for every setting that has one", () => {
+    const defaults = Object.fromEntries(
+      SETTINGS.flatMap((s) => ("default" in s ? [[s.name, s.default]] : [])),
+    );
+    expect(() => loadConfig({ ...defaults, ...VALID })).not.toThrow();
+  });
+});
+
+describe("isLoopbackUrl", () => {
+  it.each([
+    ["http://127.0.0.1:1/x", true],
+    ["http://127.45.0.9/", true],
+    ["http://localhost/", true],
+    ["http://[::1]:80/", true],
+    ["http://10.0.0.1/", false],
+    ["http://127.0.0.1.example.com/", false],
+  ])("%s → %s", (url, expected) => {
+    expect(isLoopbackUrl(new URL(url))).toBe(expected);
+  });
+});

@@ -1,0 +1,199 @@
+// nbtscan-detector: everything a working detection needs next to an existing Sentinel workspace.
+// Subscription scope, so azd (and `az deployment sub create`) creates the resource group rg-<env>
+// and the workspace may live in any resource group or subscription of the tenant.
+targetScope = 'subscription'
+
+@description('Resource id of the existing Sentinel-enabled Log Analytics workspace: /subscriptions/<sub>/resourceGroups/<rg>/providers/Microsoft.OperationalInsights/workspaces/<name>.')
+param sentinelWorkspaceResourceId string
+
+@minLength(1)
+@maxLength(64)
+@description('Environment name: names the resource group (rg-<env>) and seeds resource names.')
+param environmentName string = 'nbtscan-detector'
+
+@minLength(1)
+@description('Azure region for the new resources; it must offer the Flex Consumption plan.')
+param location string = deployment().location
+
+@description('Timer schedule of the detection, six-field NCRONTAB (DETECTION_SCHEDULE).')
+param detectionSchedule string = '0 */5 * * * *'
+
+@description('Minutes between scheduled runs; the health alert fires when none completed in twice this. Keep it in step with detectionSchedule.')
+@allowed([
+  5
+  10
+  15
+  30
+])
+param schedulePeriodMinutes int = 5
+
+@description('How hits become incidents: one per device per run, one per run, or one per event (INCIDENT_GROUPING).')
+@allowed([
+  'device'
+  'run'
+  'event'
+])
+param incidentGrouping string = 'device'
+
+@description('ISO 8601 duration the first run looks back and every query spans (LOOKBACK).')
+param lookback string = 'P7D'
+
+@description('ISO 8601 margin before now that a query window stops at (INGESTION_SETTLE).')
+param ingestionSettle string = 'PT2M'
+
+@description('Log Analytics query API base URL (LOG_ANALYTICS_ENDPOINT); sovereign clouds set their own.')
+// environment() has no Log Analytics query endpoint, so the public cloud's is the default here.
+param logAnalyticsEndpoint string = 'https://api.loganalytics.io/v1'
+
+@description('Name of the state table (STATE_TABLE_NAME).')
+@minLength(3)
+@maxLength(63)
+param stateTableName string = 'nbtscandetector'
+
+@description('Email addresses notified by the detection health alert; may be empty.')
+param healthAlertEmails string[] = []
+
+var abbrs = loadJsonContent('abbreviations.json')
+var resourceToken = toLower(uniqueString(subscription().id, environmentName, location))
+var tags = {
+  'azd-env-name': environmentName
+}
+var serviceName = 'detector'
+var playbookUrlSecretName = 'playbook-url'
+
+// /subscriptions/<sub>/resourceGroups/<rg>/providers/Microsoft.OperationalInsights/workspaces/<name>
+var workspaceIdParts = split(sentinelWorkspaceResourceId, '/')
+var workspaceSubscriptionId = workspaceIdParts[2]
+var workspaceResourceGroupName = workspaceIdParts[4]
+var workspaceName = last(workspaceIdParts)
+
+var functionAppName = '${abbrs.webSitesFunctions}${resourceToken}'
+
+resource rg 'Microsoft.Resources/resourceGroups@2025-04-01' = {
+  name: '${abbrs.resourcesResourceGroups}${environmentName}'
+  location: location
+  tags: tags
+}
+
+module identity 'modules/identity.bicep' = {
+  name: 'identity'
+  scope: rg
+  params: {
+    name: '${abbrs.managedIdentityUserAssignedIdentities}${resourceToken}'
+    location: location
+    tags: tags
+  }
+}
+
+module monitoring 'modules/monitoring.bicep' = {
+  name: 'monitoring'
+  scope: rg
+  params: {
+    logAnalyticsName: '${abbrs.operationalInsightsWorkspaces}${resourceToken}'
+    applicationInsightsName: '${abbrs.insightsComponents}${resourceToken}'
+    location: location
+    tags: tags
+    publisherPrincipalId: identity.outputs.principalId
+  }
+}
+
+module storage 'modules/storage.bicep' = {
+  name: 'storage'
+  scope: rg
+  params: {
+    name: '${abbrs.storageStorageAccounts}${resourceToken}'
+    location: location
+    tags: tags
+    deploymentContainerName: 'app-package-${resourceToken}'
+    stateTableName: stateTableName
+    functionPrincipalId: identity.outputs.principalId
+  }
+}
+
+module playbook 'modules/playbook.bicep' = {
+  name: 'playbook'
+  scope: rg
+  params: {
+    name: '${abbrs.logicWorkflows}${resourceToken}'
+    location: location
+    tags: tags
+    sentinelWorkspaceResourceId: sentinelWorkspaceResourceId
+  }
+}
+
+module keyVault 'modules/keyvault.bicep' = {
+  name: 'keyvault'
+  scope: rg
+  params: {
+    name: '${abbrs.keyVaultVaults}${resourceToken}'
+    location: location
+    tags: tags
+    playbookName: playbook.outputs.name
+    playbookUrlSecretName: playbookUrlSecretName
+    readerPrincipalId: identity.outputs.principalId
+  }
+}
+
+// Role assignments on the workspace must be deployed where the workspace is.
+module sentinelAccess 'modules/sentinel-access.bicep' = {
+  name: 'sentinel-access-${resourceToken}'
+  scope: resourceGroup(workspaceSubscriptionId, workspaceResourceGroupName)
+  params: {
+    workspaceName: workspaceName
+    detectorPrincipalId: identity.outputs.principalId
+    playbookPrincipalId: playbook.outputs.principalId
+  }
+}
+
+module functionApp 'modules/function-app.bicep' = {
+  name: 'function-app'
+  scope: rg
+  params: {
+    planName: '${abbrs.webServerFarms}${resourceToken}'
+    name: functionAppName
+    location: location
+    tags: tags
+    serviceName: serviceName
+    identityId: identity.outputs.id
+    identityClientId: identity.outputs.clientId
+    blobEndpoint: storage.outputs.blobEndpoint
+    queueEndpoint: storage.outputs.queueEndpoint
+    tableEndpoint: storage.outputs.tableEndpoint
+    deploymentContainerName: storage.outputs.deploymentContainerName
+    applicationInsightsConnectionString: monitoring.outputs.applicationInsightsConnectionString
+    logAnalyticsWorkspaceId: sentinelAccess.outputs.customerId
+    logAnalyticsEndpoint: logAnalyticsEndpoint
+    lookback: lookback
+    ingestionSettle: ingestionSettle
+    detectionSchedule: detectionSchedule
+    incidentGrouping: incidentGrouping
+    stateTableName: storage.outputs.stateTableName
+    playbookUrlSecretUri: keyVault.outputs.playbookUrlSecretUri
+  }
+}
+
+module healthAlert 'modules/health-alert.bicep' = {
+  name: 'health-alert'
+  scope: rg
+  params: {
+    alertName: '${abbrs.insightsScheduledQueryRules}${resourceToken}'
+    actionGroupName: '${abbrs.insightsActionGroups}${resourceToken}'
+    location: location
+    tags: tags
+    applicationInsightsId: monitoring.outputs.applicationInsightsId
+    schedulePeriodMinutes: schedulePeriodMinutes
+    emailReceivers: healthAlertEmails
+  }
+}
+
+// azd stores these in the environment; none is a secret.
+output AZURE_LOCATION string = location
+output AZURE_TENANT_ID string = tenant().tenantId
+output AZURE_RESOURCE_GROUP string = rg.name
+output AZURE_FUNCTION_APP_NAME string = functionApp.outputs.name
+output PLAYBOOK_NAME string = playbook.outputs.name
+output KEY_VAULT_NAME string = keyVault.outputs.name
+output STORAGE_ACCOUNT_NAME string = storage.outputs.name
+output APPLICATION_INSIGHTS_NAME string = monitoring.outputs.applicationInsightsName
+output HEALTH_ALERT_NAME string = healthAlert.outputs.alertName
+output MANAGED_IDENTITY_CLIENT_ID string = identity.outputs.clientId

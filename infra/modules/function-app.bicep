@@ -1,0 +1,234 @@
+// The detection function: Flex Consumption (FC1) on Linux, Node 22, running as the user-assigned
+// identity for every outbound call (host storage, state table, Log Analytics, Key Vault,
+// Application Insights). No connection string or key is configured anywhere.
+
+@description('Name of the Flex Consumption plan.')
+param planName string
+
+@description('Name of the function app.')
+param name string
+
+@description('Azure region.')
+param location string
+
+@description('Tags applied to the plan and the app (the app also gets azd-service-name).')
+param tags object
+
+@description('Value of the azd-service-name tag: the service name in azure.yaml.')
+param serviceName string
+
+@description('Resource id of the user-assigned identity the app runs as.')
+param identityId string
+
+@description('Client id of the user-assigned identity.')
+param identityClientId string
+
+@description('Blob endpoint of the storage account (with trailing slash).')
+param blobEndpoint string
+
+@description('Queue endpoint of the storage account.')
+param queueEndpoint string
+
+@description('Table endpoint of the storage account.')
+param tableEndpoint string
+
+@description('Container the deployment package is uploaded to.')
+param deploymentContainerName string
+
+@description('Application Insights connection string (ingestion endpoint and key id; not a secret).')
+param applicationInsightsConnectionString string
+
+// The settings the detection reads: every "infra" entry of functions/config/settings.ts and no
+// other (test/infra checks both directions against the compiled template).
+
+@description('LOG_ANALYTICS_WORKSPACE_ID: customer id (GUID) of the Sentinel workspace.')
+param logAnalyticsWorkspaceId string
+
+@description('LOG_ANALYTICS_ENDPOINT: Log Analytics query API base URL.')
+param logAnalyticsEndpoint string
+
+@description('LOOKBACK: ISO 8601 duration of the query span.')
+param lookback string
+
+@description('INGESTION_SETTLE: ISO 8601 margin before now that a window stops at.')
+param ingestionSettle string
+
+@description('DETECTION_SCHEDULE: six-field NCRONTAB schedule of the timer.')
+param detectionSchedule string
+
+@description('INCIDENT_GROUPING: device, run or event.')
+param incidentGrouping string
+
+@description('STATE_TABLE_NAME: the state table.')
+param stateTableName string
+
+@description('Versionless URI of the Key Vault secret holding the playbook trigger URL.')
+param playbookUrlSecretUri string
+
+@description('Upper bound on instances; a timer trigger runs on one, this only caps runaway scale.')
+param maximumInstanceCount int = 40
+
+@description('Memory per instance in MB.')
+@allowed([
+  512
+  2048
+  4096
+])
+param instanceMemoryMB int = 2048
+
+resource plan 'Microsoft.Web/serverfarms@2025-03-01' = {
+  name: planName
+  location: location
+  tags: tags
+  kind: 'functionapp'
+  sku: {
+    tier: 'FlexConsumption'
+    name: 'FC1'
+  }
+  properties: {
+    reserved: true
+  }
+}
+
+resource functionApp 'Microsoft.Web/sites@2025-03-01' = {
+  name: name
+  location: location
+  tags: union(tags, { 'azd-service-name': serviceName })
+  kind: 'functionapp,linux'
+  identity: {
+    type: 'UserAssigned'
+    userAssignedIdentities: {
+      '${identityId}': {}
+    }
+  }
+  properties: {
+    serverFarmId: plan.id
+    httpsOnly: true
+    // Key Vault references (PLAYBOOK_URL) resolve as the user-assigned identity.
+    keyVaultReferenceIdentity: identityId
+    siteConfig: {
+      minTlsVersion: '1.2'
+      scmMinTlsVersion: '1.2'
+      ftpsState: 'Disabled'
+      http20Enabled: true
+      appSettings: [
+        // Platform: host storage through the identity instead of a connection string.
+        {
+          name: 'AzureWebJobsStorage__credential'
+          value: 'managedidentity'
+        }
+        {
+          name: 'AzureWebJobsStorage__clientId'
+          value: identityClientId
+        }
+        {
+          name: 'AzureWebJobsStorage__blobServiceUri'
+          value: blobEndpoint
+        }
+        {
+          name: 'AzureWebJobsStorage__queueServiceUri'
+          value: queueEndpoint
+        }
+        {
+          name: 'AzureWebJobsStorage__tableServiceUri'
+          value: tableEndpoint
+        }
+        // Platform: App Insights has local auth disabled, so telemetry is sent with an Entra token.
+        {
+          name: 'APPLICATIONINSIGHTS_CONNECTION_STRING'
+          value: applicationInsightsConnectionString
+        }
+        {
+          name: 'APPLICATIONINSIGHTS_AUTHENTICATION_STRING'
+          value: 'ClientId=${identityClientId};Authorization=AAD'
+        }
+        // Detection settings (functions/config/settings.ts). No FUNCTIONS_WORKER_RUNTIME or
+        // FUNCTIONS_EXTENSION_VERSION: Flex Consumption takes the runtime from functionAppConfig.
+        {
+          name: 'LOG_ANALYTICS_WORKSPACE_ID'
+          value: logAnalyticsWorkspaceId
+        }
+        {
+          name: 'LOG_ANALYTICS_ENDPOINT'
+          value: logAnalyticsEndpoint
+        }
+        {
+          name: 'LOOKBACK'
+          value: lookback
+        }
+        {
+          name: 'INGESTION_SETTLE'
+          value: ingestionSettle
+        }
+        {
+          name: 'DETECTION_SCHEDULE'
+          value: detectionSchedule
+        }
+        {
+          name: 'INCIDENT_GROUPING'
+          value: incidentGrouping
+        }
+        {
+          // The table endpoint without its trailing slash, as the setting's example shows.
+          name: 'STATE_TABLE_ENDPOINT'
+          value: endsWith(tableEndpoint, '/')
+            ? substring(tableEndpoint, 0, max(length(tableEndpoint) - 1, 0))
+            : tableEndpoint
+        }
+        {
+          name: 'STATE_TABLE_NAME'
+          value: stateTableName
+        }
+        {
+          // Resolved by the platform with keyVaultReferenceIdentity; the URL never sits here.
+          name: 'PLAYBOOK_URL'
+          value: '@Microsoft.KeyVault(SecretUri=${playbookUrlSecretUri})'
+        }
+        {
+          name: 'AZURE_CLIENT_ID'
+          value: identityClientId
+        }
+      ]
+    }
+    functionAppConfig: {
+      deployment: {
+        storage: {
+          type: 'blobContainer'
+          value: '${blobEndpoint}${deploymentContainerName}'
+          authentication: {
+            type: 'UserAssignedIdentity'
+            userAssignedIdentityResourceId: identityId
+          }
+        }
+      }
+      scaleAndConcurrency: {
+        maximumInstanceCount: maximumInstanceCount
+        instanceMemoryMB: instanceMemoryMB
+      }
+      runtime: {
+        name: 'node'
+        version: '22'
+      }
+    }
+  }
+}
+
+// Basic-auth publishing (FTP and SCM) off: deployments go through Entra-authenticated azd.
+resource ftpPublishing 'Microsoft.Web/sites/basicPublishingCredentialsPolicies@2025-03-01' = {
+  parent: functionApp
+  name: 'ftp'
+  properties: {
+    allow: false
+  }
+}
+
+resource scmPublishing 'Microsoft.Web/sites/basicPublishingCredentialsPolicies@2025-03-01' = {
+  parent: functionApp
+  name: 'scm'
+  properties: {
+    allow: false
+  }
+}
+
+output name string = functionApp.name
+output id string = functionApp.id

@@ -1,0 +1,106 @@
+// Detection health: alerts when the function's runs fail, or when no run has completed for two
+// schedule periods (the timer stopped, the app is down, or runs hang). Contract with the
+// function: its name is nbtscanDetection, a failed run is a failed invocation (requests with
+// success == false), and a completed run logs a trace starting "nbtscan-detector run completed".
+
+@description('Name of the scheduled query rule.')
+param alertName string
+
+@description('Name of the action group.')
+param actionGroupName string
+
+@description('Azure region of the rule.')
+param location string
+
+@description('Tags applied to every resource.')
+param tags object
+
+@description('Resource id of the Application Insights component the function logs to.')
+param applicationInsightsId string
+
+@description('Minutes between scheduled runs of the detection.')
+@allowed([
+  5
+  10
+  15
+  30
+])
+param schedulePeriodMinutes int
+
+@description('Email addresses notified when the alert fires; empty creates no action group.')
+param emailReceivers string[]
+
+var functionName = 'nbtscanDetection'
+var completedMessagePrefix = 'nbtscan-detector run completed'
+var windowMinutes = 2 * schedulePeriodMinutes
+
+// One row when the detection is unhealthy, none when it is healthy.
+var healthQuery = '''
+let failedRuns = toscalar(
+    requests
+    | where operation_Name == "{0}" and success == false
+    | count);
+let completedRuns = toscalar(
+    traces
+    | where message startswith "{1}"
+    | count);
+print failedRuns, completedRuns
+| where failedRuns > 0 or completedRuns == 0
+'''
+
+resource actionGroup 'Microsoft.Insights/actionGroups@2023-01-01' = if (!empty(emailReceivers)) {
+  name: actionGroupName
+  location: 'global'
+  tags: tags
+  properties: {
+    enabled: true
+    groupShortName: 'nbtscanhlth'
+    emailReceivers: [
+      for (address, index) in emailReceivers: {
+        name: 'email-${index}'
+        emailAddress: address
+        useCommonAlertSchema: true
+      }
+    ]
+  }
+}
+
+// No managed identity: the rule queries with Azure Monitor's own access to the component in
+// its scope, so nothing needs a role for it.
+resource healthAlert 'Microsoft.Insights/scheduledQueryRules@2026-03-01' = {
+  name: alertName
+  location: location
+  tags: tags
+  kind: 'LogAlert'
+  properties: {
+    displayName: 'nbtscan-detector health'
+    description: 'The nbtscan detection function failed, or no run completed in the last ${windowMinutes} minutes.'
+    severity: 1
+    enabled: true
+    scopes: [
+      applicationInsightsId
+    ]
+    evaluationFrequency: 'PT${schedulePeriodMinutes}M'
+    windowSize: 'PT${windowMinutes}M'
+    autoMitigate: true
+    criteria: {
+      allOf: [
+        {
+          query: format(healthQuery, functionName, completedMessagePrefix)
+          timeAggregation: 'Count'
+          operator: 'GreaterThan'
+          threshold: 0
+          failingPeriods: {
+            numberOfEvaluationPeriods: 1
+            minFailingPeriodsToAlert: 1
+          }
+        }
+      ]
+    }
+    actions: {
+      actionGroups: empty(emailReceivers) ? [] : [actionGroup.id]
+    }
+  }
+}
+
+output alertName string = healthAlert.name

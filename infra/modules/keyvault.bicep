@@ -1,0 +1,83 @@
+// Holds the playbook trigger URL. The URL carries a SAS signature, so it is a secret: it is read
+// here with listCallbackUrl() and written straight into the vault, never into an output, a
+// parameter or an app setting. The function resolves it through a Key Vault reference.
+
+@description('Name of the key vault.')
+param name string
+
+@description('Azure region.')
+param location string
+
+@description('Tags applied to the vault.')
+param tags object
+
+@description('Name of the playbook workflow whose trigger URL is stored.')
+param playbookName string
+
+@description('Name of the secret that holds the playbook trigger URL.')
+param playbookUrlSecretName string
+
+@description('Principal id of the function identity, granted Key Vault Secrets User.')
+param readerPrincipalId string
+
+// Key Vault Secrets User: read secret values, nothing else.
+var keyVaultSecretsUserRoleId = '4633458b-17de-408a-b874-0445c86b69e6'
+
+resource playbook 'Microsoft.Logic/workflows@2019-05-01' existing = {
+  name: playbookName
+}
+
+resource playbookTrigger 'Microsoft.Logic/workflows/triggers@2019-05-01' existing = {
+  parent: playbook
+  name: 'manual'
+}
+
+resource vault 'Microsoft.KeyVault/vaults@2025-05-01' = {
+  name: name
+  location: location
+  tags: tags
+  properties: {
+    tenantId: tenant().tenantId
+    sku: {
+      family: 'A'
+      name: 'standard'
+    }
+    enableRbacAuthorization: true
+    enableSoftDelete: true
+    enablePurgeProtection: true
+    // The vault holds only a URL the deployment can regenerate; the shortest retention lets an
+    // `azd down` followed by `azd up` with the same environment name succeed after a week.
+    softDeleteRetentionInDays: 7
+    publicNetworkAccess: 'Enabled'
+    networkAcls: {
+      bypass: 'AzureServices'
+      defaultAction: 'Allow'
+    }
+  }
+}
+
+resource playbookUrlSecret 'Microsoft.KeyVault/vaults/secrets@2025-05-01' = {
+  parent: vault
+  name: playbookUrlSecretName
+  properties: {
+    contentType: 'text/uri'
+    value: playbookTrigger.listCallbackUrl().value
+  }
+}
+
+resource secretsUserRole 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(vault.id, readerPrincipalId, keyVaultSecretsUserRoleId)
+  scope: vault
+  properties: {
+    roleDefinitionId: subscriptionResourceId(
+      'Microsoft.Authorization/roleDefinitions',
+      keyVaultSecretsUserRoleId
+    )
+    principalId: readerPrincipalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
+output name string = vault.name
+// Versionless URI: the reference follows the latest version when a redeploy rotates the URL.
+output playbookUrlSecretUri string = playbookUrlSecret.properties.secretUri

@@ -20,15 +20,16 @@ export class ResultShapeError extends Error {
 function cellText(column: EventColumn, value: unknown): string {
   if (value === null || value === undefined) return "";
   if (value instanceof Date) return value.toISOString();
-  if (DATETIME_COLUMNS.has(column)) {
-    const time = new Date(String(value));
-    if (Number.isNaN(time.getTime()))
-      throw new ResultShapeError(`${column} '${String(value)}' is not a datetime`);
-    return time.toISOString();
+  const text =
+    typeof value === "string" || typeof value === "number" || typeof value === "boolean"
+      ? String(value)
+      : JSON.stringify(value);
+  if (!DATETIME_COLUMNS.has(column)) return text;
+  const time = new Date(text);
+  if (Number.isNaN(time.getTime())) {
+    throw new ResultShapeError(`${column} '${text}' is not a datetime`);
   }
-  if (typeof value === "string") return value;
-  if (typeof value === "number" || typeof value === "boolean") return String(value);
-  return JSON.stringify(value);
+  return time.toISOString();
 }
 
 function isSourceTable(value: string): value is SourceTable {
@@ -46,9 +47,8 @@ export function eventsFromTable(table: LogsTable): DetectionEvent[] {
     const event = Object.fromEntries(
       EVENT_COLUMNS.map((c) => [c, cellText(c, row[index.get(c) as number])]),
     ) as unknown as DetectionEvent;
-    if (!isSourceTable(event.SourceTable)) {
-      throw new ResultShapeError(`unexpected SourceTable '${event.SourceTable}'`);
-    }
+    const table: string = event.SourceTable;
+    if (!isSourceTable(table)) throw new ResultShapeError(`unexpected SourceTable '${table}'`);
     return event;
   });
 }

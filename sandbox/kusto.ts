@@ -1,4 +1,4 @@
-import { readFileSync, readdirSync } from "node:fs";
+import { existsSync, readFileSync, readdirSync } from "node:fs";
 import path from "node:path";
 import vm from "node:vm";
 
@@ -233,6 +233,17 @@ export function inspectKql(query: string, tables: readonly TableSchema[]): KqlIn
 /** Every diagnostic (syntax and semantic, any severity) Kusto.Language reports for the query. */
 export function analyzeKql(query: string, tables: readonly TableSchema[]): KqlDiagnostic[] {
   return inspectKql(query, tables).diagnostics;
+}
+
+/** The shared table schemas: `<repo>/../shared/schemas`. */
+export function sharedSchemaDir(): string {
+  // Sources live in sandbox/, the build in dist/sandbox/: find the repo by its package.json
+  // rather than counting levels.
+  let dir = __dirname;
+  while (!existsSync(path.join(dir, "package.json")) && path.dirname(dir) !== dir) {
+    dir = path.dirname(dir);
+  }
+  return path.resolve(dir, "..", "shared", "schemas");
 }
 
 /** Reads every `*.json` table schema in a directory (e.g. ../shared/schemas). */

@@ -5,6 +5,7 @@ import {
   analyzeKql,
   loadTableSchemas,
   readLetDatetimes,
+  sharedSchemaDir,
   type KqlDiagnostic,
 } from "../../sandbox/kusto";
 
@@ -27,6 +28,7 @@ function formatDiagnostics(diagnostics: KqlDiagnostic[], query: string): string 
 
 describe("detection KQL against the Defender XDR table schemas", () => {
   it("uses the two shared schemas", () => {
+    expect(sharedSchemaDir()).toBe(path.resolve(repoRoot, "..", "shared", "schemas"));
     expect(schemas.map((s) => s.Name).sort()).toEqual(["DeviceFileEvents", "DeviceProcessEvents"]);
   });
 

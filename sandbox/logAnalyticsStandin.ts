@@ -1,0 +1,322 @@
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { createServer } from "node:https";
+import type { DetectionEvent } from "../functions/model";
+import { WINDOW_END, WINDOW_START } from "../functions/query/buildQuery";
+import {
+  inspectKql,
+  InvalidDatetimeLiteralError,
+  loadTableSchemas,
+  readLetDatetimes,
+  sharedSchemaDir,
+  type KqlDiagnostic,
+  type TableSchema,
+} from "./kusto";
+import {
+  apiErrors,
+  resultTable,
+  resultTruncatedError,
+  type ErrorResponse,
+  type QueryResponse,
+} from "./logAnalyticsWire";
+import { closeServer, listenOnLoopback, LOOPBACK, readBody, sendJson } from "./loopback";
+import { InvalidTimespanError, parseTimespan, type TimeRange } from "./timespan";
+import { createLoopbackCertificate, type LoopbackCertificate } from "./tls";
+
+// A stand-in for the Log Analytics query API (POST {endpoint}/v1/workspaces/{id}/query), close
+// enough that the real LogsQueryClient runs against it unchanged: bearer auth, the documented
+// error bodies, typed result tables, partial results, throttling.
+//
+// What it does NOT do is run KQL. It holds events that the hunting predicate (file name
+// nbtscan.exe or a known SHA1) already matches, and applies only the two time filters the
+// detection adds: IngestionTime in [WindowStart, WindowEnd), read from the query's
+// `let` statements, and TimeGenerated inside the request's timespan, which the real service
+// applies before the query runs. The query's logic is covered by the Kusto.Language tests; here
+// it is parsed and analysed against the table schemas, so a broken query still gets the 400 the
+// service would give, and the result columns and types are the ones the query projects.
+
+/** How to start the stand-in. */
+export interface LogAnalyticsStandinOptions {
+  /** The one workspace that exists; any other id gets 404 WorkspaceNotFoundError. */
+  workspaceId: string;
+  /** Certificate to serve; a fresh self-signed loopback one by default. */
+  tls?: LoopbackCertificate;
+  /** Events stored from the start (more with addEvents). */
+  events?: readonly DetectionEvent[];
+  /** Largest result before the engine truncates it and reports a PartialError. */
+  maxRowsPerResponse?: number;
+  /** Schemas the query is analysed against; ../shared/schemas by default. */
+  schemas?: TableSchema[];
+  /** When set, a bearer token other than this one gets 403 InvalidAuthenticationToken. */
+  acceptedToken?: string;
+  /** Clock for timespans given as a bare duration ("PT1H" ends now). */
+  now?: () => Date;
+  /** Port on 127.0.0.1; 0 (default) picks a free one. */
+  port?: number;
+}
+
+/** A scripted response served before normal behaviour, e.g. 429 with Retry-After. */
+export interface StandinFault {
+  status: number;
+  headers?: Record<string, string>;
+  /** JSON body; a generic `{ error }` matching the status by default. */
+  body?: unknown;
+  /** How many consecutive requests get it (default 1). */
+  times?: number;
+}
+
+/** What one request asked for and what it got. */
+export interface StandinRequest {
+  method: string;
+  path: string;
+  workspaceId?: string;
+  authorization: boolean;
+  prefer?: string;
+  timespan?: string;
+  windowStart?: string;
+  windowEnd?: string;
+  status: number;
+  /** The error code returned, for non-200 responses and partial results. */
+  errorCode?: string;
+  rowCount: number;
+  partial: boolean;
+  /** Answered by an enqueued fault. */
+  fault: boolean;
+}
+
+/** A running stand-in. */
+export interface LogAnalyticsStandin {
+  /** The LogsQueryClient `endpoint`: https://127.0.0.1:<port>/v1 */
+  url: string;
+  /** PEM certificate the server presents; trust it with `new https.Agent({ ca: cert })`. */
+  cert: string;
+  workspaceId: string;
+  /** Every request received, in order. */
+  requests: StandinRequest[];
+  addEvents(events: readonly DetectionEvent[]): void;
+  enqueueFault(fault: StandinFault): void;
+  close(): Promise<void>;
+}
+
+interface StoredEvent {
+  event: DetectionEvent;
+  timeGenerated: number;
+  ingestionTime: number;
+}
+
+const QUERY_PATH = /^\/v1\/workspaces\/([^/]+)\/query$/;
+
+function storedEvent(event: DetectionEvent): StoredEvent {
+  const timeGenerated = Date.parse(event.TimeGenerated);
+  const ingestionTime = Date.parse(event.IngestionTime);
+  if (Number.isNaN(timeGenerated) || Number.isNaN(ingestionTime)) {
+    throw new Error(
+      `event ${event.DeviceName} ${event.ReportId}: TimeGenerated and IngestionTime must be datetimes`,
+    );
+  }
+  return { event, timeGenerated, ingestionTime };
+}
+
+function lineAndPos(text: string, offset: number): { line: number; pos: number } {
+  const before = text.slice(0, offset).split("\n");
+  return { line: before.length, pos: before[before.length - 1].length + 1 };
+}
+
+function faultBody(status: number): { error: { code: string; message: string } } {
+  const code =
+    status === 429 ? "TooManyRequests" : status >= 500 ? "ServiceUnavailable" : "FaultInjected";
+  return { error: { code, message: `Stand-in fault: HTTP ${status}` } };
+}
+
+interface Outcome {
+  status: number;
+  body: unknown;
+  headers?: Record<string, string>;
+}
+
+function fromError(error: ErrorResponse): Outcome {
+  return { status: error.status, body: error.body };
+}
+
+/** Starts the Log Analytics query API stand-in on https://127.0.0.1:<port>/v1. */
+export async function startLogAnalyticsStandin(
+  options: LogAnalyticsStandinOptions,
+): Promise<LogAnalyticsStandin> {
+  const tls = options.tls ?? (await createLoopbackCertificate());
+  const schemas = options.schemas ?? loadTableSchemas(sharedSchemaDir());
+  const now = options.now ?? (() => new Date());
+  const stored: StoredEvent[] = (options.events ?? []).map(storedEvent);
+  const faults: StandinFault[] = [];
+  const requests: StandinRequest[] = [];
+
+  function answerQuery(
+    req: IncomingMessage,
+    workspaceId: string,
+    bodyText: string,
+    log: StandinRequest,
+  ): Outcome {
+    const authorization = req.headers.authorization;
+    if (!authorization) return fromError(apiErrors.missingAuthorization());
+    const bearer = /^Bearer (\S+)$/.exec(authorization);
+    if (!bearer) return fromError(apiErrors.malformedAuthorization());
+    if (options.acceptedToken !== undefined && bearer[1] !== options.acceptedToken) {
+      return fromError(apiErrors.invalidToken());
+    }
+    if (workspaceId !== options.workspaceId) {
+      return fromError(apiErrors.workspaceNotFound(workspaceId));
+    }
+
+    let body: unknown;
+    try {
+      body = JSON.parse(bodyText);
+    } catch {
+      return fromError(apiErrors.badArgument("The request body is not valid JSON"));
+    }
+    const { query, timespan } = (body ?? {}) as { query?: unknown; timespan?: unknown };
+    if (typeof query !== "string" || query.trim() === "") {
+      return fromError(apiErrors.badArgument("The request had some invalid properties: query"));
+    }
+    if (timespan !== undefined && typeof timespan !== "string") {
+      return fromError(apiErrors.badArgument("The request had some invalid properties: timespan"));
+    }
+    log.timespan = timespan;
+
+    let range: TimeRange | undefined;
+    try {
+      range = timespan === undefined ? undefined : parseTimespan(timespan, now());
+    } catch (error) {
+      if (error instanceof InvalidTimespanError)
+        return fromError(apiErrors.badArgument(error.message));
+      throw error;
+    }
+
+    const inspection = inspectKql(query, schemas);
+    const syntax = inspection.syntaxDiagnostics.find(isError);
+    if (syntax) {
+      const { line, pos } = lineAndPos(query, syntax.start);
+      return fromError(apiErrors.syntaxError(syntax.message, line, pos));
+    }
+    const semantic = inspection.diagnostics.find(isError);
+    if (semantic) return fromError(apiErrors.semanticError(semantic.message));
+
+    let lets: Map<string, Date>;
+    try {
+      lets = readLetDatetimes(query);
+    } catch (error) {
+      if (error instanceof InvalidDatetimeLiteralError) {
+        const offset = query.indexOf(error.literal);
+        const { line, pos } = lineAndPos(query, Math.max(offset, 0));
+        return fromError(apiErrors.syntaxError(error.message, line, pos));
+      }
+      throw error;
+    }
+    const windowStart = lets.get(WINDOW_START);
+    const windowEnd = lets.get(WINDOW_END);
+    if (!windowStart || !windowEnd || !inspection.resultColumns) {
+      // A limit of the stand-in, not of the service: it only knows how to serve the detection.
+      return fromError(
+        apiErrors.badArgument(
+          `Stand-in: the query must bind ${WINDOW_START} and ${WINDOW_END} with datetime ` +
+            "literals and return a table",
+        ),
+      );
+    }
+    log.windowStart = windowStart.toISOString();
+    log.windowEnd = windowEnd.toISOString();
+
+    const matching = stored
+      .filter(
+        (s) =>
+          s.ingestionTime >= windowStart.getTime() &&
+          s.ingestionTime < windowEnd.getTime() &&
+          (!range ||
+            (s.timeGenerated >= range.start.getTime() && s.timeGenerated < range.end.getTime())),
+      )
+      .map((s) => s.event);
+    const limit = options.maxRowsPerResponse;
+    const truncated = limit !== undefined && matching.length > limit;
+    const rows = truncated ? matching.slice(0, limit) : matching;
+    const response: QueryResponse = {
+      tables: [resultTable(inspection.resultColumns, rows)],
+      ...(truncated ? { error: resultTruncatedError(limit) } : {}),
+    };
+    log.rowCount = rows.length;
+    log.partial = truncated;
+    return { status: 200, body: response };
+  }
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? "/", `https://${LOOPBACK}`);
+    const bodyText = await readBody(req);
+    const match = QUERY_PATH.exec(url.pathname);
+    const log: StandinRequest = {
+      method: req.method ?? "",
+      path: url.pathname,
+      workspaceId: match ? decodeURIComponent(match[1]) : undefined,
+      authorization: req.headers.authorization !== undefined,
+      prefer: headerText(req.headers.prefer),
+      status: 0,
+      rowCount: 0,
+      partial: false,
+      fault: false,
+    };
+    requests.push(log);
+
+    let outcome: Outcome;
+    const fault = faults[0];
+    if (fault) {
+      if ((fault.times ?? 1) <= 1) faults.shift();
+      else fault.times = (fault.times ?? 1) - 1;
+      log.fault = true;
+      outcome = {
+        status: fault.status,
+        body: fault.body ?? faultBody(fault.status),
+        headers: fault.headers,
+      };
+    } else if (!match || req.method !== "POST") {
+      outcome = fromError(apiErrors.pathNotFound());
+    } else {
+      try {
+        outcome = answerQuery(req, log.workspaceId ?? "", bodyText, log);
+      } catch (error) {
+        // A stand-in bug or bad stored data: surface it loudly rather than as an empty result.
+        const message = error instanceof Error ? error.message : String(error);
+        outcome = { status: 500, body: { error: { code: "InternalServerError", message } } };
+      }
+    }
+    log.status = outcome.status;
+    const error = (outcome.body as { error?: { code?: unknown } } | undefined)?.error;
+    if (typeof error?.code === "string") log.errorCode = error.code;
+    sendJson(res, outcome.status, outcome.body, outcome.headers);
+  }
+
+  const server = createServer({ key: tls.key, cert: tls.cert }, (req, res) => {
+    handle(req, res).catch((error: unknown) => {
+      const message = error instanceof Error ? error.message : String(error);
+      if (!res.headersSent) sendJson(res, 500, { error: { code: "InternalServerError", message } });
+      else res.destroy();
+    });
+  });
+  const port = await listenOnLoopback(server, options.port ?? 0);
+
+  return {
+    url: `https://${LOOPBACK}:${port}/v1`,
+    cert: tls.cert,
+    workspaceId: options.workspaceId,
+    requests,
+    addEvents(events) {
+      stored.push(...events.map(storedEvent));
+    },
+    enqueueFault(fault) {
+      faults.push({ ...fault });
+    },
+    close: () => closeServer(server),
+  };
+}
+
+function headerText(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value.join(", ") : value;
+}
+
+function isError(d: KqlDiagnostic): boolean {
+  return d.severity === "Error";
+}

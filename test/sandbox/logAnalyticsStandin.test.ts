@@ -1,0 +1,356 @@
+import { request, Agent } from "node:https";
+import { LogsQueryClient, LogsQueryResultStatus } from "@azure/monitor-query-logs";
+import { RestError } from "@azure/core-rest-pipeline";
+import { loadDetectionRule } from "../../functions/detection/rule";
+import { buildQuery } from "../../functions/query/buildQuery";
+import { EVENT_COLUMNS, type DetectionEvent } from "../../functions/model";
+import {
+  startLogAnalyticsStandin,
+  type LogAnalyticsStandin,
+  type LogAnalyticsStandinOptions,
+} from "../../sandbox/logAnalyticsStandin";
+import { createLoopbackCertificate, type LoopbackCertificate } from "../../sandbox/tls";
+import { detectionEvent, staticCredential } from "./fixtures";
+
+const WORKSPACE_ID = "6a8e4b1c-2d3f-4e5a-9b7c-0d1e2f3a4b5c";
+const rule = loadDetectionRule();
+// The run's view: ingestion window [08:00, 09:00), timespan = 7-day lookback up to 09:00.
+const window = { start: new Date("2026-11-25T08:00:00Z"), end: new Date("2026-11-25T09:00:00Z") };
+const timespan = { startTime: new Date("2026-11-18T09:00:00Z"), endTime: window.end };
+const query = buildQuery(rule.query, window);
+
+const inWindow = detectionEvent({
+  ReportId: "101",
+  TimeGenerated: "2026-11-25T08:05:00.1234567Z",
+  Timestamp: "2026-11-25T08:05:00.1234567Z",
+  IngestionTime: "2026-11-25T08:07:30.000Z",
+});
+const ingestedBefore = detectionEvent({
+  ReportId: "102",
+  TimeGenerated: "2026-11-25T07:50:00Z",
+  IngestionTime: "2026-11-25T07:59:59.999Z",
+});
+const ingestedAtEnd = detectionEvent({
+  ReportId: "103",
+  TimeGenerated: "2026-11-25T08:58:00Z",
+  IngestionTime: "2026-11-25T09:00:00.000Z",
+});
+// Generated three days before it arrived: found by ingestion time, still inside the timespan.
+const lateInsideLookback = detectionEvent({
+  ReportId: "104",
+  SourceTable: "DeviceFileEvents",
+  ActionType: "FileCreated",
+  TimeGenerated: "2026-11-22T08:30:00Z",
+  IngestionTime: "2026-11-25T08:45:00Z",
+});
+// Ingested in the window but generated before the timespan: the service never shows it.
+const lateBeyondLookback = detectionEvent({
+  ReportId: "105",
+  TimeGenerated: "2026-11-10T12:00:00Z",
+  IngestionTime: "2026-11-25T08:50:00Z",
+});
+const allEvents = [inWindow, ingestedBefore, ingestedAtEnd, lateInsideLookback, lateBeyondLookback];
+
+let tls: LoopbackCertificate;
+let agent: Agent;
+const running: LogAnalyticsStandin[] = [];
+
+beforeAll(async () => {
+  tls = await createLoopbackCertificate();
+  agent = new Agent({ ca: tls.cert, keepAlive: true });
+});
+
+afterEach(async () => {
+  await Promise.all(running.splice(0).map((s) => s.close()));
+});
+
+afterAll(() => agent.destroy());
+
+async function standin(
+  options: Partial<LogAnalyticsStandinOptions> = {},
+): Promise<LogAnalyticsStandin> {
+  const s = await startLogAnalyticsStandin({
+    workspaceId: WORKSPACE_ID,
+    tls,
+    events: allEvents,
+    ...options,
+  });
+  running.push(s);
+  return s;
+}
+
+function client(s: LogAnalyticsStandin, token?: string): LogsQueryClient {
+  return new LogsQueryClient(staticCredential(token), {
+    endpoint: s.url,
+    agent,
+    // Keep the exponential back-off for 5xx short; Retry-After still governs 429.
+    retryOptions: { maxRetries: 3, retryDelayInMs: 20, maxRetryDelayInMs: 2000 },
+  });
+}
+
+function reportIds(rows: unknown[][]): string[] {
+  const index = EVENT_COLUMNS.indexOf("ReportId");
+  return rows.map((r) => String(r[index])).sort();
+}
+
+async function restError(promise: Promise<unknown>): Promise<RestError> {
+  try {
+    await promise;
+  } catch (error) {
+    if (error instanceof RestError) return error;
+    throw error;
+  }
+  throw new Error("expected the query to fail");
+}
+
+interface RawResponse {
+  status: number;
+  body: unknown;
+}
+
+function rawPost(
+  s: LogAnalyticsStandin,
+  path: string,
+  body: unknown,
+  headers: Record<string, string>,
+): Promise<RawResponse> {
+  const url = new URL(s.url);
+  return new Promise((resolve, reject) => {
+    const req = request(
+      {
+        host: url.hostname,
+        port: url.port,
+        path,
+        method: "POST",
+        agent,
+        headers: { "Content-Type": "application/json", ...headers },
+      },
+      (res) => {
+        let text = "";
+        res.setEncoding("utf8");
+        res.on("data", (chunk: string) => (text += chunk));
+        res.on("end", () =>
+          resolve({ status: res.statusCode ?? 0, body: text ? JSON.parse(text) : undefined }),
+        );
+      },
+    );
+    req.on("error", reject);
+    req.end(JSON.stringify(body));
+  });
+}
+
+describe("Log Analytics stand-in, through the real LogsQueryClient", () => {
+  it("serves on 127.0.0.1 over HTTPS at a /v1 endpoint", async () => {
+    const s = await standin();
+    expect(s.url).toMatch(/^https:\/\/127\.0\.0\.1:\d+\/v1$/);
+  });
+
+  it("returns the query's columns with typed rows, filtered by ingestion window and timespan", async () => {
+    const s = await standin();
+    const result = await client(s).queryWorkspace(WORKSPACE_ID, query, timespan);
+    if (result.status !== LogsQueryResultStatus.Success) throw new Error("expected Success");
+    const [table] = result.tables;
+    expect(table.name).toBe("PrimaryResult");
+    expect(table.columnDescriptors.map((c) => c.name)).toEqual([...EVENT_COLUMNS]);
+    const types = Object.fromEntries(table.columnDescriptors.map((c) => [c.name, c.type]));
+    expect(types).toMatchObject({
+      SourceTable: "string",
+      TimeGenerated: "datetime",
+      Timestamp: "datetime",
+      IngestionTime: "datetime",
+      ReportId: "long",
+      SHA1: "string",
+    });
+    expect(reportIds(table.rows)).toEqual(["101", "104"]);
+
+    const row = table.rows.find((r) => r[EVENT_COLUMNS.indexOf("ReportId")] === 101);
+    expect(row).toBeDefined();
+    const timeGenerated = row?.[EVENT_COLUMNS.indexOf("TimeGenerated")];
+    expect(timeGenerated).toBeInstanceOf(Date);
+    expect((timeGenerated as Date).toISOString()).toBe("2026-11-25T08:05:00.123Z");
+    expect(row?.[EVENT_COLUMNS.indexOf("FileName")]).toBe("nbtscan.exe");
+
+    expect(s.requests).toHaveLength(1);
+    expect(s.requests[0]).toMatchObject({
+      method: "POST",
+      path: `/v1/workspaces/${WORKSPACE_ID}/query`,
+      authorization: true,
+      status: 200,
+      timespan: `${timespan.startTime.toISOString()}/${timespan.endTime.toISOString()}`,
+      windowStart: window.start.toISOString(),
+      windowEnd: window.end.toISOString(),
+      rowCount: 2,
+      partial: false,
+    });
+  });
+
+  it("records the Prefer header the client sends for a server timeout", async () => {
+    const s = await standin();
+    await client(s).queryWorkspace(WORKSPACE_ID, query, timespan, { serverTimeoutInSeconds: 120 });
+    expect(s.requests[0].prefer).toBe("wait=120");
+  });
+
+  it("reads a bare ISO duration as a timespan ending now", async () => {
+    const s = await standin({ now: () => new Date("2026-11-25T09:00:00Z") });
+    const result = await client(s).queryWorkspace(WORKSPACE_ID, query, { duration: "PT2H" });
+    if (result.status !== LogsQueryResultStatus.Success) throw new Error("expected Success");
+    // Only the event generated in the last two hours; the late ones fall outside.
+    expect(reportIds(result.tables[0].rows)).toEqual(["101"]);
+  });
+
+  it("serves events added after start", async () => {
+    const s = await standin({ events: [] });
+    const first = await client(s).queryWorkspace(WORKSPACE_ID, query, timespan);
+    expect(first.status === LogsQueryResultStatus.Success && first.tables[0].rows).toEqual([]);
+    s.addEvents([inWindow]);
+    const second = await client(s).queryWorkspace(WORKSPACE_ID, query, timespan);
+    expect(
+      second.status === LogsQueryResultStatus.Success && reportIds(second.tables[0].rows),
+    ).toEqual(["101"]);
+  });
+
+  it("sends datetimes with seven fractional digits and ReportId as a JSON number", async () => {
+    const s = await standin({ events: [inWindow] });
+    const raw = await rawPost(
+      s,
+      `/v1/workspaces/${WORKSPACE_ID}/query`,
+      { query, timespan: `${timespan.startTime.toISOString()}/${timespan.endTime.toISOString()}` },
+      { Authorization: "Bearer raw" },
+    );
+    expect(raw.status).toBe(200);
+    const body = raw.body as { tables: { rows: unknown[][] }[] };
+    const [row] = body.tables[0].rows;
+    expect(row[EVENT_COLUMNS.indexOf("TimeGenerated")]).toBe("2026-11-25T08:05:00.1234567Z");
+    expect(row[EVENT_COLUMNS.indexOf("IngestionTime")]).toBe("2026-11-25T08:07:30.0000000Z");
+    expect(row[EVENT_COLUMNS.indexOf("ReportId")]).toBe(101);
+  });
+
+  it("cuts a result over maxRowsPerResponse and reports PartialFailure", async () => {
+    const s = await standin({
+      maxRowsPerResponse: 1,
+    });
+    const result = await client(s).queryWorkspace(WORKSPACE_ID, query, timespan);
+    if (result.status !== LogsQueryResultStatus.PartialFailure)
+      throw new Error("expected PartialFailure");
+    expect(result.partialTables[0].rows).toHaveLength(1);
+    expect(result.partialError.code).toBe("PartialError");
+    expect(result.partialError.message).toBe("There were some errors when processing your query.");
+    expect(s.requests[0]).toMatchObject({
+      status: 200,
+      partial: true,
+      rowCount: 1,
+      errorCode: "PartialError",
+    });
+  });
+
+  it("answers Success when the matches fit maxRowsPerResponse exactly", async () => {
+    const s = await standin({ maxRowsPerResponse: 2 });
+    const result = await client(s).queryWorkspace(WORKSPACE_ID, query, timespan);
+    expect(result.status).toBe(LogsQueryResultStatus.Success);
+  });
+
+  it("throttles with 429 + Retry-After; the client waits and retries", async () => {
+    const s = await standin();
+    s.enqueueFault({ status: 429, headers: { "Retry-After": "1" } });
+    const started = Date.now();
+    const result = await client(s).queryWorkspace(WORKSPACE_ID, query, timespan);
+    const elapsed = Date.now() - started;
+    expect(result.status).toBe(LogsQueryResultStatus.Success);
+    expect(s.requests.map((r) => [r.status, r.fault])).toEqual([
+      [429, true],
+      [200, false],
+    ]);
+    // The SDK honoured Retry-After (1 s) rather than retrying at once.
+    expect(elapsed).toBeGreaterThanOrEqual(900);
+  });
+
+  it("serves a fault several times, then resumes", async () => {
+    const s = await standin();
+    s.enqueueFault({ status: 503, times: 2 });
+    const result = await client(s).queryWorkspace(WORKSPACE_ID, query, timespan);
+    expect(result.status).toBe(LogsQueryResultStatus.Success);
+    expect(s.requests.map((r) => r.status)).toEqual([503, 503, 200]);
+  });
+
+  it("gives up with the fault's status when faults outlast the client's retries", async () => {
+    const s = await standin();
+    s.enqueueFault({ status: 500, times: 10 });
+    const error = await restError(client(s).queryWorkspace(WORKSPACE_ID, query, timespan));
+    expect(error.statusCode).toBe(500);
+    expect(s.requests).toHaveLength(4);
+  });
+
+  it("rejects a request without a bearer token with 401 AuthenticationFailed", async () => {
+    const s = await standin();
+    const c = client(s);
+    c.pipeline.removePolicy({ name: "bearerTokenAuthenticationPolicy" });
+    const error = await restError(c.queryWorkspace(WORKSPACE_ID, query, timespan));
+    expect(error.statusCode).toBe(401);
+    expect(error.details).toMatchObject({ error: { code: "AuthenticationFailed" } });
+    expect(s.requests[0]).toMatchObject({ authorization: false, status: 401 });
+  });
+
+  it("rejects an unexpected token with 403 when a token is configured", async () => {
+    const s = await standin({ acceptedToken: "the-right-one" });
+    const error = await restError(
+      client(s, "a-wrong-one").queryWorkspace(WORKSPACE_ID, query, timespan),
+    );
+    expect(error.statusCode).toBe(403);
+    expect(error.details).toMatchObject({ error: { code: "InvalidAuthenticationToken" } });
+    const ok = await client(s, "the-right-one").queryWorkspace(WORKSPACE_ID, query, timespan);
+    expect(ok.status).toBe(LogsQueryResultStatus.Success);
+  });
+
+  it("answers 404 WorkspaceNotFoundError for another workspace id", async () => {
+    const s = await standin();
+    const error = await restError(
+      client(s).queryWorkspace("00000000-0000-0000-0000-000000000000", query, timespan),
+    );
+    expect(error.statusCode).toBe(404);
+    expect(error.details).toMatchObject({ error: { code: "WorkspaceNotFoundError" } });
+  });
+
+  it("answers 400 BadArgumentError/SyntaxError for a query that does not parse", async () => {
+    const s = await standin();
+    const broken = query.replace("| where FileName", "| where (FileName");
+    const error = await restError(client(s).queryWorkspace(WORKSPACE_ID, broken, timespan));
+    expect(error.statusCode).toBe(400);
+    expect(error.details).toMatchObject({
+      error: { code: "BadArgumentError", innererror: { code: "SyntaxError" } },
+    });
+  });
+
+  it("answers 400 SemanticError for a misspelled column", async () => {
+    const s = await standin();
+    const typo = query.replace("InitiatingProcessParentFileName", "InitiatingProcessParentFileNme");
+    const error = await restError(client(s).queryWorkspace(WORKSPACE_ID, typo, timespan));
+    expect(error.statusCode).toBe(400);
+    expect(error.details).toMatchObject({
+      error: { code: "BadArgumentError", innererror: { code: "SemanticError" } },
+    });
+    const detail = (error.details as { error: { innererror: { innererror: { message: string } } } })
+      .error.innererror.innererror.message;
+    expect(detail).toContain("InitiatingProcessParentFileNme");
+  });
+
+  it("answers 400 for an invalid datetime literal in the window", async () => {
+    const s = await standin();
+    const bad = query.replace(window.start.toISOString(), "2026-13-45T00:00:00Z");
+    const error = await restError(client(s).queryWorkspace(WORKSPACE_ID, bad, timespan));
+    expect(error.statusCode).toBe(400);
+    expect(error.details).toMatchObject({ error: { innererror: { code: "SyntaxError" } } });
+  });
+
+  it("answers 404 PathNotFoundError off the query path", async () => {
+    const s = await standin();
+    const raw = await rawPost(s, "/v1/workspaces", {}, { Authorization: "Bearer raw" });
+    expect(raw.status).toBe(404);
+    expect(raw.body).toMatchObject({ error: { code: "PathNotFoundError" } });
+  });
+
+  it("refuses events whose times are not datetimes", async () => {
+    const s = await standin({ events: [] });
+    const bad: DetectionEvent = detectionEvent({ IngestionTime: "yesterday" });
+    expect(() => s.addEvents([bad])).toThrow(/IngestionTime/);
+  });
+});

@@ -1,0 +1,44 @@
+import { InvalidTimespanError, parseIsoDuration, parseTimespan } from "../../sandbox/timespan";
+
+const now = new Date("2026-11-25T09:00:00Z");
+
+describe("query API timespan", () => {
+  it("reads start/end, as LogsQueryClient sends { startTime, endTime }", () => {
+    expect(parseTimespan("2026-11-18T09:00:00.000Z/2026-11-25T09:00:00.000Z", now)).toEqual({
+      start: new Date("2026-11-18T09:00:00Z"),
+      end: new Date("2026-11-25T09:00:00Z"),
+    });
+  });
+
+  it("reads start/duration, duration/end and a bare duration ending now", () => {
+    expect(parseTimespan("2026-11-25T08:00:00Z/PT30M", now).end).toEqual(
+      new Date("2026-11-25T08:30:00Z"),
+    );
+    expect(parseTimespan("P1D/2026-11-25T08:00:00Z", now).start).toEqual(
+      new Date("2026-11-24T08:00:00Z"),
+    );
+    expect(parseTimespan("P7D", now)).toEqual({
+      start: new Date("2026-11-18T09:00:00Z"),
+      end: now,
+    });
+  });
+
+  it("sums weeks, days, hours, minutes and fractional seconds", () => {
+    expect(parseIsoDuration("P1W2DT3H4M5.5S")).toBe(
+      ((((7 + 2) * 24 + 3) * 60 + 4) * 60 + 5.5) * 1000,
+    );
+  });
+
+  it.each(["", "P", "PT", "P1M", "P1Y", "yesterday", "2026-11-25/2026-11-26", "a/b/c"])(
+    "refuses %p",
+    (text) => {
+      expect(() => parseTimespan(text, now)).toThrow(InvalidTimespanError);
+    },
+  );
+
+  it("refuses a range that ends before it starts", () => {
+    expect(() => parseTimespan("2026-11-25T09:00:00Z/2026-11-25T08:00:00Z", now)).toThrow(
+      InvalidTimespanError,
+    );
+  });
+});

@@ -1,4 +1,4 @@
-import { request, Agent } from "node:https";
+import { Agent } from "node:https";
 import { LogsQueryClient, LogsQueryResultStatus } from "@azure/monitor-query-logs";
 import { RestError } from "@azure/core-rest-pipeline";
 import { loadDetectionRule } from "../../functions/detection/rule";
@@ -10,7 +10,7 @@ import {
   type LogAnalyticsStandinOptions,
 } from "../../sandbox/logAnalyticsStandin";
 import { createLoopbackCertificate, type LoopbackCertificate } from "../../sandbox/tls";
-import { detectionEvent, staticCredential } from "./fixtures";
+import { detectionEvent, postJson, staticCredential } from "./fixtures";
 
 const WORKSPACE_ID = "6a8e4b1c-2d3f-4e5a-9b7c-0d1e2f3a4b5c";
 const rule = loadDetectionRule();
@@ -103,42 +103,6 @@ async function restError(promise: Promise<unknown>): Promise<RestError> {
   throw new Error("expected the query to fail");
 }
 
-interface RawResponse {
-  status: number;
-  body: unknown;
-}
-
-function rawPost(
-  s: LogAnalyticsStandin,
-  path: string,
-  body: unknown,
-  headers: Record<string, string>,
-): Promise<RawResponse> {
-  const url = new URL(s.url);
-  return new Promise((resolve, reject) => {
-    const req = request(
-      {
-        host: url.hostname,
-        port: url.port,
-        path,
-        method: "POST",
-        agent,
-        headers: { "Content-Type": "application/json", ...headers },
-      },
-      (res) => {
-        let text = "";
-        res.setEncoding("utf8");
-        res.on("data", (chunk: string) => (text += chunk));
-        res.on("end", () =>
-          resolve({ status: res.statusCode ?? 0, body: text ? JSON.parse(text) : undefined }),
-        );
-      },
-    );
-    req.on("error", reject);
-    req.end(JSON.stringify(body));
-  });
-}
-
 describe("Log Analytics stand-in, through the real LogsQueryClient", () => {
   it("serves on 127.0.0.1 over HTTPS at a /v1 endpoint", async () => {
     const s = await standin();
@@ -211,11 +175,10 @@ describe("Log Analytics stand-in, through the real LogsQueryClient", () => {
 
   it("sends datetimes with seven fractional digits and ReportId as a JSON number", async () => {
     const s = await standin({ events: [inWindow] });
-    const raw = await rawPost(
-      s,
-      `/v1/workspaces/${WORKSPACE_ID}/query`,
+    const raw = await postJson(
+      `${s.url}/workspaces/${WORKSPACE_ID}/query`,
       { query, timespan: `${timespan.startTime.toISOString()}/${timespan.endTime.toISOString()}` },
-      { Authorization: "Bearer raw" },
+      { headers: { Authorization: "Bearer raw" }, agent },
     );
     expect(raw.status).toBe(200);
     const body = raw.body as { tables: { rows: unknown[][] }[] };
@@ -343,7 +306,14 @@ describe("Log Analytics stand-in, through the real LogsQueryClient", () => {
 
   it("answers 404 PathNotFoundError off the query path", async () => {
     const s = await standin();
-    const raw = await rawPost(s, "/v1/workspaces", {}, { Authorization: "Bearer raw" });
+    const raw = await postJson(
+      `${s.url}/workspaces`,
+      {},
+      {
+        headers: { Authorization: "Bearer raw" },
+        agent,
+      },
+    );
     expect(raw.status).toBe(404);
     expect(raw.body).toMatchObject({ error: { code: "PathNotFoundError" } });
   });

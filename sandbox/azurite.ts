@@ -1,0 +1,107 @@
+import { spawn } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { freeLoopbackPort, LOOPBACK } from "./loopback";
+
+// Azurite's Table service as a child process: the real storage emulator, in memory, on a free
+// loopback port. It runs on this Node (process.execPath) straight from its JS entry, so no
+// shell, npx or global install is involved.
+
+/** The well-known development-storage account and key Azurite accepts (documented, not secret). */
+export const AZURITE_ACCOUNT = "devstoreaccount1";
+export const AZURITE_ACCOUNT_KEY =
+  "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
+
+/** A running Azurite Table service. */
+export interface AzuriteTable {
+  connectionString: string;
+  /** Table endpoint, including the account: http://127.0.0.1:<port>/devstoreaccount1 */
+  endpoint: string;
+  /** Child process id, for diagnostics. */
+  pid: number;
+  /** Kills the process and resolves once it has exited. */
+  stop(): Promise<void>;
+}
+
+/** How to start Azurite. */
+export interface AzuriteOptions {
+  /** How long to wait for Azurite to report that it is listening (default 30 s). */
+  startTimeoutMs?: number;
+}
+
+// Azurite prints this once its server is listening (azurite/dist/src/table/main.js).
+const READY = "Azurite Table service successfully started";
+
+/** Starts Azurite's Table service in memory on a free 127.0.0.1 port. */
+export async function startAzuriteTable(options: AzuriteOptions = {}): Promise<AzuriteTable> {
+  const entry = require.resolve("azurite/dist/src/table/main.js");
+  const port = await freeLoopbackPort();
+  // Azurite checks its working directory is writable even in memory; give it a private one.
+  const workDir = mkdtempSync(path.join(tmpdir(), "azurite-"));
+  const child = spawn(
+    process.execPath,
+    [
+      entry,
+      "--tableHost",
+      LOOPBACK,
+      "--tablePort",
+      String(port),
+      "--inMemoryPersistence",
+      "--disableTelemetry",
+      "--skipApiVersionCheck",
+    ],
+    { cwd: workDir, stdio: ["ignore", "pipe", "pipe"] },
+  );
+  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  void exited.then(() => rmSync(workDir, { recursive: true, force: true }));
+
+  let output = "";
+  await new Promise<void>((resolve, reject) => {
+    const timeoutMs = options.startTimeoutMs ?? 30_000;
+    const fail = (reason: string): void => {
+      cleanup();
+      child.kill();
+      reject(new Error(`Azurite did not start: ${reason}\n${output.trim()}`));
+    };
+    const onData = (chunk: Buffer): void => {
+      output += chunk.toString("utf8");
+      if (output.includes(READY)) {
+        cleanup();
+        resolve();
+      }
+    };
+    const onExit = (code: number | null, signal: string | null): void =>
+      fail(`exited (code ${code}, signal ${signal})`);
+    const onError = (error: Error): void => fail(error.message);
+    // A bound on a hung start, not a wait for readiness: readiness is the stdout line.
+    const timer = setTimeout(() => fail(`no "${READY}" within ${timeoutMs} ms`), timeoutMs);
+    function cleanup(): void {
+      clearTimeout(timer);
+      child.stdout.off("data", onData);
+      child.stderr.off("data", onData);
+      child.off("exit", onExit);
+      child.off("error", onError);
+    }
+    child.stdout.on("data", onData);
+    child.stderr.on("data", onData);
+    child.once("exit", onExit);
+    child.once("error", onError);
+  });
+  // Keep draining the pipes so a chatty Azurite (it logs every request) never blocks on them.
+  child.stdout.resume();
+  child.stderr.resume();
+
+  const endpoint = `http://${LOOPBACK}:${port}/${AZURITE_ACCOUNT}`;
+  return {
+    connectionString:
+      `DefaultEndpointsProtocol=http;AccountName=${AZURITE_ACCOUNT};` +
+      `AccountKey=${AZURITE_ACCOUNT_KEY};TableEndpoint=${endpoint};`,
+    endpoint,
+    pid: child.pid ?? -1,
+    stop: async () => {
+      if (child.exitCode === null && child.signalCode === null) child.kill();
+      await exited;
+    },
+  };
+}

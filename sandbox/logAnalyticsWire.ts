@@ -151,6 +151,8 @@ export function kustoDatetime(value: string): string {
 }
 
 function cell(column: KqlColumn, raw: string | undefined): WireCell {
+  // Kusto strings are never null (a column a union member lacks reads as ""); other types are.
+  if (column.type === "string") return raw ?? "";
   if (raw === undefined || raw === "") return null;
   switch (column.type) {
     case "datetime":
@@ -165,7 +167,7 @@ function cell(column: KqlColumn, raw: string | undefined): WireCell {
     case "bool":
       return raw.toLowerCase() === "true";
     default:
-      // string, guid, timespan, decimal, and dynamic (which the API sends as JSON text).
+      // guid, timespan, decimal, and dynamic (which the API sends as JSON text).
       return raw;
   }
 }

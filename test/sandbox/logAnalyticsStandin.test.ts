@@ -40,6 +40,7 @@ const lateInsideLookback = detectionEvent({
   ReportId: "104",
   SourceTable: "DeviceFileEvents",
   ActionType: "FileCreated",
+  ProcessCommandLine: "",
   TimeGenerated: "2026-11-22T08:30:00Z",
   IngestionTime: "2026-11-25T08:45:00Z",
 });
@@ -186,6 +187,17 @@ describe("Log Analytics stand-in, through the real LogsQueryClient", () => {
     expect(row[EVENT_COLUMNS.indexOf("TimeGenerated")]).toBe("2026-11-25T08:05:00.1234567Z");
     expect(row[EVENT_COLUMNS.indexOf("IngestionTime")]).toBe("2026-11-25T08:07:30.0000000Z");
     expect(row[EVENT_COLUMNS.indexOf("ReportId")]).toBe(101);
+  });
+
+  it("sends an empty string, not null, for a string column a table lacks", async () => {
+    const s = await standin({ events: [lateInsideLookback] });
+    const raw = await postJson(
+      `${s.url}/workspaces/${WORKSPACE_ID}/query`,
+      { query, timespan: `${timespan.startTime.toISOString()}/${timespan.endTime.toISOString()}` },
+      { headers: { Authorization: "Bearer raw" }, agent },
+    );
+    const body = raw.body as { tables: { rows: unknown[][] }[] };
+    expect(body.tables[0].rows[0][EVENT_COLUMNS.indexOf("ProcessCommandLine")]).toBe("");
   });
 
   it("cuts a result over maxRowsPerResponse and reports PartialFailure", async () => {

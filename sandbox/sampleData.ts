@@ -1,0 +1,112 @@
+import { SOURCE_TABLES, type DetectionEvent } from "../functions/model";
+import { compileSchema } from "../functions/validation";
+import sampleDocument from "./sample-events.json";
+
+// The dataset `npm start` serves. Times are stored as offsets from now so the events always fall
+// inside the first run: generated within the 7-day lookback, ingested before the settle margin.
+
+const MINUTE_MS = 60 * 1000;
+/** The first run looks back 7 days; an hour of slack keeps a slow start inside it. */
+const MAX_MINUTES_AGO = 7 * 24 * 60 - 60;
+/** Ingested before the run's 2-minute settle margin, with a minute of slack. */
+const MIN_INGESTED_MINUTES_AGO = 3;
+
+/** One event of sample-events.json: event columns plus time offsets and a note. */
+export interface SampleEvent extends Omit<
+  DetectionEvent,
+  "TimeGenerated" | "Timestamp" | "IngestionTime" | "ReportId"
+> {
+  /** Why the event is in the dataset. */
+  note: string;
+  timeGeneratedMinutesAgo: number;
+  ingestedMinutesAgo: number;
+  ReportId: number;
+}
+
+const text = { type: "string" } as const;
+const hex = (length: number) => ({ type: "string", pattern: `^[0-9a-f]{${length}}$` }) as const;
+
+const sampleSchema = {
+  type: "object",
+  required: ["events"],
+  properties: {
+    $comment: { type: "array", items: text },
+    events: {
+      type: "array",
+      minItems: 1,
+      items: {
+        type: "object",
+        additionalProperties: false,
+        required: [
+          "note",
+          "SourceTable",
+          "timeGeneratedMinutesAgo",
+          "ingestedMinutesAgo",
+          "DeviceId",
+          "DeviceName",
+          "ReportId",
+          "ActionType",
+          "FolderPath",
+          "FileName",
+          "SHA1",
+          "SHA256",
+          "ProcessCommandLine",
+          "InitiatingProcessAccountDomain",
+          "InitiatingProcessAccountName",
+          "InitiatingProcessFileName",
+          "InitiatingProcessCommandLine",
+          "InitiatingProcessParentFileName",
+        ],
+        properties: {
+          note: { type: "string", minLength: 1 },
+          SourceTable: { enum: [...SOURCE_TABLES] },
+          timeGeneratedMinutesAgo: { type: "number", maximum: MAX_MINUTES_AGO },
+          ingestedMinutesAgo: { type: "number", minimum: MIN_INGESTED_MINUTES_AGO },
+          DeviceId: hex(40),
+          DeviceName: { type: "string", minLength: 1 },
+          ReportId: { type: "integer", minimum: 1 },
+          ActionType: { enum: ["ProcessCreated", "FileCreated", "FileModified", "FileRenamed"] },
+          FolderPath: { type: "string", minLength: 1 },
+          FileName: { type: "string", minLength: 1 },
+          SHA1: hex(40),
+          SHA256: hex(64),
+          ProcessCommandLine: text,
+          InitiatingProcessAccountDomain: text,
+          InitiatingProcessAccountName: text,
+          InitiatingProcessFileName: text,
+          InitiatingProcessCommandLine: text,
+          InitiatingProcessParentFileName: text,
+        },
+      },
+    },
+  },
+};
+
+const validateSample = compileSchema<{ events: SampleEvent[] }>(sampleSchema, "sample events");
+
+/** Validates the sample dataset and returns its events with times relative to `now`. */
+export function loadSampleEvents(now: Date, document: unknown = sampleDocument): DetectionEvent[] {
+  const { events } = validateSample(document, "sandbox/sample-events.json");
+  const at = (minutesAgo: number): string =>
+    new Date(now.getTime() - minutesAgo * MINUTE_MS).toISOString();
+  return events.map((sample, i) => {
+    const {
+      note: _note,
+      timeGeneratedMinutesAgo,
+      ingestedMinutesAgo,
+      ReportId,
+      ...columns
+    } = sample;
+    if (ingestedMinutesAgo > timeGeneratedMinutesAgo) {
+      throw new Error(`sample event ${i} (${sample.DeviceName}) is ingested before it happened`);
+    }
+    const generated = at(timeGeneratedMinutesAgo);
+    return {
+      ...columns,
+      TimeGenerated: generated,
+      Timestamp: generated,
+      IngestionTime: at(ingestedMinutesAgo),
+      ReportId: String(ReportId),
+    };
+  });
+}

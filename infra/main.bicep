@@ -160,7 +160,7 @@ module functionApp 'modules/function-app.bicep' = {
     queueEndpoint: storage.outputs.queueEndpoint
     tableEndpoint: storage.outputs.tableEndpoint
     deploymentContainerName: storage.outputs.deploymentContainerName
-    applicationInsightsConnectionString: monitoring.outputs.applicationInsightsConnectionString
+    applicationInsightsName: monitoring.outputs.applicationInsightsName
     logAnalyticsWorkspaceId: sentinelAccess.outputs.customerId
     logAnalyticsEndpoint: logAnalyticsEndpoint
     lookback: lookback
@@ -168,7 +168,7 @@ module functionApp 'modules/function-app.bicep' = {
     detectionSchedule: detectionSchedule
     incidentGrouping: incidentGrouping
     stateTableName: storage.outputs.stateTableName
-    playbookUrlSecretUri: keyVault.outputs.playbookUrlSecretUri
+    playbookUrlReferenceUri: keyVault.outputs.playbookUrlReferenceUri
   }
 }
 

@@ -35,8 +35,8 @@ param tableEndpoint string
 @description('Container the deployment package is uploaded to.')
 param deploymentContainerName string
 
-@description('Application Insights connection string (ingestion endpoint and key id; not a secret).')
-param applicationInsightsConnectionString string
+@description('Name of the Application Insights component (same resource group) the app logs to.')
+param applicationInsightsName string
 
 // The settings the detection reads: every "infra" entry of functions/config/settings.ts and no
 // other (test/infra checks both directions against the compiled template).
@@ -63,7 +63,7 @@ param incidentGrouping string
 param stateTableName string
 
 @description('Versionless URI of the Key Vault secret holding the playbook trigger URL.')
-param playbookUrlSecretUri string
+param playbookUrlReferenceUri string
 
 @description('Upper bound on instances; a timer trigger runs on one, this only caps runaway scale.')
 param maximumInstanceCount int = 40
@@ -75,6 +75,10 @@ param maximumInstanceCount int = 40
   4096
 ])
 param instanceMemoryMB int = 2048
+
+resource applicationInsights 'Microsoft.Insights/components@2020-02-02' existing = {
+  name: applicationInsightsName
+}
 
 resource plan 'Microsoft.Web/serverfarms@2025-03-01' = {
   name: planName
@@ -135,8 +139,10 @@ resource functionApp 'Microsoft.Web/sites@2025-03-01' = {
         }
         // Platform: App Insights has local auth disabled, so telemetry is sent with an Entra token.
         {
+          // Not a secret: the ingestion endpoint and the component's key id. With local auth off,
+          // ingestion also needs an Entra token of an identity holding the publisher role.
           name: 'APPLICATIONINSIGHTS_CONNECTION_STRING'
-          value: applicationInsightsConnectionString
+          value: applicationInsights.properties.ConnectionString
         }
         {
           name: 'APPLICATIONINSIGHTS_AUTHENTICATION_STRING'
@@ -182,7 +188,7 @@ resource functionApp 'Microsoft.Web/sites@2025-03-01' = {
         {
           // Resolved by the platform with keyVaultReferenceIdentity; the URL never sits here.
           name: 'PLAYBOOK_URL'
-          value: '@Microsoft.KeyVault(SecretUri=${playbookUrlSecretUri})'
+          value: '@Microsoft.KeyVault(SecretUri=${playbookUrlReferenceUri})'
         }
         {
           name: 'AZURE_CLIENT_ID'

@@ -44,8 +44,8 @@ let completedRuns = toscalar(
     traces
     | where message startswith "{1}"
     | count);
-print failedRuns, completedRuns
-| where failedRuns > 0 or completedRuns == 0
+print failed = failedRuns, completed = completedRuns
+| where failed > 0 or completed == 0
 '''
 
 resource actionGroup 'Microsoft.Insights/actionGroups@2023-01-01' = if (!empty(emailReceivers)) {

@@ -80,4 +80,4 @@ resource secretsUserRole 'Microsoft.Authorization/roleAssignments@2022-04-01' = 
 
 output name string = vault.name
 // Versionless URI: the reference follows the latest version when a redeploy rotates the URL.
-output playbookUrlSecretUri string = playbookUrlSecret.properties.secretUri
+output playbookUrlReferenceUri string = playbookUrlSecret.properties.secretUri

@@ -61,6 +61,3 @@ resource publisherRole 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
 
 output applicationInsightsName string = applicationInsights.name
 output applicationInsightsId string = applicationInsights.id
-// Not a secret: an ingestion endpoint plus the component's public key id. With local auth
-// disabled, ingestion also needs an Entra token from an identity holding the publisher role.
-output applicationInsightsConnectionString string = applicationInsights.properties.ConnectionString

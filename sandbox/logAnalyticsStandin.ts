@@ -8,6 +8,7 @@ import {
   loadTableSchemas,
   readLetDatetimes,
   sharedSchemaDir,
+  type KqlColumn,
   type KqlDiagnostic,
   type TableSchema,
 } from "./kusto";
@@ -127,6 +128,72 @@ function faultBody(status: number): { error: { code: string; message: string } }
   return { error: { code, message: `Stand-in fault: HTTP ${status}` } };
 }
 
+interface QueryRequest {
+  query: string;
+  timespan?: string;
+  range?: TimeRange;
+}
+
+/** Reads `{ query, timespan }` from the body; an ErrorResponse when it is not usable. */
+function parseQueryRequest(bodyText: string, now: () => Date): QueryRequest | ErrorResponse {
+  let body: unknown;
+  try {
+    body = JSON.parse(bodyText);
+  } catch {
+    return apiErrors.badArgument("The request body is not valid JSON");
+  }
+  const { query, timespan } = (body ?? {}) as { query?: unknown; timespan?: unknown };
+  if (typeof query !== "string" || query.trim() === "") {
+    return apiErrors.badArgument("The request had some invalid properties: query");
+  }
+  if (timespan === undefined) return { query };
+  if (typeof timespan !== "string") {
+    return apiErrors.badArgument("The request had some invalid properties: timespan");
+  }
+  try {
+    return { query, timespan, range: parseTimespan(timespan, now()) };
+  } catch (error) {
+    if (error instanceof InvalidTimespanError) return apiErrors.badArgument(error.message);
+    throw error;
+  }
+}
+
+interface AnalysedQuery {
+  window: TimeRange;
+  columns: KqlColumn[];
+}
+
+/** Analyses the query as the service would (400 on errors) and reads its ingestion window. */
+function analyseQuery(query: string, schemas: TableSchema[]): AnalysedQuery | ErrorResponse {
+  const inspection = inspectKql(query, schemas);
+  const syntax = inspection.syntaxDiagnostics.find(isError);
+  if (syntax) {
+    const { line, pos } = lineAndPos(query, syntax.start);
+    return apiErrors.syntaxError(syntax.message, line, pos);
+  }
+  const semantic = inspection.diagnostics.find(isError);
+  if (semantic) return apiErrors.semanticError(semantic.message);
+
+  let lets: Map<string, Date>;
+  try {
+    lets = readLetDatetimes(query);
+  } catch (error) {
+    if (!(error instanceof InvalidDatetimeLiteralError)) throw error;
+    const { line, pos } = lineAndPos(query, Math.max(query.indexOf(error.literal), 0));
+    return apiErrors.syntaxError(error.message, line, pos);
+  }
+  const start = lets.get(WINDOW_START);
+  const end = lets.get(WINDOW_END);
+  if (!start || !end || !inspection.resultColumns) {
+    // A limit of the stand-in, not of the service: it only knows how to serve the detection.
+    return apiErrors.badArgument(
+      `Stand-in: the query must bind ${WINDOW_START} and ${WINDOW_END} with datetime literals ` +
+        "and return a table",
+    );
+  }
+  return { window: { start, end }, columns: inspection.resultColumns };
+}
+
 interface Outcome {
   status: number;
   body: unknown;
@@ -148,95 +215,51 @@ export async function startLogAnalyticsStandin(
   const faults: StandinFault[] = [];
   const requests: StandinRequest[] = [];
 
+  /** Auth and workspace checks, in the order the service makes them. */
+  function refuseAccess(req: IncomingMessage, workspaceId: string): ErrorResponse | undefined {
+    const authorization = req.headers.authorization;
+    if (!authorization) return apiErrors.missingAuthorization();
+    const bearer = /^Bearer (\S+)$/.exec(authorization);
+    if (!bearer) return apiErrors.malformedAuthorization();
+    if (options.acceptedToken !== undefined && bearer[1] !== options.acceptedToken) {
+      return apiErrors.invalidToken();
+    }
+    if (workspaceId !== options.workspaceId) return apiErrors.workspaceNotFound(workspaceId);
+    return undefined;
+  }
+
+  /** The events the detection query would return for this window and timespan. */
+  function select(window: TimeRange, range: TimeRange | undefined): DetectionEvent[] {
+    const inside = (t: number, r: TimeRange) => t >= r.start.getTime() && t < r.end.getTime();
+    return stored
+      .filter((s) => inside(s.ingestionTime, window) && (!range || inside(s.timeGenerated, range)))
+      .map((s) => s.event);
+  }
+
   function answerQuery(
     req: IncomingMessage,
     workspaceId: string,
     bodyText: string,
     log: StandinRequest,
   ): Outcome {
-    const authorization = req.headers.authorization;
-    if (!authorization) return fromError(apiErrors.missingAuthorization());
-    const bearer = /^Bearer (\S+)$/.exec(authorization);
-    if (!bearer) return fromError(apiErrors.malformedAuthorization());
-    if (options.acceptedToken !== undefined && bearer[1] !== options.acceptedToken) {
-      return fromError(apiErrors.invalidToken());
-    }
-    if (workspaceId !== options.workspaceId) {
-      return fromError(apiErrors.workspaceNotFound(workspaceId));
-    }
+    const refused = refuseAccess(req, workspaceId);
+    if (refused) return fromError(refused);
 
-    let body: unknown;
-    try {
-      body = JSON.parse(bodyText);
-    } catch {
-      return fromError(apiErrors.badArgument("The request body is not valid JSON"));
-    }
-    const { query, timespan } = (body ?? {}) as { query?: unknown; timespan?: unknown };
-    if (typeof query !== "string" || query.trim() === "") {
-      return fromError(apiErrors.badArgument("The request had some invalid properties: query"));
-    }
-    if (timespan !== undefined && typeof timespan !== "string") {
-      return fromError(apiErrors.badArgument("The request had some invalid properties: timespan"));
-    }
-    log.timespan = timespan;
+    const request = parseQueryRequest(bodyText, now);
+    if ("status" in request) return fromError(request);
+    log.timespan = request.timespan;
 
-    let range: TimeRange | undefined;
-    try {
-      range = timespan === undefined ? undefined : parseTimespan(timespan, now());
-    } catch (error) {
-      if (error instanceof InvalidTimespanError)
-        return fromError(apiErrors.badArgument(error.message));
-      throw error;
-    }
+    const analysed = analyseQuery(request.query, schemas);
+    if ("status" in analysed) return fromError(analysed);
+    log.windowStart = analysed.window.start.toISOString();
+    log.windowEnd = analysed.window.end.toISOString();
 
-    const inspection = inspectKql(query, schemas);
-    const syntax = inspection.syntaxDiagnostics.find(isError);
-    if (syntax) {
-      const { line, pos } = lineAndPos(query, syntax.start);
-      return fromError(apiErrors.syntaxError(syntax.message, line, pos));
-    }
-    const semantic = inspection.diagnostics.find(isError);
-    if (semantic) return fromError(apiErrors.semanticError(semantic.message));
-
-    let lets: Map<string, Date>;
-    try {
-      lets = readLetDatetimes(query);
-    } catch (error) {
-      if (error instanceof InvalidDatetimeLiteralError) {
-        const offset = query.indexOf(error.literal);
-        const { line, pos } = lineAndPos(query, Math.max(offset, 0));
-        return fromError(apiErrors.syntaxError(error.message, line, pos));
-      }
-      throw error;
-    }
-    const windowStart = lets.get(WINDOW_START);
-    const windowEnd = lets.get(WINDOW_END);
-    if (!windowStart || !windowEnd || !inspection.resultColumns) {
-      // A limit of the stand-in, not of the service: it only knows how to serve the detection.
-      return fromError(
-        apiErrors.badArgument(
-          `Stand-in: the query must bind ${WINDOW_START} and ${WINDOW_END} with datetime ` +
-            "literals and return a table",
-        ),
-      );
-    }
-    log.windowStart = windowStart.toISOString();
-    log.windowEnd = windowEnd.toISOString();
-
-    const matching = stored
-      .filter(
-        (s) =>
-          s.ingestionTime >= windowStart.getTime() &&
-          s.ingestionTime < windowEnd.getTime() &&
-          (!range ||
-            (s.timeGenerated >= range.start.getTime() && s.timeGenerated < range.end.getTime())),
-      )
-      .map((s) => s.event);
+    const matching = select(analysed.window, request.range);
     const limit = options.maxRowsPerResponse;
     const truncated = limit !== undefined && matching.length > limit;
     const rows = truncated ? matching.slice(0, limit) : matching;
     const response: QueryResponse = {
-      tables: [resultTable(inspection.resultColumns, rows)],
+      tables: [resultTable(analysed.columns, rows)],
       ...(truncated ? { error: resultTruncatedError(limit) } : {}),
     };
     log.rowCount = rows.length;

@@ -1,0 +1,584 @@
+// Assertions on the ARM template infra/main.bicep compiles to, nested module templates included:
+// hardening, least-privilege roles, no secret outside Key Vault, and the contracts with the
+// function (its settings, its name and log line) and with the payload schema.
+import { readFileSync } from "node:fs";
+import path from "node:path";
+import { SETTINGS } from "../../functions/config/settings";
+import { RUN_COMPLETED } from "../../functions/run/runLog";
+import incidentSchema from "../../infra/incident.schema.json";
+import {
+  allResources,
+  at,
+  buildMain,
+  entriesIn,
+  inlineVariables,
+  isObject,
+  moduleDeployment,
+  onlyResource,
+  resolveVariables,
+  resourcesOfType,
+  stringsIn,
+  templatesOf,
+  type Json,
+  type JsonObject,
+  type Located,
+  REPO_ROOT,
+  text,
+} from "./bicep";
+
+/**
+ * The function's registered name, read from its source rather than imported: importing
+ * detectionFunction.ts would compile the whole app into this infrastructure test.
+ */
+function functionName(): string {
+  const source = readFileSync(path.join(REPO_ROOT, "functions", "detectionFunction.ts"), "utf8");
+  const match = /export const FUNCTION_NAME = "([^"]+)"/.exec(source);
+  if (match === null) throw new Error("FUNCTION_NAME not found in functions/detectionFunction.ts");
+  return match[1];
+}
+
+/** Built-in roles the deployment may grant, each the least that its holder needs. */
+const LEAST_PRIVILEGE_ROLES: Record<string, { role: string; scopeType: string }> = {
+  "73c42c96-874c-492b-b04d-ab87d138a893": {
+    role: "Log Analytics Reader",
+    scopeType: "Microsoft.OperationalInsights/workspaces",
+  },
+  "3e150937-b8fe-4cfb-8069-0eaf05ecd056": {
+    role: "Microsoft Sentinel Responder",
+    scopeType: "Microsoft.OperationalInsights/workspaces",
+  },
+  "b7e6dc6d-f1e8-4753-8033-0f276bb0955b": {
+    role: "Storage Blob Data Owner",
+    scopeType: "Microsoft.Storage/storageAccounts",
+  },
+  "0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3": {
+    role: "Storage Table Data Contributor",
+    scopeType: "Microsoft.Storage/storageAccounts",
+  },
+  "3913510d-42f4-4e42-8a64-420c390055eb": {
+    role: "Monitoring Metrics Publisher",
+    scopeType: "Microsoft.Insights/components",
+  },
+  "4633458b-17de-408a-b874-0445c86b69e6": {
+    role: "Key Vault Secrets User",
+    scopeType: "Microsoft.KeyVault/vaults",
+  },
+};
+const OWNER = "8e3af657-a8ff-443c-a75c-2fe8c4bcb635";
+const CONTRIBUTOR = "b24988ac-6180-42d4-a4c6-ec3dbd97c5d7";
+
+/** Host and platform settings the Bicep sets besides the detection's own (settings.ts). */
+const PLATFORM_SETTINGS = [
+  "AzureWebJobsStorage__credential",
+  "AzureWebJobsStorage__clientId",
+  "AzureWebJobsStorage__blobServiceUri",
+  "AzureWebJobsStorage__queueServiceUri",
+  "AzureWebJobsStorage__tableServiceUri",
+  "APPLICATIONINSIGHTS_CONNECTION_STRING",
+  "APPLICATIONINSIGHTS_AUTHENTICATION_STRING",
+];
+
+/** Settings Flex Consumption rejects or ignores, and secret-bearing forms this app must not use. */
+const FORBIDDEN_SETTINGS = [
+  "FUNCTIONS_WORKER_RUNTIME",
+  "FUNCTIONS_EXTENSION_VERSION",
+  "WEBSITE_RUN_FROM_PACKAGE",
+  "WEBSITE_CONTENTSHARE",
+  "WEBSITE_CONTENTAZUREFILECONNECTIONSTRING",
+  "WEBSITE_NODE_DEFAULT_VERSION",
+  "SCM_DO_BUILD_DURING_DEPLOYMENT",
+  "ENABLE_ORYX_BUILD",
+  "AzureWebJobsStorage",
+  "APPINSIGHTS_INSTRUMENTATIONKEY",
+];
+
+/** main.bicep parameter that feeds each detection setting with a default in settings.ts. */
+const SETTING_PARAMETERS: Record<string, string> = {
+  LOG_ANALYTICS_ENDPOINT: "logAnalyticsEndpoint",
+  LOOKBACK: "lookback",
+  INGESTION_SETTLE: "ingestionSettle",
+  DETECTION_SCHEDULE: "detectionSchedule",
+  INCIDENT_GROUPING: "incidentGrouping",
+  STATE_TABLE_NAME: "stateTableName",
+};
+
+const GUID = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/gi;
+const LIST_CALL = /\blist[A-Za-z]*\s*\(/i;
+const SECRET_NAME =
+  /secret|password|passwd|token|credential|connectionstring|(api|access|shared|account|primary|secondary|instrumentation)key|sas(url|uri)?$/i;
+
+let main: JsonObject;
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&");
+}
+
+beforeAll(async () => {
+  main = await buildMain();
+}, 120_000);
+
+function properties(located: Located): JsonObject {
+  const value = located.resource.properties;
+  if (!isObject(value)) throw new Error(`${text(located.resource.type)} has no properties`);
+  return value;
+}
+
+function functionApp(): Located {
+  return onlyResource(main, "Microsoft.Web/sites");
+}
+
+function appSettings(): { name: string; value: string }[] {
+  const settings = at(functionApp().resource, "properties", "siteConfig", "appSettings");
+  if (!Array.isArray(settings))
+    throw new Error("the function app has no literal appSettings array");
+  return settings.filter(isObject).map((setting) => ({
+    name: text(setting.name),
+    value: text(setting.value),
+  }));
+}
+
+function setting(name: string): string {
+  const found = appSettings().find((entry) => entry.name === name);
+  if (found === undefined) throw new Error(`app setting ${name} is not set`);
+  return found.value;
+}
+
+function playbookDefinition(): { definition: JsonObject; template: JsonObject } {
+  const located = onlyResource(main, "Microsoft.Logic/workflows");
+  const definition = resolveVariables(properties(located).definition, located.template);
+  if (!isObject(definition)) throw new Error("the Logic App has no definition");
+  return { definition, template: located.template };
+}
+
+function action(name: string): JsonObject {
+  const { definition } = playbookDefinition();
+  const found = entriesIn(definition.actions).find(
+    ([key, value]) => key === name && isObject(value),
+  );
+  if (found === undefined || !isObject(found[1])) throw new Error(`no action ${name}`);
+  return found[1];
+}
+
+describe("storage account", () => {
+  it("allows only Entra authentication over HTTPS with TLS 1.2", () => {
+    const storage = properties(onlyResource(main, "Microsoft.Storage/storageAccounts"));
+    expect(storage.allowSharedKeyAccess).toBe(false);
+    expect(storage.allowBlobPublicAccess).toBe(false);
+    expect(storage.minimumTlsVersion).toBe("TLS1_2");
+    expect(storage.supportsHttpsTrafficOnly).toBe(true);
+  });
+
+  it("has the deployment container (private) and the state table", () => {
+    const container = onlyResource(
+      main,
+      "Microsoft.Storage/storageAccounts/blobServices/containers",
+    );
+    expect(properties(container).publicAccess).toBe("None");
+    expect(
+      resourcesOfType(main, "Microsoft.Storage/storageAccounts/tableServices/tables"),
+    ).toHaveLength(1);
+  });
+});
+
+describe("TLS", () => {
+  it("requires TLS 1.2 or later wherever a resource sets a minimum", () => {
+    const minimums = allResources(main).flatMap((located) =>
+      entriesIn(located.resource.properties).filter(([key]) =>
+        /^(minimumTlsVersion|(scm)?minTlsVersion)$/i.test(key),
+      ),
+    );
+    // Storage, and the function app's site and SCM endpoints.
+    expect(minimums.length).toBeGreaterThanOrEqual(3);
+    for (const [key, value] of minimums) {
+      expect([key, value]).toEqual([key, expect.stringMatching(/^(TLS1_2|TLS1_3|1\.2|1\.3)$/)]);
+    }
+  });
+});
+
+describe("function app", () => {
+  it("is HTTPS only with FTPS disabled and TLS 1.2", () => {
+    const site = properties(functionApp());
+    expect(site.httpsOnly).toBe(true);
+    expect(at(site, "siteConfig", "ftpsState")).toBe("Disabled");
+    expect(at(site, "siteConfig", "minTlsVersion")).toBe("1.2");
+  });
+
+  it("runs Node 22 on a Flex Consumption (FC1) Linux plan", () => {
+    const app = functionApp().resource;
+    expect(app.kind).toBe("functionapp,linux");
+    expect(at(app, "properties", "functionAppConfig", "runtime")).toEqual({
+      name: "node",
+      version: "22",
+    });
+    const plan = onlyResource(main, "Microsoft.Web/serverfarms").resource;
+    expect(plan.sku).toEqual({ tier: "FlexConsumption", name: "FC1" });
+    expect(at(plan, "properties", "reserved")).toBe(true);
+  });
+
+  it("runs as its user-assigned identity for deployment storage and Key Vault references", () => {
+    const app = functionApp().resource;
+    const identityId = at(app, "properties", "keyVaultReferenceIdentity");
+    expect(at(app, "identity", "type")).toBe("UserAssigned");
+    expect(identityId).toMatch(/^\[parameters\('identityId'\)\]$/);
+    const deployment = at(app, "properties", "functionAppConfig", "deployment", "storage");
+    expect(at(deployment, "type")).toBe("blobContainer");
+    expect(at(deployment, "authentication")).toEqual({
+      type: "UserAssignedIdentity",
+      userAssignedIdentityResourceId: identityId,
+    });
+  });
+
+  it("carries the azd service tag and every resource the azd environment tag", () => {
+    expect(at(functionApp().resource, "tags")).toMatch(/azd-service-name/);
+    const mainTags = at(main, "variables", "tags");
+    expect(at(mainTags, "azd-env-name")).toBe("[parameters('environmentName')]");
+    const untagged = allResources(main).filter(
+      ({ resource }) =>
+        !text(resource.type).startsWith("Microsoft.Authorization/") &&
+        text(resource.type).split("/").length === 2 &&
+        resource.existing !== true &&
+        resource.tags === undefined,
+    );
+    expect(untagged.map(({ resource }) => resource.type)).toEqual([]);
+  });
+});
+
+describe("app settings", () => {
+  const infraSettings = SETTINGS.filter((spec) => spec.source === "infra").map((spec) => spec.name);
+
+  it("are exactly the settings.ts 'infra' settings plus the platform settings", () => {
+    const names = appSettings().map((entry) => entry.name);
+    expect(new Set(names).size).toBe(names.length);
+    expect([...names].sort()).toEqual([...infraSettings, ...PLATFORM_SETTINGS].sort());
+  });
+
+  it("include none that Flex Consumption rejects or that carries a key", () => {
+    const names = appSettings().map((entry) => entry.name);
+    expect(names.filter((name) => FORBIDDEN_SETTINGS.includes(name))).toEqual([]);
+  });
+
+  it("hold no list*() value and no secret", () => {
+    for (const entry of appSettings()) {
+      expect([entry.name, entry.value]).toEqual([entry.name, expect.not.stringMatching(LIST_CALL)]);
+      expect([entry.name, entry.value]).toEqual([
+        entry.name,
+        expect.not.stringMatching(/AccountKey=|SharedAccessSignature|[?&]sig=/i),
+      ]);
+    }
+  });
+
+  it("read PLAYBOOK_URL from Key Vault", () => {
+    expect(setting("PLAYBOOK_URL")).toMatch(/^\[format\('@Microsoft\.KeyVault\(SecretUri=\{0\}\)'/);
+    const keyVault = moduleDeployment(main, "keyVault");
+    expect(
+      at(keyVault, "properties", "template", "outputs", "playbookUrlReferenceUri", "value"),
+    ).toMatch(/Microsoft\.KeyVault\/vaults\/secrets.*\.secretUri\]$/);
+  });
+
+  it("use the identity's client id for storage, telemetry and Azure Identity", () => {
+    const clientId = setting("AZURE_CLIENT_ID");
+    expect(clientId).toBe("[parameters('identityClientId')]");
+    expect(setting("AzureWebJobsStorage__clientId")).toBe(clientId);
+    expect(setting("AzureWebJobsStorage__credential")).toBe("managedidentity");
+    expect(setting("APPLICATIONINSIGHTS_AUTHENTICATION_STRING")).toBe(
+      "[format('ClientId={0};Authorization=AAD', parameters('identityClientId'))]",
+    );
+    expect(setting("APPLICATIONINSIGHTS_CONNECTION_STRING")).toMatch(/\.ConnectionString\]$/);
+  });
+
+  it("query the workspace by its customer id and the table by its endpoint", () => {
+    expect(setting("LOG_ANALYTICS_WORKSPACE_ID")).toBe("[parameters('logAnalyticsWorkspaceId')]");
+    const passed = at(moduleDeployment(main, "functionApp"), "properties", "parameters");
+    expect(at(passed, "logAnalyticsWorkspaceId", "value")).toBe(
+      "[reference('sentinelAccess').outputs.customerId.value]",
+    );
+    const sentinelAccess = moduleDeployment(main, "sentinelAccess");
+    expect(at(sentinelAccess, "properties", "template", "outputs", "customerId", "value")).toMatch(
+      /Microsoft\.OperationalInsights\/workspaces.*\.customerId\]$/,
+    );
+    expect(setting("STATE_TABLE_ENDPOINT")).toMatch(/parameters\('tableEndpoint'\)/);
+    expect(at(passed, "tableEndpoint", "value")).toBe(
+      "[reference('storage').outputs.tableEndpoint.value]",
+    );
+  });
+
+  it("default to the values settings.ts documents", () => {
+    for (const [name, parameter] of Object.entries(SETTING_PARAMETERS)) {
+      const spec = SETTINGS.find((entry) => entry.name === name);
+      expect(spec).toBeDefined();
+      const fallback = spec !== undefined && "default" in spec ? spec.default : undefined;
+      expect([name, at(main, "parameters", parameter, "defaultValue")]).toEqual([name, fallback]);
+    }
+    expect(at(main, "parameters", "incidentGrouping", "allowedValues")).toEqual([
+      "device",
+      "run",
+      "event",
+    ]);
+  });
+});
+
+describe("Key Vault", () => {
+  it("uses RBAC with soft delete and purge protection", () => {
+    const vault = properties(onlyResource(main, "Microsoft.KeyVault/vaults"));
+    expect(vault.enableRbacAuthorization).toBe(true);
+    expect(vault.enablePurgeProtection).toBe(true);
+    expect(vault.enableSoftDelete).toBe(true);
+  });
+
+  it("stores the playbook callback URL, the only list*() call in the deployment", () => {
+    const secret = onlyResource(main, "Microsoft.KeyVault/vaults/secrets");
+    expect(properties(secret).value).toMatch(
+      /listCallbackUrl\(.*Microsoft\.Logic\/workflows\/triggers/,
+    );
+    // main's JSON holds every nested template, so one scan sees every string once.
+    const listCalls = stringsIn(main)
+      .filter(([, value]) => LIST_CALL.test(value))
+      .map(([trail]) => trail.join("/"));
+    expect(listCalls).toEqual([
+      expect.stringMatching(
+        /^resources\/keyVault\/properties\/template\/resources\/\d+\/properties\/value$/,
+      ),
+    ]);
+  });
+});
+
+describe("Application Insights", () => {
+  it("is workspace-based with local authentication disabled", () => {
+    const component = properties(onlyResource(main, "Microsoft.Insights/components"));
+    expect(component.DisableLocalAuth).toBe(true);
+    expect(component.WorkspaceResourceId).toMatch(/Microsoft\.OperationalInsights\/workspaces/);
+  });
+});
+
+describe("role assignments", () => {
+  function roleGuid(located: Located): string[] {
+    const expression = inlineVariables(
+      text(properties(located).roleDefinitionId),
+      located.template,
+    );
+    return expression.match(GUID) ?? [];
+  }
+
+  it("each grant exactly one allow-listed least-privilege role", () => {
+    const assignments = resourcesOfType(main, "Microsoft.Authorization/roleAssignments");
+    expect(assignments.length).toBeGreaterThan(0);
+    for (const assignment of assignments) {
+      const guids = roleGuid(assignment);
+      expect(guids).toHaveLength(1);
+      expect(Object.keys(LEAST_PRIVILEGE_ROLES)).toContain(guids[0].toLowerCase());
+      expect(properties(assignment).principalType).toBe("ServicePrincipal");
+    }
+  });
+
+  it("grant every role the detection needs, each on the resource it is for", () => {
+    const granted = resourcesOfType(main, "Microsoft.Authorization/roleAssignments").map(
+      (assignment) => {
+        const guid = roleGuid(assignment)[0].toLowerCase();
+        return { guid, scope: text(assignment.resource.scope) };
+      },
+    );
+    expect(granted.map(({ guid }) => guid).sort()).toEqual(
+      Object.keys(LEAST_PRIVILEGE_ROLES).sort(),
+    );
+    for (const { guid, scope } of granted) {
+      const expected = LEAST_PRIVILEGE_ROLES[guid];
+      // Scoped to the one resource, never to a resource group or subscription.
+      expect([expected.role, scope]).toEqual([
+        expected.role,
+        expect.stringMatching(new RegExp(`^\\[resourceId\\('${escapeRegExp(expected.scopeType)}'`)),
+      ]);
+    }
+  });
+
+  it("never name Owner or Contributor anywhere", () => {
+    const serialized = JSON.stringify(main).toLowerCase();
+    expect(serialized).not.toContain(OWNER);
+    expect(serialized).not.toContain(CONTRIBUTOR);
+  });
+
+  it("on the workspace are deployed where the workspace is", () => {
+    const sentinelAccess = moduleDeployment(main, "sentinelAccess");
+    const parameterOf = (value: Json | undefined): string => inlineVariables(text(value), main);
+    expect(parameterOf(sentinelAccess.subscriptionId)).toMatch(
+      /split\(parameters\('sentinelWorkspaceResourceId'\), '\/'\)\)\[2\]/,
+    );
+    expect(parameterOf(sentinelAccess.resourceGroup)).toMatch(
+      /split\(parameters\('sentinelWorkspaceResourceId'\), '\/'\)\)\[4\]/,
+    );
+  });
+});
+
+describe("outputs", () => {
+  it("are neither secure nor named like a secret, and call no list*()", () => {
+    for (const { template, path } of templatesOf(main)) {
+      const outputs = isObject(template.outputs) ? template.outputs : {};
+      for (const [name, output] of Object.entries(outputs)) {
+        const where = [...path, name].join("/");
+        expect([where, at(output, "type")]).toEqual([where, expect.not.stringMatching(/^secure/i)]);
+        expect([where, name]).toEqual([where, expect.not.stringMatching(SECRET_NAME)]);
+        expect([where, JSON.stringify(output)]).toEqual([
+          where,
+          expect.not.stringMatching(LIST_CALL),
+        ]);
+      }
+    }
+  });
+
+  it("give azd and the README the names they need", () => {
+    expect(Object.keys(at(main, "outputs") as JsonObject)).toEqual(
+      expect.arrayContaining([
+        "AZURE_RESOURCE_GROUP",
+        "AZURE_FUNCTION_APP_NAME",
+        "PLAYBOOK_NAME",
+        "KEY_VAULT_NAME",
+      ]),
+    );
+  });
+
+  it("need only the workspace id as a parameter without a default", () => {
+    const parameters = at(main, "parameters") as JsonObject;
+    const required = Object.entries(parameters)
+      .filter(([, parameter]) => isObject(parameter) && !("defaultValue" in parameter))
+      .map(([name]) => name);
+    expect(required).toEqual(["sentinelWorkspaceResourceId"]);
+    const secureDefaults = Object.values(parameters).filter(
+      (parameter) =>
+        /^secure/i.test(text(at(parameter, "type"))) && at(parameter, "defaultValue") !== undefined,
+    );
+    expect(secureDefaults).toEqual([]);
+  });
+});
+
+describe("playbook", () => {
+  it("validates its trigger against infra/incident.schema.json, unchanged", () => {
+    const { definition } = playbookDefinition();
+    expect(at(definition, "triggers", "manual", "type")).toBe("Request");
+    expect(at(definition, "triggers", "manual", "inputs", "schema")).toEqual(incidentSchema);
+  });
+
+  it("has its own system-assigned identity", () => {
+    expect(at(onlyResource(main, "Microsoft.Logic/workflows").resource, "identity", "type")).toBe(
+      "SystemAssigned",
+    );
+  });
+
+  it("PUTs the incident and its comment under ids taken from incidentId, as itself, with retries", () => {
+    const { template } = playbookDefinition();
+    const incident = action("Put_incident");
+    const comment = action("Put_evidence_comment");
+    for (const http of [incident, comment]) {
+      expect(http.type).toBe("Http");
+      expect(at(http, "inputs", "method")).toBe("PUT");
+      expect(at(http, "inputs", "authentication")).toEqual({
+        type: "ManagedServiceIdentity",
+        audience: "[environment().resourceManager]",
+      });
+      expect(at(http, "inputs", "retryPolicy", "type")).toBe("exponential");
+    }
+    // format('{0}/<incident id>?{1}', <workspace incidents URL>, <api-version query>)
+    expect(at(incident, "inputs", "uri")).toBe(
+      "[format('{0}/@{{encodeUriComponent(triggerBody()?[''incidentId''])}}?{1}', variables('incidentsUri'), variables('apiVersionQuery'))]",
+    );
+    expect(at(comment, "inputs", "uri")).toBe(
+      "[format('{0}/@{{encodeUriComponent(triggerBody()?[''incidentId''])}}/comments/@{{encodeUriComponent(triggerBody()?[''incidentId''])}}?{1}', variables('incidentsUri'), variables('apiVersionQuery'))]",
+    );
+    const incidentsUri = inlineVariables("variables('incidentsUri')", template);
+    expect(incidentsUri).toMatch(
+      /^\(format\('\{0\}\{1\}\/providers\/Microsoft\.SecurityInsights\/incidents', .*environment\(\)\.resourceManager.*, parameters\('sentinelWorkspaceResourceId'\)\)\)$/,
+    );
+    expect(incidentsUri).not.toMatch(/management\.(azure|usgovcloudapi|chinacloudapi)/);
+    // The latest stable Microsoft.SecurityInsights API version.
+    expect(inlineVariables("variables('apiVersionQuery')", template)).toBe(
+      "(format('api-version={0}', '2025-09-01'))",
+    );
+    expect(at(comment, "runAfter")).toEqual({ Put_incident: ["Succeeded"] });
+    expect(at(comment, "inputs", "body", "properties", "message")).toMatch(
+      /coalesce\(triggerBody\(\)\?\['evidenceComment'\], triggerBody\(\)\?\['description'\]\)/,
+    );
+  });
+
+  it("maps the payload's incident fields onto the Sentinel incident", () => {
+    const body = at(action("Put_incident"), "inputs", "body", "properties");
+    for (const field of [
+      "title",
+      "description",
+      "severity",
+      "status",
+      "firstActivityTimeUtc",
+      "lastActivityTimeUtc",
+    ]) {
+      expect(incidentSchema.required).toContain(field);
+      expect(at(body, field)).toBe(`@triggerBody()?['${field}']`);
+    }
+  });
+
+  it("answers 200 only after Sentinel accepted it and 502 otherwise", () => {
+    const created = action("Respond_created");
+    const failed = action("Respond_failed");
+    expect(created.type).toBe("Response");
+    expect(at(created, "inputs", "statusCode")).toBe(200);
+    expect(at(created, "runAfter")).toEqual({ Create_in_Sentinel: ["Succeeded"] });
+    expect(failed.type).toBe("Response");
+    expect(at(failed, "inputs", "statusCode")).toBe(502);
+    expect(at(failed, "runAfter")).toEqual({ Create_in_Sentinel: ["Failed", "TimedOut"] });
+    // The PUTs sit in the scope whose outcome the responses follow.
+    const scope = action("Create_in_Sentinel");
+    expect(Object.keys(at(scope, "actions") as JsonObject)).toEqual(
+      expect.arrayContaining(["Put_incident", "Put_evidence_comment"]),
+    );
+  });
+});
+
+describe("detection health alert", () => {
+  function rule(): Located {
+    return onlyResource(main, "Microsoft.Insights/scheduledQueryRules");
+  }
+
+  function query(): string {
+    const criteria = at(rule().resource, "properties", "criteria", "allOf");
+    const first = Array.isArray(criteria) ? criteria[0] : undefined;
+    return text(at(first, "query"));
+  }
+
+  it("watches the function's Application Insights component", () => {
+    expect(at(rule().resource, "properties", "scopes")).toEqual([
+      "[parameters('applicationInsightsId')]",
+    ]);
+    expect(
+      at(
+        moduleDeployment(main, "healthAlert"),
+        "properties",
+        "parameters",
+        "applicationInsightsId",
+        "value",
+      ),
+    ).toBe("[reference('monitoring').outputs.applicationInsightsId.value]");
+  });
+
+  it("fires on failed invocations and on no completed run, by the function's own names", () => {
+    const variables = rule().template.variables;
+    expect(at(variables, "functionName")).toBe(functionName());
+    expect(at(variables, "completedMessagePrefix")).toBe(RUN_COMPLETED);
+    expect(query()).toBe(
+      "[format(variables('healthQuery'), variables('functionName'), variables('completedMessagePrefix'))]",
+    );
+    const kql = text(at(variables, "healthQuery"));
+    expect(kql).toMatch(/requests\s*\| where operation_Name == "\{0\}" and success == false/);
+    expect(kql).toMatch(/traces\s*\| where message startswith "\{1\}"/);
+    expect(kql).toMatch(
+      /print failed = failedRuns, completed = completedRuns\s*\| where failed > 0 or completed == 0\s*$/,
+    );
+  });
+
+  it("looks back two schedule periods", () => {
+    const ruleProperties = at(rule().resource, "properties");
+    expect(at(ruleProperties, "evaluationFrequency")).toBe(
+      "[format('PT{0}M', parameters('schedulePeriodMinutes'))]",
+    );
+    expect(at(ruleProperties, "windowSize")).toBe("[format('PT{0}M', variables('windowMinutes'))]");
+    expect(at(rule().template, "variables", "windowMinutes")).toBe(
+      "[mul(2, parameters('schedulePeriodMinutes'))]",
+    );
+    expect(at(main, "parameters", "schedulePeriodMinutes", "defaultValue")).toBe(5);
+  });
+});

@@ -1,0 +1,300 @@
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import {
+  applyExclusions,
+  exclusionsAt,
+  loadExclusions,
+  parseExclusions,
+  type ExclusionSet,
+} from "../../functions/triage/exclusions";
+import { SchemaValidationError } from "../../functions/validation";
+import { makeEvent, makeHit } from "./eventFactory";
+
+const NOW = new Date("2026-11-25T12:00:00Z");
+
+const INVENTORY_YAML = `
+exclusions:
+  - name: it-nightly-inventory
+    expires: 2026-12-31
+    reason: CHG0012345, verified with the IT asset team
+    owner: secops@contoso.com
+    devices: [INV01.contoso.local]
+    accounts: ['CONTOSO\\svc-inventory']
+    condition:
+      all:
+        - { column: FolderPath, matches: '^C:\\\\Program Files\\\\Inventory\\\\' }
+        - { column: ProcessCommandLine, contains: inventory }
+`;
+
+const inventoryEvent = (overrides = {}) =>
+  makeEvent({
+    DeviceName: "inv01.contoso.local",
+    InitiatingProcessAccountDomain: "contoso",
+    InitiatingProcessAccountName: "SVC-Inventory",
+    FolderPath: "C:\\Program Files\\Inventory\\nbtscan.exe",
+    ProcessCommandLine: "nbtscan.exe 10.0.0.0/16 > inventory.csv",
+    ...overrides,
+  });
+
+function inline(text: string, now = NOW): ExclusionSet {
+  return loadExclusions({ inline: text }, now);
+}
+
+function problemsOf(text: string): string[] {
+  try {
+    parseExclusions(text, "EXCLUSIONS");
+  } catch (error) {
+    if (error instanceof SchemaValidationError) return error.problems;
+    throw error;
+  }
+  throw new Error("expected the exclusions to be rejected");
+}
+
+function exclusion(fields: string): string {
+  return `exclusions:\n  - ${fields.trim().split("\n").join("\n    ")}\n`;
+}
+
+describe("applying an exclusion", () => {
+  const set = inline(INVENTORY_YAML);
+
+  it("suppresses a hit that fits the scopes and the condition, with the exclusion's name", () => {
+    const hit = makeHit(inventoryEvent());
+    const other = makeHit(makeEvent());
+    const outcome = applyExclusions([hit, other], set);
+    expect(outcome.suppressed).toEqual([{ hit, exclusion: "it-nightly-inventory" }]);
+    expect(outcome.kept).toEqual([other]);
+    expect(outcome.coveringEverything).toEqual([]);
+  });
+
+  it("keeps the hit when the condition does not match", () => {
+    const hit = makeHit(inventoryEvent({ FolderPath: "C:\\Users\\svc\\AppData\\nbtscan.exe" }));
+    expect(applyExclusions([hit], set).kept).toEqual([hit]);
+  });
+
+  it("limits to the listed devices, ignoring case", () => {
+    const elsewhere = makeHit(inventoryEvent({ DeviceName: "ws-fin-07.contoso.local" }));
+    expect(applyExclusions([elsewhere], set).kept).toEqual([elsewhere]);
+    const upper = makeHit(inventoryEvent({ DeviceName: "INV01.CONTOSO.LOCAL" }));
+    expect(applyExclusions([upper], set).suppressed).toHaveLength(1);
+  });
+
+  it("limits to the listed accounts: DOMAIN\\name ignoring case, the domain must match", () => {
+    const otherDomain = makeHit(inventoryEvent({ InitiatingProcessAccountDomain: "FABRIKAM" }));
+    const otherName = makeHit(inventoryEvent({ InitiatingProcessAccountName: "j.doe" }));
+    expect(applyExclusions([otherDomain, otherName], set).suppressed).toEqual([]);
+  });
+
+  it("reads a bare account name as that name in any domain", () => {
+    const set2 = inline(
+      exclusion(`
+name: svc
+expires: 2027-01-01
+accounts: [svc-inventory]
+condition: { column: FileName, equals: nbtscan.exe }`),
+    );
+    const hit = makeHit(inventoryEvent({ InitiatingProcessAccountDomain: "FABRIKAM" }));
+    expect(applyExclusions([hit], set2).suppressed).toHaveLength(1);
+    const other = makeHit(inventoryEvent({ InitiatingProcessAccountName: "svc-inventory2" }));
+    expect(applyExclusions([other], set2).kept).toEqual([other]);
+  });
+
+  it("attributes a hit to the first exclusion that matches it", () => {
+    const set2 = inline(`
+exclusions:
+  - { name: first, expires: 2027-01-01, condition: { column: FileName, equals: nbtscan.exe } }
+  - { name: second, expires: 2027-01-01, condition: { column: FileName, contains: nbt } }
+`);
+    const outcome = applyExclusions([makeHit()], set2);
+    expect(outcome.suppressed.map((s) => s.exclusion)).toEqual(["first"]);
+  });
+
+  it("reports every exclusion that matched every hit of the run", () => {
+    const set2 = inline(`
+exclusions:
+  - { name: broad, expires: 2027-01-01, condition: { column: FileName, equals: nbtscan.exe } }
+  - { name: also-broad, expires: 2027-01-01, condition: { column: SourceTable, contains: Device } }
+  - { name: narrow, expires: 2027-01-01, condition: { column: DeviceName, equals: a.contoso.local } }
+`);
+    const hits = [makeHit(makeEvent({ DeviceName: "a.contoso.local" })), makeHit(makeEvent())];
+    const outcome = applyExclusions(hits, set2);
+    expect(outcome.coveringEverything).toEqual(["broad", "also-broad"]);
+    expect(outcome.kept).toEqual([]);
+    expect(applyExclusions([], set2)).toEqual({ kept: [], suppressed: [], coveringEverything: [] });
+  });
+});
+
+describe("expiry", () => {
+  const text = `
+exclusions:
+  - { name: through-day, expires: 2026-11-25, owner: alice, condition: { column: FileName, equals: nbtscan.exe } }
+  - { name: at-instant, expires: "2026-11-25T12:00:00+01:00", condition: { column: FileName, equals: nbtscan.exe } }
+`;
+
+  it("applies a date-only expiry through the end of that day (UTC)", () => {
+    const lastMinute = inline(text, new Date("2026-11-25T23:59:59Z"));
+    expect(lastMinute.active.map((e) => e.name)).toEqual(["through-day"]);
+    const nextDay = inline(text, new Date("2026-11-26T00:00:00Z"));
+    expect(nextDay.active).toEqual([]);
+  });
+
+  it("applies a date-time expiry with its time zone, up to that instant", () => {
+    expect(inline(text, new Date("2026-11-25T10:59:59Z")).active.map((e) => e.name)).toContain(
+      "at-instant",
+    );
+    expect(inline(text, new Date("2026-11-25T11:00:00Z")).active.map((e) => e.name)).not.toContain(
+      "at-instant",
+    );
+  });
+
+  it("reports expired exclusions and never applies them", () => {
+    const set = inline(text, new Date("2026-12-01T00:00:00Z"));
+    expect(set.expired).toEqual([
+      { name: "through-day", expires: "2026-11-25", owner: "alice" },
+      { name: "at-instant", expires: "2026-11-25T12:00:00+01:00", owner: undefined },
+    ]);
+    const hit = makeHit();
+    expect(applyExclusions([hit], set)).toEqual({
+      kept: [hit],
+      suppressed: [],
+      coveringEverything: [],
+    });
+  });
+
+  it("can split an already parsed list again at a later time", () => {
+    const parsed = parseExclusions(text, "EXCLUSIONS");
+    expect(exclusionsAt(parsed, new Date("2026-11-01T00:00:00Z")).active).toHaveLength(2);
+    expect(exclusionsAt(parsed, new Date("2027-01-01T00:00:00Z")).expired).toHaveLength(2);
+  });
+});
+
+describe("rejected at start with a clear error", () => {
+  const condition = "condition: { column: FileName, equals: nbtscan.exe }";
+
+  it("an exclusion without a name", () => {
+    expect(problemsOf(exclusion(`expires: 2027-01-01\n${condition}`))).toContain(
+      "/exclusions/0 must have required property 'name'",
+    );
+  });
+
+  it("an exclusion without an expiry", () => {
+    expect(problemsOf(exclusion(`name: forever\n${condition}`))).toContain(
+      "/exclusions/0 must have required property 'expires'",
+    );
+  });
+
+  it("an expiry that is not a date", () => {
+    for (const bad of ["next week", "2026-02-30", "2026-11-25T10:00:00"]) {
+      const problems = problemsOf(exclusion(`name: x\nexpires: "${bad}"\n${condition}`));
+      expect(problems[0]).toMatch(/^\/exclusions\/0\/expires must match format/);
+    }
+  });
+
+  it("an exclusion without a condition", () => {
+    expect(problemsOf(exclusion("name: x\nexpires: 2027-01-01\ndevices: [a]"))).toContain(
+      "/exclusions/0 must have required property 'condition'",
+    );
+  });
+
+  it("a misspelt column, operator or scope", () => {
+    expect(
+      problemsOf(
+        exclusion("name: x\nexpires: 2027-01-01\ncondition: { column: Filename, equals: a }"),
+      )[0],
+    ).toMatch(/^\/exclusions\/0\/condition\/column must be equal to one of the allowed values/);
+    expect(
+      problemsOf(
+        exclusion("name: x\nexpires: 2027-01-01\ncondition: { column: FileName, is: a }"),
+      )[0],
+    ).toBe("/exclusions/0/condition must NOT have additional properties 'is'");
+    expect(
+      problemsOf(exclusion(`name: x\nexpires: 2027-01-01\ndevice: [a]\n${condition}`))[0],
+    ).toBe("/exclusions/0 must NOT have additional properties 'device'");
+  });
+
+  it("an invalid regular expression", () => {
+    expect(
+      problemsOf(
+        exclusion("name: x\nexpires: 2027-01-01\ncondition: { column: FileName, matches: 'a(' }"),
+      ),
+    ).toEqual([
+      expect.stringMatching(
+        /^\/exclusions\/0\/condition\/matches is not a valid regular expression/,
+      ),
+    ]);
+  });
+
+  it("a name used twice (the audit trail must be unambiguous)", () => {
+    const text = `exclusions:\n  - { name: a, expires: 2027-01-01, ${condition} }\n  - { name: A, expires: 2027-01-01, ${condition} }\n`;
+    expect(problemsOf(text)).toEqual(["/exclusions/1/name 'A' is used by an earlier exclusion"]);
+  });
+
+  it("text that is neither JSON nor YAML", () => {
+    expect(problemsOf("exclusions: [ { name: x")[0]).toMatch(/^not valid JSON or YAML/);
+  });
+
+  it("names the setting in the message", () => {
+    expect(() => inline(exclusion(`name: forever\n${condition}`))).toThrow(
+      /^exclusions \(EXCLUSIONS\) is invalid:\n {2}- \/exclusions\/0 must have required property 'expires'/,
+    );
+  });
+});
+
+describe("sources", () => {
+  const json = JSON.stringify({
+    exclusions: [
+      {
+        name: "json-one",
+        expires: "2027-01-01",
+        condition: { any: [{ column: "ProcessCommandLine", contains: "inventory" }] },
+      },
+    ],
+  });
+  let dir: string;
+  beforeAll(() => {
+    dir = mkdtempSync(path.join(tmpdir(), "exclusions-"));
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it("reads inline JSON as well as YAML", () => {
+    expect(inline(json).active.map((e) => e.name)).toEqual(["json-one"]);
+    expect(inline(INVENTORY_YAML).active.map((e) => e.name)).toEqual(["it-nightly-inventory"]);
+  });
+
+  it("reads a YAML or JSON file from EXCLUSIONS_FILE", () => {
+    const yamlFile = path.join(dir, "exclusions.yaml");
+    const jsonFile = path.join(dir, "exclusions.json");
+    writeFileSync(yamlFile, INVENTORY_YAML);
+    writeFileSync(jsonFile, json);
+    expect(loadExclusions({ file: yamlFile }, NOW).active[0].name).toBe("it-nightly-inventory");
+    const set = loadExclusions({ file: jsonFile }, NOW);
+    const hit = makeHit(inventoryEvent());
+    expect(applyExclusions([hit], set).suppressed).toEqual([{ hit, exclusion: "json-one" }]);
+  });
+
+  it("names the file and the setting when the file is unreadable or invalid", () => {
+    const missing = path.join(dir, "missing.yaml");
+    expect(() => loadExclusions({ file: missing }, NOW)).toThrow(
+      new RegExp(`^EXCLUSIONS_FILE: cannot read ${missing.replace(/\\/g, "\\\\")}`),
+    );
+    const bad = path.join(dir, "bad.yaml");
+    writeFileSync(bad, "exclusions:\n  - name: x\n");
+    expect(() => loadExclusions({ file: bad }, NOW)).toThrow(
+      /exclusions \(EXCLUSIONS_FILE .*bad\.yaml\)/,
+    );
+  });
+
+  it("means no exclusions when neither setting is set or the document is empty", () => {
+    const none = { active: [], expired: [] };
+    expect(loadExclusions({}, NOW)).toEqual(none);
+    expect(loadExclusions({ inline: "  \n" }, NOW)).toEqual(none);
+    expect(inline("# nothing yet\n")).toEqual(none);
+    expect(inline("exclusions: []")).toEqual(none);
+  });
+
+  it("refuses both settings at once rather than guess", () => {
+    expect(() => loadExclusions({ file: "x.yaml", inline: json }, NOW)).toThrow(
+      /EXCLUSIONS_FILE and EXCLUSIONS are both set/,
+    );
+  });
+});

@@ -316,7 +316,7 @@ function benignSection(input: IncidentTextInput): string {
   const unexplained = hits.filter((h) => h.benign.length === 0).length;
   const footer =
     unexplained > 0
-      ? `${plural(unexplained, "event")} of ${hits.length} fit no benign scenario.`
+      ? `${unexplained} of ${plural(hits.length, "event")} ${unexplained === 1 ? "fits" : "fit"} no benign scenario.`
       : "These are hypotheses to verify, not a verdict: command lines are attacker-controlled.";
   const list = fitLines(
     lines,

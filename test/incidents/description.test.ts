@@ -343,7 +343,7 @@ describe("renderIncidentText: a small incident", () => {
       "- Possible benign explanation — verify: **Scheduled network inventory job** (1 of 2 events; " +
         "matched InitiatingProcessParentFileName, ProcessCommandLine). IT inventory jobs run",
     );
-    expect(text.description).toContain("1 event of 2 fit no benign scenario.");
+    expect(text.description).toContain("1 of 2 events fits no benign scenario.");
   });
 
   it("says when no benign scenario fits", () => {

@@ -1,0 +1,103 @@
+// `npm run detect [-- --dry-run] [-- --json]`: one detection cycle now, from a terminal, with the
+// same settings the function reads. Signs in with DefaultAzureCredential (az login); against a
+// loopback LOG_ANALYTICS_ENDPOINT it uses no Azure credential, and trusts NODE_EXTRA_CA_CERTS.
+import { parseArgs } from "node:util";
+import { ConfigError, loadConfig } from "../config/config";
+import type { IncidentPayload } from "../incidents/payload";
+import { runDetection } from "../run/runDetection";
+import type { RunLog } from "../run/runLog";
+import { DetectionRuntime } from "../run/runtime";
+import type { RunSummary } from "../run/summary";
+import { SchemaValidationError } from "../validation";
+
+/** Exit codes, for scripts that call the command. */
+export const EXIT = { ok: 0, runFailed: 1, badConfiguration: 2, undelivered: 3 } as const;
+
+const USAGE = `Usage: npm run detect -- [--dry-run] [--json]
+  --dry-run  query and print the incidents that would be sent; record and post nothing
+  --json     print the summary (and, with --dry-run, the incidents) as JSON
+Settings come from environment variables; see README "Configuration".`;
+
+const consoleLog: RunLog = {
+  info: (m) => console.error(m),
+  warn: (m) => console.error(`warning: ${m}`),
+  error: (m) => console.error(`error: ${m}`),
+};
+
+function printHuman(summary: RunSummary, incidents: IncidentPayload[]): void {
+  const s = summary.toJSON();
+  console.log(summary.dryRun ? "Dry run: nothing recorded, nothing posted." : "Detection run:");
+  console.table({
+    window: `${String(s.windowStart)} .. ${String(s.windowEnd)}`,
+    "rows returned": s.rows,
+    "new hits": s.new,
+    duplicates: s.duplicates,
+    suppressed: s.suppressed,
+    incidents: s.incidents,
+    delivered: s.delivered,
+    "pending (retry next run)": s.pending,
+    "failed (rejected)": s.failed,
+    "earlier incidents delivered": s.retriedDelivered,
+    "duration ms": s.durationMs,
+  });
+  if (incidents.length > 0) {
+    console.log(summary.dryRun ? "Incidents that would be sent:" : "Incidents:");
+    console.table(
+      incidents.map((i) => ({
+        incidentId: i.incidentId,
+        severity: i.severity,
+        events: i.events.length,
+        title: i.title,
+      })),
+    );
+  }
+}
+
+/** Runs one cycle; returns the process exit code. */
+export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
+  let args;
+  try {
+    args = parseArgs({
+      args: argv,
+      options: {
+        "dry-run": { type: "boolean", default: false },
+        json: { type: "boolean", default: false },
+        help: { type: "boolean", short: "h", default: false },
+      },
+    }).values;
+  } catch (error) {
+    console.error(`${error instanceof Error ? error.message : String(error)}\n${USAGE}`);
+    return EXIT.badConfiguration;
+  }
+  if (args.help) {
+    console.log(USAGE);
+    return EXIT.ok;
+  }
+  const dryRun = args["dry-run"];
+  try {
+    const config = loadConfig(env, { requirePlaybook: !dryRun });
+    const runtime = new DetectionRuntime(config, { host: "cli", dryRun });
+    const { summary, incidents } = await runDetection(await runtime.dependenciesFor(consoleLog));
+    if (args.json)
+      console.log(JSON.stringify({ summary, ...(dryRun ? { incidents } : {}) }, null, 2));
+    else printHuman(summary, incidents);
+    const undelivered =
+      summary.pending + summary.failed + summary.retried.pending + summary.retried.failed;
+    return undelivered > 0 ? EXIT.undelivered : EXIT.ok;
+  } catch (error) {
+    if (error instanceof ConfigError || error instanceof SchemaValidationError) {
+      console.error(error.message);
+      return EXIT.badConfiguration;
+    }
+    console.error(
+      `Run failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`,
+    );
+    return EXIT.runFailed;
+  }
+}
+
+if (require.main === module) {
+  void main(process.argv.slice(2), process.env).then((code) => {
+    process.exitCode = code;
+  });
+}

@@ -1,0 +1,68 @@
+import type { Grouping } from "../config/config";
+import type { DetectionRule } from "../detection/rule";
+import { entitiesOf } from "../enrich/entities";
+import type { EnrichedHit } from "../model";
+import type { BenignScenario } from "../triage/scenarios";
+import { severityOf, type SeverityPolicy } from "../triage/severity";
+import { renderIncidentText } from "./description";
+import { incidentIdFor } from "./incidentId";
+import type { IncidentPayload } from "./payload";
+
+/** What every incident of a run shares. */
+export interface IncidentContext {
+  rule: DetectionRule;
+  workspaceId: string;
+  grouping: Grouping;
+  severityPolicy: SeverityPolicy;
+  /** The benign scenarios, so the description can say how to verify each one that fits. */
+  scenarios: readonly BenignScenario[];
+}
+
+/** Turns one group of hits into the payload the playbook receives. */
+export function buildIncident(hits: EnrichedHit[], ctx: IncidentContext): IncidentPayload {
+  const { rule } = ctx;
+  const { severity, reason } = severityOf(hits, ctx.severityPolicy);
+  const text = renderIncidentText({
+    hits,
+    severity,
+    severityReason: reason,
+    rule,
+    grouping: ctx.grouping,
+  });
+  const times = hits.map((h) => h.event.Timestamp).sort();
+  return {
+    schemaVersion: "1.0",
+    incidentId: incidentIdFor(
+      rule.id,
+      hits.map((h) => h.key),
+    ),
+    title: text.title,
+    severity,
+    severityReason: reason,
+    status: "New",
+    description: text.description,
+    evidenceComment: text.evidenceComment,
+    tactics: rule.tactics.map((t) => t.name),
+    techniques: rule.relevantTechniques.map((t) => t.id),
+    attack: {
+      tactic: rule.tactics[0],
+      techniques: rule.relevantTechniques,
+      software: rule.software,
+      campaign: rule.campaign,
+    },
+    firstActivityTimeUtc: times[0],
+    lastActivityTimeUtc: times[times.length - 1],
+    entities: entitiesOf(hits),
+    events: hits.map((h) => ({
+      ...h.event,
+      eventKey: h.key,
+      matchedBy: h.matchedBy,
+      renamedBinary: h.renamedBinary,
+      benignScenarios: h.benign,
+    })),
+    references: rule.references,
+    detection: { id: rule.id, name: rule.name, version: rule.version },
+    workspaceId: ctx.workspaceId,
+    grouping: ctx.grouping,
+  };
+}

@@ -1,0 +1,12 @@
+/** Where a run reports what happened: the Functions InvocationContext, or the console. */
+export interface RunLog {
+  info(message: string): void;
+  warn(message: string): void;
+  error(message: string): void;
+}
+
+/** The prefix of the one structured line a successful run logs; the health alert looks for it. */
+export const RUN_COMPLETED = "nbtscan-detector run completed";
+
+/** The function's name in Azure; the health alert and the Bicep refer to it. */
+export const FUNCTION_NAME = "nbtscanDetection";

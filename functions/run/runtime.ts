@@ -1,0 +1,103 @@
+import { randomUUID } from "node:crypto";
+import type { Agent } from "node:https";
+import type { TokenCredential } from "@azure/core-auth";
+import { azureCredential, LocalStandinCredential, type Host } from "../azure/credentials";
+import { isLoopbackUrl, type DetectionConfig } from "../config/config";
+import { loadDetectionRule, type DetectionRule } from "../detection/rule";
+import { PlaybookClient } from "../delivery/playbookClient";
+import { createQueryClient, type DetectionQuery } from "../query/detectionQuery";
+import { StateStore } from "../state/stateStore";
+import { createTableClient } from "../state/tableClient";
+import { loadExclusions } from "../triage/exclusions";
+import { loadBenignScenarios, type BenignScenario } from "../triage/scenarios";
+import type { RunDependencies } from "./runDetection";
+import type { RunLog } from "./runLog";
+
+/** How the process was started, and the seams tests use instead of Azure. */
+export interface RuntimeOptions {
+  host: Host;
+  /** Query and build incidents only: no state written, nothing posted. */
+  dryRun?: boolean;
+  /** Replaces every Azure credential (tests inject one; nothing may probe IMDS). */
+  credential?: TokenCredential;
+  /** TLS agent for local stand-ins whose certificate the process does not trust by itself. */
+  agent?: Agent;
+  now?: () => Date;
+}
+
+/**
+ * What lives as long as the process: validated config, the rule, and the SDK clients, built once
+ * and reused by every run (clients keep their connections and tokens).
+ */
+export class DetectionRuntime {
+  readonly rule: DetectionRule = loadDetectionRule();
+  readonly scenarios: BenignScenario[] = loadBenignScenarios();
+  readonly state: StateStore;
+  private readonly query: DetectionQuery;
+  private readonly playbook: PlaybookClient | undefined;
+  private readonly now: () => Date;
+  private tableReady: Promise<void> | undefined;
+
+  constructor(
+    readonly config: DetectionConfig,
+    private readonly options: RuntimeOptions,
+  ) {
+    this.now = options.now ?? (() => new Date());
+    // An Azure credential is only created where one is needed, so local runs never probe IMDS.
+    let azure: TokenCredential | undefined;
+    const azureSignIn = (): TokenCredential =>
+      options.credential ??
+      (azure ??= azureCredential(options.host, config.managedIdentityClientId));
+
+    const queryCredential = isLoopbackUrl(config.logAnalyticsEndpoint)
+      ? (options.credential ?? new LocalStandinCredential())
+      : azureSignIn();
+    this.query = {
+      client: createQueryClient(queryCredential, {
+        endpoint: config.logAnalyticsEndpoint,
+        timeoutMs: config.queryTimeoutMs,
+        maxRetryAfterMs: config.maxRetryAfterMs,
+        agent: options.agent,
+      }),
+      workspaceId: config.workspaceId,
+      kql: this.rule.query,
+      timeoutMs: config.queryTimeoutMs,
+    };
+    this.state = new StateStore(createTableClient(config.stateTable, azureSignIn()), this.rule.id);
+    this.playbook =
+      options.dryRun || !config.playbookUrl
+        ? undefined
+        : new PlaybookClient(config.playbookUrl, {
+            timeoutMs: config.playbookTimeoutMs,
+            maxRetries: config.playbookMaxRetries,
+            maxRetryAfterMs: config.maxRetryAfterMs,
+            agent: options.agent,
+          });
+  }
+
+  /** The dependencies of one run; exclusions are re-read so expiries apply from the run's time. */
+  async dependenciesFor(log: RunLog): Promise<RunDependencies> {
+    if (!this.options.dryRun) {
+      this.tableReady ??= this.state.ensureTable();
+      await this.tableReady;
+    }
+    const exclusions = loadExclusions(this.config.exclusions, this.now());
+    for (const expired of exclusions.expired) {
+      log.warn(
+        `exclusion '${expired.name}' expired on ${expired.expires}; it no longer suppresses anything`,
+      );
+    }
+    return {
+      config: this.config,
+      rule: this.rule,
+      query: this.query,
+      state: this.state,
+      playbook: this.playbook,
+      scenarios: this.scenarios,
+      exclusions,
+      now: this.now,
+      log,
+      runId: randomUUID(),
+    };
+  }
+}

@@ -31,7 +31,7 @@ export interface DetectionEvent {
 export type EventColumn = keyof DetectionEvent;
 
 /** The columns the detection KQL projects, in its order; the result must carry every one. */
-export const EVENT_COLUMNS: readonly EventColumn[] = [
+export const EVENT_COLUMNS = [
   "SourceTable",
   "TimeGenerated",
   "Timestamp",
@@ -50,7 +50,12 @@ export const EVENT_COLUMNS: readonly EventColumn[] = [
   "InitiatingProcessFileName",
   "InitiatingProcessCommandLine",
   "InitiatingProcessParentFileName",
-];
+] as const satisfies readonly EventColumn[];
+
+// Fails to compile when DetectionEvent gains a column that the list above lacks.
+type MissingColumn = Exclude<EventColumn, (typeof EVENT_COLUMNS)[number]>;
+const listIsComplete: [MissingColumn] extends [never] ? true : MissingColumn = true;
+void listIsComplete;
 
 /** Which rule of the query matched: the file name, a known hash, or both. */
 export type MatchedBy = "name" | "hash" | "name+hash";

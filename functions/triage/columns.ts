@@ -1,34 +1,8 @@
-// The one runtime list of DetectionEvent column names. The condition schema's column enum is
-// derived from it, and the compile-time checks below keep it equal to the interface in model.ts,
-// so a column added to the query and the model cannot be forgotten here (or vice versa).
-import type { DetectionEvent, EventColumn } from "../model";
+// Column helpers for triage conditions. The column list itself lives in model.ts beside the
+// DetectionEvent interface it must equal; the condition schema's column enum is derived from it.
+import { EVENT_COLUMNS, type DetectionEvent, type EventColumn } from "../model";
 
-/** Every column of a DetectionEvent, in the order the KQL projects them. */
-export const EVENT_COLUMNS = [
-  "SourceTable",
-  "TimeGenerated",
-  "Timestamp",
-  "IngestionTime",
-  "DeviceId",
-  "DeviceName",
-  "ReportId",
-  "ActionType",
-  "FolderPath",
-  "FileName",
-  "SHA1",
-  "SHA256",
-  "ProcessCommandLine",
-  "InitiatingProcessAccountDomain",
-  "InitiatingProcessAccountName",
-  "InitiatingProcessFileName",
-  "InitiatingProcessCommandLine",
-  "InitiatingProcessParentFileName",
-] as const satisfies readonly EventColumn[];
-
-// Fails to compile when DetectionEvent gains a column that the list above lacks.
-type MissingColumn = Exclude<EventColumn, (typeof EVENT_COLUMNS)[number]>;
-const listIsComplete: [MissingColumn] extends [never] ? true : MissingColumn = true;
-void listIsComplete;
+export { EVENT_COLUMNS };
 
 /** Whether a string names a DetectionEvent column. */
 export function isEventColumn(name: string): name is EventColumn {

@@ -1,10 +1,8 @@
 // Assertions on the ARM template infra/main.bicep compiles to, nested module templates included:
 // hardening, least-privilege roles, no secret outside Key Vault, and the contracts with the
 // function (its settings, its name and log line) and with the payload schema.
-import { readFileSync } from "node:fs";
-import path from "node:path";
 import { SETTINGS } from "../../functions/config/settings";
-import { RUN_COMPLETED } from "../../functions/run/runLog";
+import { FUNCTION_NAME, RUN_COMPLETED } from "../../functions/run/runLog";
 import incidentSchema from "../../infra/incident.schema.json";
 import {
   allResources,
@@ -22,20 +20,8 @@ import {
   type Json,
   type JsonObject,
   type Located,
-  REPO_ROOT,
   text,
 } from "./bicep";
-
-/**
- * The function's registered name, read from its source rather than imported: importing
- * detectionFunction.ts would compile the whole app into this infrastructure test.
- */
-function functionName(): string {
-  const source = readFileSync(path.join(REPO_ROOT, "functions", "detectionFunction.ts"), "utf8");
-  const match = /export const FUNCTION_NAME = "([^"]+)"/.exec(source);
-  if (match === null) throw new Error("FUNCTION_NAME not found in functions/detectionFunction.ts");
-  return match[1];
-}
 
 /** Built-in roles the deployment may grant, each the least that its holder needs. */
 const LEAST_PRIVILEGE_ROLES: Record<string, { role: string; scopeType: string }> = {
@@ -557,7 +543,7 @@ describe("detection health alert", () => {
 
   it("fires on failed invocations and on no completed run, by the function's own names", () => {
     const variables = rule().template.variables;
-    expect(at(variables, "functionName")).toBe(functionName());
+    expect(at(variables, "functionName")).toBe(FUNCTION_NAME);
     expect(at(variables, "completedMessagePrefix")).toBe(RUN_COMPLETED);
     expect(query()).toBe(
       "[format(variables('healthQuery'), variables('functionName'), variables('completedMessagePrefix'))]",

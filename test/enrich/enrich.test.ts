@@ -1,39 +1,35 @@
 import { loadDetectionRule } from "../../functions/detection/rule";
 import { enrichHit, eventKey, matchedBy, UnexplainedHitError } from "../../functions/enrich/enrich";
-import { NBTSCAN_SHA1, processEvent } from "../support/events";
+import { KNOWN_SHA1, makeEvent } from "../support/events";
 
 const rule = loadDetectionRule();
 const noBenign = () => [];
 
 describe("matchedBy", () => {
   it("tells a name match, a hash match and both apart, case-insensitively", () => {
-    expect(matchedBy(processEvent({ FileName: "NBTSCAN.EXE" }), rule)).toBe("name");
+    expect(matchedBy(makeEvent({ FileName: "NBTSCAN.EXE" }), rule)).toBe("name");
     expect(
-      matchedBy(processEvent({ FileName: "svc32.exe", SHA1: NBTSCAN_SHA1.toUpperCase() }), rule),
+      matchedBy(makeEvent({ FileName: "svc32.exe", SHA1: KNOWN_SHA1.toUpperCase() }), rule),
     ).toBe("hash");
-    expect(matchedBy(processEvent({ SHA1: rule.knownHashes.sha1[1] }), rule)).toBe("name+hash");
-    expect(matchedBy(processEvent({ FileName: "calc.exe" }), rule)).toBeUndefined();
+    expect(matchedBy(makeEvent({ SHA1: rule.knownHashes.sha1[1] }), rule)).toBe("name+hash");
+    expect(matchedBy(makeEvent({ FileName: "calc.exe" }), rule)).toBeUndefined();
   });
 });
 
 describe("enrichHit", () => {
   it("flags a known hash under another file name as a renamed binary", () => {
-    const hit = enrichHit(
-      processEvent({ FileName: "svc32.exe", SHA1: NBTSCAN_SHA1 }),
-      rule,
-      noBenign,
-    );
+    const hit = enrichHit(makeEvent({ FileName: "svc32.exe", SHA1: KNOWN_SHA1 }), rule, noBenign);
     expect(hit.matchedBy).toBe("hash");
     expect(hit.renamedBinary).toBe(true);
   });
 
   it("keeps the benign annotations the annotator returns", () => {
     const benign = [{ scenario: "s", title: "t", matchedFields: ["ProcessCommandLine" as const] }];
-    expect(enrichHit(processEvent(), rule, () => benign).benign).toBe(benign);
+    expect(enrichHit(makeEvent(), rule, () => benign).benign).toBe(benign);
   });
 
   it("refuses a row that neither rule explains: the KQL and the metadata disagree", () => {
-    expect(() => enrichHit(processEvent({ FileName: "calc.exe" }), rule, noBenign)).toThrow(
+    expect(() => enrichHit(makeEvent({ FileName: "calc.exe" }), rule, noBenign)).toThrow(
       UnexplainedHitError,
     );
   });
@@ -41,7 +37,7 @@ describe("enrichHit", () => {
 
 describe("eventKey", () => {
   it("is table + device + timestamp + report id, the documented unique identity", () => {
-    const e = processEvent({ DeviceName: "WS-1", ReportId: "42" });
+    const e = makeEvent({ DeviceName: "WS-1", ReportId: "42" });
     expect(eventKey(e)).toBe(`DeviceProcessEvents|ws-1|${e.Timestamp}|42`);
     expect(eventKey({ ...e, SourceTable: "DeviceFileEvents" })).not.toBe(eventKey(e));
   });

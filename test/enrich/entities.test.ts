@@ -1,10 +1,10 @@
 import { entitiesOf } from "../../functions/enrich/entities";
 import type { EnrichedHit } from "../../functions/model";
-import { processEvent } from "../support/events";
+import { makeEvent } from "../support/events";
 
-const hit = (overrides: Parameters<typeof processEvent>[0]): EnrichedHit => ({
+const hit = (overrides: Parameters<typeof makeEvent>[0]): EnrichedHit => ({
   key: Math.random().toString(36),
-  event: processEvent(overrides),
+  event: makeEvent(overrides),
   matchedBy: "name",
   renamedBinary: false,
   benign: [],

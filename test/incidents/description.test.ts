@@ -22,7 +22,7 @@ import {
   makeEvent,
   makeFileEvent,
   makeHit,
-} from "../triage/eventFactory";
+} from "../support/events";
 
 const rule = loadDetectionRule();
 const scenarios = loadBenignScenarios();

@@ -1,11 +1,11 @@
 import { groupHits, MAX_EVENTS_PER_INCIDENT } from "../../functions/incidents/group";
 import type { EnrichedHit } from "../../functions/model";
-import { processEvent } from "../support/events";
+import { makeEvent } from "../support/events";
 
 function hit(device: string, timestamp: string, key: string): EnrichedHit {
   return {
     key,
-    event: processEvent({ DeviceId: device, DeviceName: device, Timestamp: timestamp }),
+    event: makeEvent({ DeviceId: device, DeviceName: device, Timestamp: timestamp }),
     matchedBy: "name",
     renamedBinary: false,
     benign: [],

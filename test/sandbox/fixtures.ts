@@ -2,41 +2,12 @@ import type { IncomingHttpHeaders } from "node:http";
 import { request as httpRequest } from "node:http";
 import { request as httpsRequest, type Agent } from "node:https";
 import type { AccessToken, TokenCredential } from "@azure/core-auth";
-import type { DetectionEvent } from "../../functions/model";
 
 /** A credential that hands out a fixed token: nothing probes Entra ID or the IMDS endpoint. */
 export function staticCredential(token = "sandbox-token"): TokenCredential {
   return {
     getToken: (): Promise<AccessToken> =>
       Promise.resolve({ token, expiresOnTimestamp: Date.now() + 60 * 60 * 1000 }),
-  };
-}
-
-let nextReportId = 1000;
-
-/** A DetectionEvent with plausible values; times are ISO strings. */
-export function detectionEvent(overrides: Partial<DetectionEvent> = {}): DetectionEvent {
-  const time = overrides.TimeGenerated ?? "2026-11-25T08:10:00.000Z";
-  return {
-    SourceTable: "DeviceProcessEvents",
-    TimeGenerated: time,
-    Timestamp: time,
-    IngestionTime: time,
-    DeviceId: "a3f1c2d4e5b60718293a4b5c6d7e8f9012345678",
-    DeviceName: "ws-fin-012.contoso.local",
-    ReportId: String(nextReportId++),
-    ActionType: "ProcessCreated",
-    FolderPath: "C:\\Users\\jdoe\\AppData\\Local\\Temp\\nbtscan.exe",
-    FileName: "nbtscan.exe",
-    SHA1: "9af0cb61580dba0e380cddfe9ca43a3e128ed2f8",
-    SHA256: "c9d5dc956841e000bfd8762e2f0b48b66c79b79500e894b4efa7fb9ba17e4e9e",
-    ProcessCommandLine: "nbtscan.exe -r 10.1.2.0/24",
-    InitiatingProcessAccountDomain: "contoso",
-    InitiatingProcessAccountName: "jdoe",
-    InitiatingProcessFileName: "cmd.exe",
-    InitiatingProcessCommandLine: '"cmd.exe"',
-    InitiatingProcessParentFileName: "explorer.exe",
-    ...overrides,
   };
 }
 

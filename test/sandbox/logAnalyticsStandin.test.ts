@@ -10,7 +10,8 @@ import {
   type LogAnalyticsStandinOptions,
 } from "../../sandbox/logAnalyticsStandin";
 import { createLoopbackCertificate, type LoopbackCertificate } from "../../sandbox/tls";
-import { detectionEvent, postJson, staticCredential } from "./fixtures";
+import { postJson, staticCredential } from "./fixtures";
+import { makeEvent } from "../support/events";
 
 const WORKSPACE_ID = "6a8e4b1c-2d3f-4e5a-9b7c-0d1e2f3a4b5c";
 const rule = loadDetectionRule();
@@ -19,24 +20,24 @@ const window = { start: new Date("2026-11-25T08:00:00Z"), end: new Date("2026-11
 const timespan = { startTime: new Date("2026-11-18T09:00:00Z"), endTime: window.end };
 const query = buildQuery(rule.query, window);
 
-const inWindow = detectionEvent({
+const inWindow = makeEvent({
   ReportId: "101",
   TimeGenerated: "2026-11-25T08:05:00.1234567Z",
   Timestamp: "2026-11-25T08:05:00.1234567Z",
   IngestionTime: "2026-11-25T08:07:30.000Z",
 });
-const ingestedBefore = detectionEvent({
+const ingestedBefore = makeEvent({
   ReportId: "102",
   TimeGenerated: "2026-11-25T07:50:00Z",
   IngestionTime: "2026-11-25T07:59:59.999Z",
 });
-const ingestedAtEnd = detectionEvent({
+const ingestedAtEnd = makeEvent({
   ReportId: "103",
   TimeGenerated: "2026-11-25T08:58:00Z",
   IngestionTime: "2026-11-25T09:00:00.000Z",
 });
 // Generated three days before it arrived: found by ingestion time, still inside the timespan.
-const lateInsideLookback = detectionEvent({
+const lateInsideLookback = makeEvent({
   ReportId: "104",
   SourceTable: "DeviceFileEvents",
   ActionType: "FileCreated",
@@ -45,7 +46,7 @@ const lateInsideLookback = detectionEvent({
   IngestionTime: "2026-11-25T08:45:00Z",
 });
 // Ingested in the window but generated before the timespan: the service never shows it.
-const lateBeyondLookback = detectionEvent({
+const lateBeyondLookback = makeEvent({
   ReportId: "105",
   TimeGenerated: "2026-11-10T12:00:00Z",
   IngestionTime: "2026-11-25T08:50:00Z",
@@ -332,7 +333,7 @@ describe("Log Analytics stand-in, through the real LogsQueryClient", () => {
 
   it("refuses events whose times are not datetimes", async () => {
     const s = await standin({ events: [] });
-    const bad: DetectionEvent = detectionEvent({ IngestionTime: "yesterday" });
+    const bad: DetectionEvent = makeEvent({ IngestionTime: "yesterday" });
     expect(() => s.addEvents([bad])).toThrow(/IngestionTime/);
   });
 });

@@ -7,7 +7,7 @@ import {
 } from "../../functions/triage/conditions";
 import type { DetectionEvent } from "../../functions/model";
 import { SchemaValidationError } from "../../functions/validation";
-import { makeEvent } from "./eventFactory";
+import { makeEvent } from "../support/events";
 
 function problemsOf(value: unknown): string[] {
   try {

@@ -9,7 +9,7 @@ import {
   type ExclusionSet,
 } from "../../functions/triage/exclusions";
 import { SchemaValidationError } from "../../functions/validation";
-import { makeEvent, makeHit } from "./eventFactory";
+import { makeEvent, makeHit } from "../support/events";
 
 const NOW = new Date("2026-11-25T12:00:00Z");
 

@@ -4,7 +4,7 @@ import {
   loadBenignScenarios,
   parseBenignScenarios,
 } from "../../functions/triage/scenarios";
-import { makeEvent } from "./eventFactory";
+import { makeEvent } from "../support/events";
 
 const scenarios = loadBenignScenarios();
 

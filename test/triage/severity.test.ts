@@ -5,7 +5,7 @@ import {
   userWritableMarkers,
   type SeverityPolicy,
 } from "../../functions/triage/severity";
-import { benignMatch, KNOWN_SHA1, makeEvent, makeHit } from "./eventFactory";
+import { benignMatch, KNOWN_SHA1, makeEvent, makeHit } from "../support/events";
 
 const plain = () => makeHit(makeEvent());
 const benign = () => makeHit(makeEvent(), { benign: [benignMatch()] });

@@ -1,0 +1,150 @@
+// `npm start`: the whole detection on this machine with no Azure account and no configuration.
+// It starts Azurite (Table service, in memory), a Log Analytics stand-in serving the shipped
+// sample events over HTTPS and a playbook receiver; runs the real `detect` command line twice
+// (the second run must add nothing new); prints the incidents the playbook received; and stops
+// everything it started. It is for trying the product, never for use against Azure.
+import { spawn } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { SETTING_NAMES } from "../functions/config/settings";
+import { validateIncidentPayload, type IncidentPayload } from "../functions/incidents/payload";
+import { startAzuriteTable, type AzuriteTable } from "./azurite";
+import { startLogAnalyticsStandin, type LogAnalyticsStandin } from "./logAnalyticsStandin";
+import { startPlaybookReceiver, type PlaybookReceiver } from "./playbookReceiver";
+import { loadSampleEvents } from "./sampleData";
+import { createLoopbackCertificate } from "./tls";
+
+const SANDBOX_WORKSPACE_ID = "00000000-0000-4000-8000-00000000cafe";
+const DETECT_CLI = path.join(__dirname, "..", "functions", "cli", "detect.js");
+const DAY_MS = 86_400_000;
+
+/** Things to stop, in reverse order of starting. */
+const running: { stop(): Promise<void> }[] = [];
+
+function heading(text: string): void {
+  console.log(`\n=== ${text} ${"=".repeat(Math.max(0, 70 - text.length))}`);
+}
+
+/** A verified-benign exclusion, so the sandbox also shows suppression and its audit trail. */
+function sandboxExclusions(now: Date): string {
+  return JSON.stringify({
+    exclusions: [
+      {
+        name: "sccm-patch-scan-srv-app-02",
+        reason: "SCCM client health scan, verified with the endpoint team (sandbox example)",
+        owner: "secops@contoso.example",
+        expires: new Date(now.getTime() + 30 * DAY_MS).toISOString(),
+        devices: ["srv-app-02.contoso.local"],
+        condition: { column: "InitiatingProcessParentFileName", equals: "CcmExec.exe" },
+      },
+    ],
+  });
+}
+
+/** The CLI's environment: this process's, minus any detection setting, plus the sandbox's. */
+function sandboxEnv(
+  la: LogAnalyticsStandin,
+  table: AzuriteTable,
+  playbook: PlaybookReceiver,
+  caFile: string,
+  now: Date,
+): NodeJS.ProcessEnv {
+  const inherited = Object.fromEntries(
+    Object.entries(process.env).filter(([name]) => !(SETTING_NAMES as string[]).includes(name)),
+  );
+  return {
+    ...inherited,
+    LOG_ANALYTICS_WORKSPACE_ID: SANDBOX_WORKSPACE_ID,
+    LOG_ANALYTICS_ENDPOINT: la.url,
+    STATE_TABLE_CONNECTION_STRING: table.connectionString,
+    PLAYBOOK_URL: playbook.url,
+    EXCLUSIONS: sandboxExclusions(now),
+    // The stand-ins' certificate is self-signed; Node trusts it through this variable.
+    NODE_EXTRA_CA_CERTS: caFile,
+  };
+}
+
+function runDetect(env: NodeJS.ProcessEnv): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [DETECT_CLI], { env, stdio: "inherit" });
+    child.on("error", reject);
+    child.on("exit", (code) => resolve(code ?? 1));
+  });
+}
+
+function printIncidents(incidents: IncidentPayload[]): void {
+  console.table(
+    incidents.map((i) => ({
+      severity: i.severity,
+      events: i.events.length,
+      host: i.entities.hosts.map((h) => h.hostName).join(", "),
+      matched: [...new Set(i.events.map((e) => e.matchedBy))].join(", "),
+      incidentId: i.incidentId,
+    })),
+  );
+  const example = incidents.find((i) => i.severity === "High") ?? incidents[0];
+  if (example) {
+    heading(`Example incident: ${example.title}`);
+    console.log(example.description);
+  }
+}
+
+async function main(): Promise<number> {
+  const now = new Date();
+  const work = mkdtempSync(path.join(tmpdir(), "nbtscan-sandbox-"));
+  running.push({ stop: () => Promise.resolve(rmSync(work, { recursive: true, force: true })) });
+
+  heading("Starting local stand-ins");
+  const tls = await createLoopbackCertificate();
+  const caFile = path.join(work, "loopback-ca.pem");
+  writeFileSync(caFile, tls.cert);
+  const table = await startAzuriteTable();
+  running.push(table);
+  console.log(`Azurite Table service      ${table.endpoint}`);
+  const events = loadSampleEvents(now);
+  const la = await startLogAnalyticsStandin({ workspaceId: SANDBOX_WORKSPACE_ID, tls, events });
+  running.push({ stop: () => la.close() });
+  console.log(`Log Analytics stand-in     ${la.url}  (${events.length} sample events)`);
+  // Like the Logic App trigger, the receiver checks each payload against the contract.
+  const playbook = await startPlaybookReceiver({ tls, validate: validateIncidentPayload });
+  running.push({ stop: () => playbook.close() });
+  console.log(`Playbook receiver          ${playbook.url}`);
+
+  const env = sandboxEnv(la, table, playbook, caFile, now);
+  heading("Run 1: the first run looks back 7 days");
+  const first = await runDetect(env);
+  const afterFirst = playbook.received.length;
+  heading("Run 2: nothing new has arrived, so nothing new may be sent");
+  const second = await runDetect(env);
+  const newOnSecond = playbook.received.length - afterFirst;
+
+  heading(`The playbook received ${playbook.incidentsById.size} incident(s)`);
+  printIncidents([...playbook.incidentsById.values()].map((b) => validateIncidentPayload(b)));
+
+  heading("Result");
+  const ok = first === 0 && second === 0 && newOnSecond === 0 && afterFirst > 0;
+  console.log(
+    ok
+      ? `OK: run 1 delivered ${afterFirst} incident(s); run 2 delivered nothing new.`
+      : `FAILED: run 1 exit ${first}, run 2 exit ${second}, ${newOnSecond} new post(s) on run 2.`,
+  );
+  return ok ? 0 : 1;
+}
+
+async function stopAll(): Promise<void> {
+  for (const item of running.reverse()) await item.stop();
+  running.length = 0;
+}
+
+process.once("SIGINT", () => void stopAll().then(() => process.exit(130)));
+main()
+  .then(async (code) => {
+    await stopAll();
+    process.exitCode = code;
+  })
+  .catch(async (error: unknown) => {
+    console.error(error);
+    await stopAll();
+    process.exitCode = 1;
+  });

@@ -16,7 +16,7 @@ import type { IncidentPayload } from "../incidents/payload";
 const WATERMARK_PARTITION = "watermark";
 const OUTBOX_PARTITION = "outbox";
 const MAX_TRANSACTION_ACTIONS = 100;
-// Table Storage caps a string property at 64 KiB (32K UTF-16 characters).
+// Table Storage caps a string property at 64 KiB (32K UTF-16 code units).
 const PAYLOAD_CHUNK_CHARS = 30_000;
 
 /** Another run advanced the watermark first; this run must not overwrite it. */
@@ -92,6 +92,19 @@ function chunks<T>(items: readonly T[], size: number): T[][] {
   const out: T[][] = [];
   for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
   return out;
+}
+
+// Table Storage measures strings in UTF-16 code units; a cut must not split a surrogate pair.
+function utf16Chunks(text: string, size: number): string[] {
+  const parts: string[] = [];
+  for (let start = 0; start < text.length;) {
+    let end = Math.min(start + size, text.length);
+    const last = text.charCodeAt(end - 1);
+    if (end < text.length && last >= 0xd800 && last <= 0xdbff) end -= 1;
+    parts.push(text.slice(start, end));
+    start = end;
+  }
+  return parts;
 }
 
 function isStatus(error: unknown, ...codes: number[]): boolean {
@@ -247,7 +260,7 @@ export class StateStore {
 
   private outboxEntity(record: OutboxRecord): OutboxEntity {
     const json = JSON.stringify(record.payload);
-    const parts = chunks([...json], PAYLOAD_CHUNK_CHARS).map((c) => c.join(""));
+    const parts = utf16Chunks(json, PAYLOAD_CHUNK_CHARS);
     const entity: OutboxEntity = {
       partitionKey: OUTBOX_PARTITION,
       rowKey: record.incidentId,

@@ -1,0 +1,166 @@
+import { randomUUID } from "node:crypto";
+import { TableClient } from "@azure/data-tables";
+import type { IncidentPayload } from "../../functions/incidents/payload";
+import {
+  StateStore,
+  WatermarkConflictError,
+  type LedgerRecord,
+  type OutboxRecord,
+} from "../../functions/state/stateStore";
+import { startAzuriteTable, type AzuriteTable } from "../../sandbox/azurite";
+
+let azurite: AzuriteTable;
+let table: TableClient;
+let store: StateStore;
+const requests: string[] = [];
+
+beforeAll(async () => {
+  azurite = await startAzuriteTable();
+});
+afterAll(() => azurite.stop());
+
+beforeEach(async () => {
+  requests.length = 0;
+  table = TableClient.fromConnectionString(
+    azurite.connectionString,
+    `s${randomUUID().slice(0, 8)}`,
+    {
+      allowInsecureConnection: true,
+      // Counts the HTTP requests the store makes.
+      additionalPolicies: [
+        {
+          position: "perCall",
+          policy: {
+            name: "count",
+            sendRequest: (req, next) => (
+              requests.push(`${req.method} ${new URL(req.url).pathname}`),
+              next(req)
+            ),
+          },
+        },
+      ],
+    },
+  );
+  store = new StateStore(table, "detection-1");
+  await store.ensureTable();
+  requests.length = 0;
+});
+
+function ledger(i: number, day = "2026-11-25"): LedgerRecord {
+  return {
+    eventKey: `DeviceProcessEvents|host/${i}|${day}T08:00:00.000Z|${i}`,
+    timestamp: `${day}T08:00:00.000Z`,
+    deviceName: `host/${i}`,
+    runId: "run-1",
+    disposition: "incident",
+    incidentId: "00000000-0000-5000-8000-000000000001",
+  };
+}
+
+function outbox(id: string, createdAt: string, description = "d"): OutboxRecord {
+  return {
+    incidentId: id,
+    payload: { incidentId: id, description, events: [] } as unknown as IncidentPayload,
+    runId: "run-1",
+    createdAt,
+    status: "pending",
+    attempts: 0,
+  };
+}
+
+describe("StateStore against Azurite", () => {
+  it("creating the table twice is harmless", async () => {
+    await expect(store.ensureTable()).resolves.toBeUndefined();
+  });
+
+  it("advances the watermark, and refuses a second writer holding a stale ETag", async () => {
+    const first = await store.readWatermark();
+    expect(first).toEqual({ value: undefined, etag: undefined });
+    await store.advanceWatermark(new Date("2026-11-25T10:00:00Z"), first);
+    // A concurrent run that read before the first one wrote:
+    await expect(store.advanceWatermark(new Date("2026-11-25T10:05:00Z"), first)).rejects.toThrow(
+      WatermarkConflictError,
+    );
+
+    const second = await store.readWatermark();
+    expect(second.value?.toISOString()).toBe("2026-11-25T10:00:00.000Z");
+    await store.advanceWatermark(new Date("2026-11-25T10:05:00Z"), second);
+    await expect(store.advanceWatermark(new Date("2026-11-25T10:10:00Z"), second)).rejects.toThrow(
+      WatermarkConflictError,
+    );
+    expect((await store.readWatermark()).value?.toISOString()).toBe("2026-11-25T10:05:00.000Z");
+  });
+
+  it("writes in transactions of at most 100 per partition, never one request per row", async () => {
+    const rows = [...Array.from({ length: 250 }, (_, i) => ledger(i)), ledger(999, "2026-11-24")];
+    await store.record([], rows);
+    // 100 + 100 + 50 for one day, 1 for the other: four $batch requests.
+    expect(requests).toHaveLength(4);
+    expect(requests.every((r) => r.endsWith("/$batch"))).toBe(true);
+  });
+
+  it("finds seen keys with one query per day, whatever characters the key holds", async () => {
+    await store.record([], [ledger(1), ledger(2, "2026-11-24")]);
+    requests.length = 0;
+    const asked = [ledger(1), ledger(2, "2026-11-24"), ledger(3)].map((l) => ({
+      eventKey: l.eventKey,
+      timestamp: l.timestamp,
+    }));
+    const seen = await store.seenEventKeys(asked);
+    expect([...seen].sort()).toEqual([ledger(1).eventKey, ledger(2, "2026-11-24").eventKey].sort());
+    expect(requests).toHaveLength(2);
+  });
+
+  it("keeps a payload larger than one string property, split and joined back exactly", async () => {
+    const big = "é🛰".repeat(40_000);
+    await store.record([outbox("b", "2026-11-25T10:00:00Z", big)], []);
+    const [row] = await store.pendingOutbox();
+    expect(row.payload.description).toBe(big);
+  });
+
+  it("lists pending incidents oldest first and forgets them once delivered", async () => {
+    await store.record(
+      [outbox("late", "2026-11-25T10:05:00Z"), outbox("early", "2026-11-25T10:00:00Z")],
+      [],
+    );
+    expect((await store.pendingOutbox()).map((o) => o.incidentId)).toEqual(["early", "late"]);
+    await store.markDelivery("early", "delivered", 1);
+    await store.markDelivery("late", "pending", 1, "HTTP 503");
+    const pending = await store.pendingOutbox();
+    expect(pending).toEqual([
+      expect.objectContaining({ incidentId: "late", attempts: 1, lastError: "HTTP 503" }),
+    ]);
+  });
+
+  it("repairs the ledger from pending incidents, as after a crash between the two writes", async () => {
+    const incident = outbox("i", "2026-11-25T10:00:00Z");
+    incident.payload.events = [
+      {
+        eventKey: "DeviceFileEvents|h|2026-11-23T01:00:00.000Z|7",
+        Timestamp: "2026-11-23T01:00:00.000Z",
+        DeviceName: "h",
+      },
+    ] as IncidentPayload["events"];
+    await store.repairLedger([incident]);
+    expect(await store.ledgerOfDay("2026-11-23T01:00:00.000Z")).toEqual([
+      expect.objectContaining({
+        eventKey: "DeviceFileEvents|h|2026-11-23T01:00:00.000Z|7",
+        incidentId: "i",
+        disposition: "incident",
+      }),
+    ]);
+  });
+
+  it("reports nothing seen, rather than failing, before the table exists (a first dry run)", async () => {
+    const missing = new StateStore(
+      TableClient.fromConnectionString(azurite.connectionString, "neverCreated", {
+        allowInsecureConnection: true,
+      }),
+      "detection-1",
+    );
+    await expect(
+      missing.seenEventKeys([{ eventKey: "k", timestamp: "2026-11-25T00:00:00Z" }]),
+    ).resolves.toEqual(new Set());
+    await expect(missing.readWatermark()).resolves.toEqual({ value: undefined, etag: undefined });
+  });
+});

@@ -1,0 +1,290 @@
+import { ConfigError } from "../../functions/config/config";
+import { loadDetectionRule } from "../../functions/detection/rule";
+import type { DetectionEvent } from "../../functions/model";
+import { makeEvent, makeFileEvent, KNOWN_SHA1 } from "../support/events";
+import { createSandbox, MINUTE, startSharedInfra, type Sandbox, type SharedInfra } from "./harness";
+
+const START = new Date("2026-11-25T12:00:00.000Z");
+const DAY = 24 * 60 * MINUTE;
+
+/** An event generated `generatedAgo` and ingested `ingestedAgo` before START. */
+function at(
+  generatedAgo: number,
+  ingestedAgo: number,
+  overrides: Partial<DetectionEvent> = {},
+): DetectionEvent {
+  const generated = new Date(START.getTime() - generatedAgo).toISOString();
+  return makeEvent({
+    TimeGenerated: generated,
+    Timestamp: generated,
+    IngestionTime: new Date(START.getTime() - ingestedAgo).toISOString(),
+    ...overrides,
+  });
+}
+
+const hostA = { DeviceName: "ws-a.contoso.local", DeviceId: "a".repeat(40) };
+const hostB = { DeviceName: "ws-b.contoso.local", DeviceId: "b".repeat(40) };
+const hostC = { DeviceName: "srv-c.contoso.local", DeviceId: "c".repeat(40) };
+
+function sampleEvents(): DetectionEvent[] {
+  return [
+    at(50 * MINUTE, 45 * MINUTE, hostA),
+    makeFileEvent({ ...hostA, ...times(40 * MINUTE, 38 * MINUTE) }),
+    at(30 * MINUTE, 29 * MINUTE, { ...hostB, FileName: "svc32.exe", SHA1: KNOWN_SHA1 }),
+    // Late: generated three days ago, ingested only now.
+    at(3 * DAY, 10 * MINUTE, hostC),
+  ];
+}
+
+function times(generatedAgo: number, ingestedAgo: number): Partial<DetectionEvent> {
+  const generated = new Date(START.getTime() - generatedAgo).toISOString();
+  return {
+    TimeGenerated: generated,
+    Timestamp: generated,
+    IngestionTime: new Date(START.getTime() - ingestedAgo).toISOString(),
+  };
+}
+
+function eventKeysOf(sandbox: Sandbox): string[] {
+  return sandbox.delivered().flatMap((i) => i.events.map((e) => e.eventKey));
+}
+
+let infra: SharedInfra;
+const sandboxes: Sandbox[] = [];
+async function sandbox(
+  ...args: Parameters<typeof createSandbox> extends [unknown, unknown, ...infer R] ? R : never
+): Promise<Sandbox> {
+  const created = await createSandbox(infra, START, ...args);
+  sandboxes.push(created);
+  return created;
+}
+
+beforeAll(async () => {
+  infra = await startSharedInfra();
+});
+afterEach(async () => {
+  await Promise.all(sandboxes.splice(0).map((s) => s.close()));
+});
+afterAll(async () => {
+  infra.agent.destroy();
+  await infra.azurite.stop();
+});
+
+describe("the timer handler against Azurite and the local stand-ins", () => {
+  it("delivers one incident per device on the first run, each valid against the contract", async () => {
+    const s = await sandbox({ events: sampleEvents() });
+    const { summary } = await s.run();
+
+    expect(summary).toMatchObject({
+      rows: 4,
+      new: 4,
+      duplicates: 0,
+      incidents: 3,
+      delivered: 3,
+      failed: 0,
+      pending: 0,
+    });
+    const incidents = s.delivered();
+    expect(incidents.map((i) => i.entities.hosts[0].hostName).sort()).toEqual(
+      [hostA, hostB, hostC].map((h) => h.DeviceName).sort(),
+    );
+    const renamed = incidents.find((i) => i.entities.hosts[0].hostName === hostB.DeviceName);
+    expect(renamed?.events[0]).toMatchObject({ matchedBy: "hash", renamedBinary: true });
+    expect(renamed?.severity).toBe("High");
+    expect(incidents.every((i) => i.workspaceId === "11111111-2222-4333-8444-555555555555")).toBe(
+      true,
+    );
+    // The first run looked back the whole lookback, up to the settle margin.
+    expect(summary.windowStart).toBe(new Date(START.getTime() - 7 * DAY).toISOString());
+    expect(summary.windowEnd).toBe(new Date(START.getTime() - 2 * MINUTE).toISOString());
+  });
+
+  it("sends nothing new on the second run", async () => {
+    const s = await sandbox({ events: sampleEvents() });
+    await s.run();
+    s.advance(5 * MINUTE);
+    const { summary } = await s.run();
+
+    expect(summary).toMatchObject({ rows: 0, new: 0, incidents: 0, delivered: 0 });
+    expect(s.playbook.received).toHaveLength(3);
+    expect(s.la.requests.at(-1)?.windowStart).toBe(
+      new Date(START.getTime() - 2 * MINUTE).toISOString(),
+    );
+  });
+
+  it("catches an event that arrives late exactly once", async () => {
+    const s = await sandbox({ events: sampleEvents() });
+    await s.run();
+    // Generated five days before it reached the workspace, after the first window closed.
+    const late = makeEvent({
+      ...hostA,
+      TimeGenerated: new Date(START.getTime() - 5 * DAY).toISOString(),
+      Timestamp: new Date(START.getTime() - 5 * DAY).toISOString(),
+      IngestionTime: new Date(START.getTime() + 1 * MINUTE).toISOString(),
+    });
+    s.la.addEvents([late]);
+    s.advance(5 * MINUTE);
+    const second = await s.run();
+    s.advance(5 * MINUTE);
+    const third = await s.run();
+
+    expect(second.summary).toMatchObject({ rows: 1, new: 1, incidents: 1, delivered: 1 });
+    expect(third.summary).toMatchObject({ rows: 0, new: 0, incidents: 0 });
+    const keys = eventKeysOf(s);
+    expect(keys.filter((k) => k.endsWith(`|${late.ReportId}`))).toHaveLength(1);
+    expect(new Set(keys).size).toBe(keys.length);
+  });
+
+  it("re-reading a window after a crash before the watermark moved counts duplicates, sends nothing", async () => {
+    const s = await sandbox({ events: sampleEvents() });
+    await s.run();
+    // As if the run had died after recording but before advancing the watermark.
+    await s.table.deleteEntity("watermark", loadDetectionRule().id);
+    const { summary } = await s.run();
+
+    expect(summary).toMatchObject({ rows: 4, new: 0, duplicates: 4, incidents: 0, delivered: 0 });
+    expect(s.playbook.received).toHaveLength(3);
+  });
+
+  it("a playbook that fails and then recovers gets every incident exactly once", async () => {
+    const s = await sandbox({ events: sampleEvents() });
+    s.playbook.respondWith(503, 2);
+    s.playbook.respondWith(429, 1, { "Retry-After": "3600" });
+    const first = await s.run();
+    expect(first.summary).toMatchObject({ incidents: 3, delivered: 0, pending: 3 });
+    expect(
+      first.logs.filter((l) => l.level === "warning" && /will retry next run/.test(l.message)),
+    ).toHaveLength(3);
+    expect(await s.state.pendingOutbox()).toHaveLength(3);
+
+    s.advance(5 * MINUTE);
+    const second = await s.run();
+    expect(second.summary).toMatchObject({ retriedDelivered: 3, incidents: 0, delivered: 0 });
+    s.advance(5 * MINUTE);
+    await s.run();
+
+    const ids = s.delivered().map((i) => i.incidentId);
+    expect(ids).toHaveLength(3);
+    expect(new Set(ids).size).toBe(3);
+    expect(await s.state.pendingOutbox()).toEqual([]);
+    expect((await s.state.allOutbox()).map((o) => [o.status, o.attempts])).toEqual([
+      ["delivered", 2],
+      ["delivered", 2],
+      ["delivered", 2],
+    ]);
+  });
+
+  it("records an incident the playbook rejects as failed, loudly, and does not retry it", async () => {
+    const s = await sandbox({ events: [at(30 * MINUTE, 29 * MINUTE, hostA)] });
+    s.playbook.respondWith(400, 1);
+    const first = await s.run();
+    s.advance(5 * MINUTE);
+    await s.run();
+
+    expect(first.summary).toMatchObject({ incidents: 1, failed: 1, delivered: 0 });
+    expect(first.logs.some((l) => l.level === "error" && /PLAYBOOK REJECTED/.test(l.message))).toBe(
+      true,
+    );
+    expect(s.playbook.received).toHaveLength(1);
+    const [row] = await s.state.allOutbox();
+    expect(row).toMatchObject({ status: "failed", attempts: 1 });
+    expect(row.lastError).toMatch(/HTTP 400/);
+    expect(row.lastError).not.toMatch(/sig=|\?/);
+  });
+
+  it("splits a partial result until every piece is complete", async () => {
+    const events = Array.from({ length: 7 }, (_, i) =>
+      at((60 - i) * MINUTE, (50 - i * 5) * MINUTE, hostA),
+    );
+    const s = await sandbox({ events, maxRowsPerResponse: 2, env: { INCIDENT_GROUPING: "event" } });
+    const { summary } = await s.run();
+
+    expect(summary).toMatchObject({ rows: 7, new: 7, incidents: 7, delivered: 7 });
+    expect(summary.splits).toBeGreaterThan(0);
+    expect(s.la.requests.filter((r) => r.partial).length).toBe(summary.splits);
+    expect(new Set(eventKeysOf(s)).size).toBe(7);
+  });
+
+  it("after a crash between outbox and ledger, delivers the recorded incident and adds no second one", async () => {
+    const events = sampleEvents();
+    // Incidents as a run records them, taken from another deployment that ran to the end...
+    const donor = await sandbox({ events });
+    await donor.run();
+    const recorded = await donor.state.allOutbox();
+    // ...and left here as a crashed run would: outbox rows written, ledger and watermark not.
+    const s = await sandbox({ events });
+    await s.state.ensureTable();
+    await s.state.record(
+      recorded.map((r) => ({ ...r, status: "pending", attempts: 0 })),
+      [],
+    );
+
+    const { summary } = await s.run();
+    expect(summary).toMatchObject({
+      retriedDelivered: 3,
+      rows: 4,
+      duplicates: 4,
+      new: 0,
+      incidents: 0,
+    });
+    expect(
+      s
+        .delivered()
+        .map((i) => i.incidentId)
+        .sort(),
+    ).toEqual(recorded.map((r) => r.incidentId).sort());
+  });
+
+  it("suppresses hits an exclusion covers, records them with its name, and counts them", async () => {
+    const exclusions = JSON.stringify({
+      exclusions: [
+        {
+          name: "inventory-on-srv-c",
+          expires: "2027-01-31",
+          reason: "verified inventory job",
+          devices: [hostC.DeviceName],
+          condition: { column: "FileName", equals: "nbtscan.exe" },
+        },
+      ],
+    });
+    const s = await sandbox({ events: sampleEvents(), env: { EXCLUSIONS: exclusions } });
+    const { summary } = await s.run();
+
+    expect(summary).toMatchObject({
+      new: 3,
+      suppressed: 1,
+      suppressedBy: { "inventory-on-srv-c": 1 },
+      incidents: 2,
+    });
+    expect(s.delivered().flatMap((i) => i.entities.hosts.map((h) => h.hostName))).not.toContain(
+      hostC.DeviceName,
+    );
+    const ledger = await s.state.ledgerOfDay(new Date(START.getTime() - 3 * DAY).toISOString());
+    expect(ledger).toEqual([
+      expect.objectContaining({ disposition: "suppressed", exclusion: "inventory-on-srv-c" }),
+    ]);
+  });
+
+  it("fails the invocation with a message naming each bad setting", async () => {
+    const s = await sandbox({ env: { LOG_ANALYTICS_WORKSPACE_ID: undefined, LOOKBACK: "a week" } });
+    const failure = (await s.run().catch((e: unknown) => e)) as ConfigError & {
+      logs: { level: string; message: string }[];
+    };
+
+    expect(failure).toBeInstanceOf(ConfigError);
+    expect(failure.problems).toEqual([
+      expect.stringMatching(/^LOG_ANALYTICS_WORKSPACE_ID is not set/),
+      expect.stringMatching(/^LOOKBACK is 'a week'; expected an ISO 8601 duration/),
+    ]);
+    expect(failure.logs.some((l) => l.level === "error" && /LOOKBACK/.test(l.message))).toBe(true);
+    expect(s.la.requests).toEqual([]);
+  });
+
+  it("needs no Azure credential against loopback stand-ins and a connection string", async () => {
+    const s = await sandbox({ events: sampleEvents(), injectCredential: false });
+    const { summary } = await s.run();
+
+    expect(summary).toMatchObject({ delivered: 3 });
+    expect(s.la.requests.every((r) => r.authorization)).toBe(true);
+  });
+});

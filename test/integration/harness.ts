@@ -1,0 +1,151 @@
+// Runs the real timer handler against real local components: Azurite's Table service, the Log
+// Analytics stand-in (driven by the real LogsQueryClient over HTTPS) and the playbook receiver.
+// Only the clock, the credential and the TLS trust are injected.
+import { randomUUID } from "node:crypto";
+import { Agent } from "node:https";
+import { InvocationContext, type Timer } from "@azure/functions";
+import { TableClient } from "@azure/data-tables";
+import { createDetectionHandler } from "../../functions/detectionFunction";
+import { validateIncidentPayload, type IncidentPayload } from "../../functions/incidents/payload";
+import type { DetectionEvent } from "../../functions/model";
+import { FUNCTION_NAME, RUN_COMPLETED } from "../../functions/run/runLog";
+import { StateStore } from "../../functions/state/stateStore";
+import { loadDetectionRule } from "../../functions/detection/rule";
+import { startAzuriteTable, type AzuriteTable } from "../../sandbox/azurite";
+import {
+  startLogAnalyticsStandin,
+  type LogAnalyticsStandin,
+} from "../../sandbox/logAnalyticsStandin";
+import { startPlaybookReceiver, type PlaybookReceiver } from "../../sandbox/playbookReceiver";
+import { createLoopbackCertificate, type LoopbackCertificate } from "../../sandbox/tls";
+import { staticCredential } from "../sandbox/fixtures";
+
+export const WORKSPACE_ID = "11111111-2222-4333-8444-555555555555";
+export const MINUTE = 60_000;
+
+/** What all sandboxes of a test file share: one Azurite process and one certificate. */
+export interface SharedInfra {
+  azurite: AzuriteTable;
+  tls: LoopbackCertificate;
+  agent: Agent;
+}
+
+/** Starts Azurite and makes the loopback certificate; call in beforeAll. */
+export async function startSharedInfra(): Promise<SharedInfra> {
+  const [azurite, tls] = await Promise.all([startAzuriteTable(), createLoopbackCertificate()]);
+  return { azurite, tls, agent: new Agent({ ca: tls.cert }) };
+}
+
+export interface LogLine {
+  level: string;
+  message: string;
+}
+
+/** What one invocation logged, and its run summary. */
+export interface Invocation {
+  logs: LogLine[];
+  summary: Record<string, number | string | null | Record<string, number>>;
+}
+
+export interface SandboxOptions {
+  events?: DetectionEvent[];
+  maxRowsPerResponse?: number;
+  /** Settings added to (or, as undefined, removed from) the defaults below. */
+  env?: Record<string, string | undefined>;
+  /** False to let the handler pick its own credential (proves no Azure sign-in is needed). */
+  injectCredential?: boolean;
+}
+
+/** One isolated detection deployment: its own state table, stand-in and playbook. */
+export interface Sandbox {
+  la: LogAnalyticsStandin;
+  playbook: PlaybookReceiver;
+  state: StateStore;
+  /** The state table itself, for tests that tamper with it as a crash would. */
+  table: TableClient;
+  now: Date;
+  advance(ms: number): void;
+  /** Invokes the timer handler once; rejects with the handler's error, logs attached. */
+  run(): Promise<Invocation>;
+  /** Every payload the playbook accepted, checked against the contract. */
+  delivered(): IncidentPayload[];
+  close(): Promise<void>;
+}
+
+const TIMER: Timer = {
+  isPastDue: false,
+  schedule: { adjustForDST: false },
+  scheduleStatus: { last: "", next: "", lastUpdated: "" },
+};
+
+/** Deploys the detection into the shared infra; the clock starts at `start`. */
+export async function createSandbox(
+  shared: SharedInfra,
+  start: Date,
+  options: SandboxOptions = {},
+): Promise<Sandbox> {
+  let now = start;
+  const la = await startLogAnalyticsStandin({
+    workspaceId: WORKSPACE_ID,
+    tls: shared.tls,
+    events: options.events ?? [],
+    maxRowsPerResponse: options.maxRowsPerResponse,
+  });
+  const playbook = await startPlaybookReceiver({ tls: shared.tls });
+  const tableName = `t${randomUUID().replace(/-/g, "")}`;
+  const env: Record<string, string | undefined> = {
+    LOG_ANALYTICS_WORKSPACE_ID: WORKSPACE_ID,
+    LOG_ANALYTICS_ENDPOINT: la.url,
+    STATE_TABLE_CONNECTION_STRING: shared.azurite.connectionString,
+    STATE_TABLE_NAME: tableName,
+    PLAYBOOK_URL: playbook.url,
+    PLAYBOOK_MAX_RETRIES: "0",
+    ...options.env,
+  };
+  const handler = createDetectionHandler(env, {
+    agent: shared.agent,
+    now: () => now,
+    ...(options.injectCredential === false ? {} : { credential: staticCredential() }),
+  });
+  const table = TableClient.fromConnectionString(shared.azurite.connectionString, tableName, {
+    allowInsecureConnection: true,
+  });
+  return {
+    la,
+    playbook,
+    state: new StateStore(table, loadDetectionRule().id),
+    table,
+    get now() {
+      return now;
+    },
+    advance(ms) {
+      now = new Date(now.getTime() + ms);
+    },
+    async run() {
+      const logs: LogLine[] = [];
+      const context = new InvocationContext({
+        functionName: FUNCTION_NAME,
+        logHandler: (level, ...args) => logs.push({ level, message: args.map(String).join(" ") }),
+      });
+      try {
+        await handler(TIMER, context);
+      } catch (error) {
+        throw Object.assign(error as Error, { logs });
+      }
+      const line = logs.find((l) => l.message.startsWith(RUN_COMPLETED));
+      if (!line) throw new Error(`no run summary logged:\n${JSON.stringify(logs, null, 2)}`);
+      return {
+        logs,
+        summary: JSON.parse(line.message.slice(RUN_COMPLETED.length)) as Invocation["summary"],
+      };
+    },
+    delivered() {
+      return playbook.received
+        .filter((post) => post.status === 200)
+        .map((post) => validateIncidentPayload(post.body));
+    },
+    async close() {
+      await Promise.all([la.close(), playbook.close()]);
+    },
+  };
+}

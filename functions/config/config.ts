@@ -112,7 +112,7 @@ class SettingsReader {
     }
   }
 
-  url(name: SettingName, value = this.required(name)): URL | undefined {
+  url(name: SettingName, value = this.required(name), httpsOnly = false): URL | undefined {
     if (value === undefined) return undefined;
     let url: URL;
     try {
@@ -120,7 +120,10 @@ class SettingsReader {
     } catch {
       return this.fail(name, "is not a URL");
     }
-    if (url.protocol === "https:" || (url.protocol === "http:" && isLoopbackUrl(url))) return url;
+    if (url.protocol === "https:") return url;
+    // Bearer tokens are never sent over plain http, so an authenticated API must be https.
+    if (httpsOnly) return this.fail(name, `uses ${url.protocol.replace(":", "")}`);
+    if (url.protocol === "http:" && isLoopbackUrl(url)) return url;
     return this.fail(name, `uses ${url.protocol.replace(":", "")} on a non-loopback host`);
   }
 
@@ -178,7 +181,11 @@ export function loadConfig(
   const r = new SettingsReader(env);
   const config = {
     workspaceId: r.guid("LOG_ANALYTICS_WORKSPACE_ID"),
-    logAnalyticsEndpoint: r.url("LOG_ANALYTICS_ENDPOINT"),
+    logAnalyticsEndpoint: r.url(
+      "LOG_ANALYTICS_ENDPOINT",
+      r.required("LOG_ANALYTICS_ENDPOINT"),
+      true,
+    ),
     lookbackMs: r.durationMs("LOOKBACK"),
     settleMs: r.durationMs("INGESTION_SETTLE"),
     schedule: r.schedule("DETECTION_SCHEDULE"),

@@ -26,7 +26,7 @@ export const SETTINGS = [
   {
     name: "LOG_ANALYTICS_ENDPOINT",
     default: "https://api.loganalytics.io/v1",
-    example: "https://api.loganalytics.io/v1 (https; http only on a loopback address)",
+    example: "an https URL such as https://api.loganalytics.io/v1",
     description:
       "Log Analytics query API base URL. Sovereign clouds set their own; the token scope follows its origin.",
     source: "infra",

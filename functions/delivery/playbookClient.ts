@@ -53,7 +53,8 @@ export class PlaybookClient {
         maxRetryDelayInMs: options.maxRetryAfterMs,
       },
       userAgentOptions: { userAgentPrefix: "nbtscan-detector" },
-      ...(options.agent ? { agent: options.agent } : {}),
+      // An https agent cannot carry plain http (the loopback receiver).
+      ...(options.agent && url.protocol === "https:" ? { agent: options.agent } : {}),
     });
     this.pipeline.addPolicy(retryAfterCapPolicy(options.maxRetryAfterMs), { afterPhase: "Retry" });
   }
@@ -69,6 +70,8 @@ export class PlaybookClient {
         "x-ms-client-tracking-id": payload.incidentId,
       }),
       timeout: this.options.timeoutMs,
+      // Configuration only admits http on loopback (the local receiver); Azure is https.
+      allowInsecureConnection: this.url.protocol === "http:",
     });
     try {
       const response = await this.pipeline.sendRequest(this.httpClient, request);

@@ -101,6 +101,12 @@ describe("loadConfig", () => {
     expect(config.stateTable.kind).toBe("connectionString");
   });
 
+  it("requires https for the Log Analytics API, even on loopback: bearer tokens never go over http", () => {
+    expect(problemsOf({ ...VALID, LOG_ANALYTICS_ENDPOINT: "http://127.0.0.1:8080/v1" })[0]).toMatch(
+      /^LOG_ANALYTICS_ENDPOINT uses http; expected an https URL/,
+    );
+  });
+
   it("validates the table name and the managed identity client id", () => {
     expect(problemsOf({ ...VALID, STATE_TABLE_NAME: "1bad-name" })[0]).toMatch(
       /^STATE_TABLE_NAME is '1bad-name'/,

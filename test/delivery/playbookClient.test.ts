@@ -1,0 +1,125 @@
+import { createServer, type Server } from "node:http";
+import { Agent } from "node:https";
+import type { AddressInfo } from "node:net";
+import {
+  PlaybookClient,
+  redactUrl,
+  type PlaybookClientOptions,
+} from "../../functions/delivery/playbookClient";
+import type { IncidentPayload } from "../../functions/incidents/payload";
+import { freeLoopbackPort } from "../../sandbox/loopback";
+import { startPlaybookReceiver, type PlaybookReceiver } from "../../sandbox/playbookReceiver";
+import { createLoopbackCertificate, type LoopbackCertificate } from "../../sandbox/tls";
+
+const payload = {
+  incidentId: "6a1f30c5-6ab7-53ce-9046-d8c31012a303",
+  title: "t",
+} as IncidentPayload;
+const fast: PlaybookClientOptions = {
+  timeoutMs: 2000,
+  maxRetries: 3,
+  maxRetryAfterMs: 50,
+  retryDelayMs: 10,
+};
+
+let tls: LoopbackCertificate;
+let agent: Agent;
+let receiver: PlaybookReceiver;
+
+beforeAll(async () => {
+  tls = await createLoopbackCertificate();
+  agent = new Agent({ ca: tls.cert });
+});
+beforeEach(async () => {
+  receiver = await startPlaybookReceiver({ tls });
+});
+afterEach(() => receiver.close());
+afterAll(() => agent.destroy());
+
+function client(options: Partial<PlaybookClientOptions> = {}, url = receiver.url): PlaybookClient {
+  return new PlaybookClient(new URL(url), { ...fast, agent, ...options });
+}
+
+describe("PlaybookClient", () => {
+  it("posts the incident as JSON and reports delivery", async () => {
+    await expect(client().post(payload)).resolves.toEqual({ outcome: "delivered", status: 200 });
+    expect(receiver.received[0].headers["content-type"]).toBe("application/json");
+    expect(receiver.received[0].headers["x-ms-client-tracking-id"]).toBe(payload.incidentId);
+    expect(receiver.incidentsById.get(payload.incidentId)).toEqual(payload);
+  });
+
+  it("retries 5xx and 429 within the run, then delivers", async () => {
+    receiver.respondWith(500, 1);
+    receiver.respondWith(503, 1);
+    receiver.respondWith(429, 1, { "Retry-After": "1" });
+    await expect(client().post(payload)).resolves.toMatchObject({ outcome: "delivered" });
+    expect(receiver.received.map((r) => r.status)).toEqual([500, 503, 429, 200]);
+  });
+
+  it("caps a long Retry-After instead of outliving the function timeout", async () => {
+    receiver.respondWith(429, 1, { "Retry-After": "86400" });
+    const started = process.hrtime.bigint();
+    await expect(client({ maxRetryAfterMs: 1000 }).post(payload)).resolves.toMatchObject({
+      outcome: "delivered",
+    });
+    // Bounded by the cap, not the day the server asked for (a bound, not a timing assertion).
+    expect(Number(process.hrtime.bigint() - started) / 1e6).toBeLessThan(60_000);
+    expect(receiver.received).toHaveLength(2);
+  });
+
+  it("leaves an incident for the next run when retries are exhausted", async () => {
+    receiver.respondWith(502, 10);
+    const result = await client({ maxRetries: 2 }).post(payload);
+    expect(result).toMatchObject({ outcome: "retry-later" });
+    expect(receiver.received).toHaveLength(3);
+  });
+
+  it("does not retry other 4xx: retrying cannot fix a rejected payload", async () => {
+    receiver.respondWith(400, 5);
+    const result = await client().post(payload);
+    expect(result).toMatchObject({ outcome: "rejected", status: 400 });
+    expect(receiver.received).toHaveLength(1);
+  });
+
+  it("treats a refused connection as retry-later and never shows the trigger signature", async () => {
+    const port = await freeLoopbackPort();
+    const url = `https://127.0.0.1:${port}/workflows/x/invoke?api-version=2016-10-01&sig=SECRET`;
+    const result = await client({ maxRetries: 1 }, url).post(payload);
+    expect(result).toMatchObject({
+      outcome: "retry-later",
+      error: expect.stringMatching(/ECONNREFUSED/),
+    });
+    expect(JSON.stringify(result)).not.toContain("SECRET");
+    expect(redactUrl(new URL(url))).toBe(`https://127.0.0.1:${port}/workflows/x/invoke`);
+  });
+
+  it("speaks plain http to a loopback receiver (the local sandbox)", async () => {
+    const plain = await startPlaybookReceiver();
+    try {
+      await expect(client({}, plain.url).post(payload)).resolves.toMatchObject({
+        outcome: "delivered",
+      });
+    } finally {
+      await plain.close();
+    }
+  });
+
+  it("bounds a request that never answers with the timeout", async () => {
+    const silent: Server = createServer(() => undefined);
+    await new Promise<void>((resolve) => silent.listen(0, "127.0.0.1", resolve));
+    const { port } = silent.address() as AddressInfo;
+    try {
+      const result = await client(
+        { timeoutMs: 200, maxRetries: 0 },
+        `http://127.0.0.1:${port}/playbook`,
+      ).post(payload);
+      expect(result).toMatchObject({
+        outcome: "retry-later",
+        error: expect.stringMatching(/timeout|abort/i),
+      });
+    } finally {
+      silent.closeAllConnections();
+      await new Promise((resolve) => silent.close(resolve));
+    }
+  });
+});

@@ -85,10 +85,8 @@ describe("PlaybookClient", () => {
     const port = await freeLoopbackPort();
     const url = `https://127.0.0.1:${port}/workflows/x/invoke?api-version=2016-10-01&sig=SECRET`;
     const result = await client({ maxRetries: 1 }, url).post(payload);
-    expect(result).toMatchObject({
-      outcome: "retry-later",
-      error: expect.stringMatching(/ECONNREFUSED/),
-    });
+    expect(result.outcome).toBe("retry-later");
+    expect("error" in result ? result.error : "").toMatch(/ECONNREFUSED/);
     expect(JSON.stringify(result)).not.toContain("SECRET");
     expect(redactUrl(new URL(url))).toBe(`https://127.0.0.1:${port}/workflows/x/invoke`);
   });
@@ -113,10 +111,8 @@ describe("PlaybookClient", () => {
         { timeoutMs: 200, maxRetries: 0 },
         `http://127.0.0.1:${port}/playbook`,
       ).post(payload);
-      expect(result).toMatchObject({
-        outcome: "retry-later",
-        error: expect.stringMatching(/timeout|abort/i),
-      });
+      expect(result.outcome).toBe("retry-later");
+      expect("error" in result ? result.error : "").toMatch(/timeout|abort/i);
     } finally {
       silent.closeAllConnections();
       await new Promise((resolve) => silent.close(resolve));

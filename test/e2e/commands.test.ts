@@ -1,0 +1,161 @@
+// The two commands a person runs, as they run them: the compiled `detect` command line and the
+// `npm start` sandbox, each in its own process. Built once here, like `npm start` builds.
+import { execFileSync, spawn } from "node:child_process";
+import { connect } from "node:net";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { SETTING_NAMES } from "../../functions/config/settings";
+import { EXIT } from "../../functions/cli/detect";
+import { startAzuriteTable, type AzuriteTable } from "../../sandbox/azurite";
+import {
+  startLogAnalyticsStandin,
+  type LogAnalyticsStandin,
+} from "../../sandbox/logAnalyticsStandin";
+import { loadSampleEvents } from "../../sandbox/sampleData";
+import { createLoopbackCertificate } from "../../sandbox/tls";
+
+const ROOT = path.resolve(__dirname, "../..");
+const WORKSPACE_ID = "00000000-0000-4000-8000-0000000000e2";
+
+let work: string;
+let caFile: string;
+let la: LogAnalyticsStandin;
+let azurite: AzuriteTable;
+
+beforeAll(async () => {
+  execFileSync("npm", ["run", "build", "--silent"], { cwd: ROOT, stdio: "pipe" });
+  work = mkdtempSync(path.join(tmpdir(), "nbtscan-e2e-"));
+  const tls = await createLoopbackCertificate();
+  caFile = path.join(work, "ca.pem");
+  writeFileSync(caFile, tls.cert);
+  azurite = await startAzuriteTable();
+  la = await startLogAnalyticsStandin({
+    workspaceId: WORKSPACE_ID,
+    tls,
+    events: loadSampleEvents(new Date()),
+  });
+}, 120_000);
+
+afterAll(async () => {
+  await la?.close();
+  await azurite?.stop();
+  rmSync(work, { recursive: true, force: true });
+});
+
+/** The environment without any detection setting the developer may have exported. */
+function cleanEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
+  const env = { ...process.env };
+  for (const name of SETTING_NAMES) delete env[name];
+  return { ...env, ...extra };
+}
+
+interface Finished {
+  status: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs a compiled script in a child process, the way the npm scripts do. */
+function runNode(script: string, args: string[], env: NodeJS.ProcessEnv): Promise<Finished> {
+  // Asynchronous, so this process keeps serving the stand-in the child talks to.
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [path.join(ROOT, script), ...args], { env, cwd: ROOT });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+    child.on("error", reject);
+    child.on("exit", (status) => resolve({ status, stdout, stderr }));
+  });
+}
+
+/** Fails with the child's output when it did not exit as expected. */
+function expectExit(result: Finished, status: number): void {
+  if (result.status !== status) {
+    throw new Error(
+      `exit ${String(result.status)}, expected ${status}\n--- stdout\n${result.stdout.slice(-3000)}\n--- stderr\n${result.stderr.slice(-3000)}`,
+    );
+  }
+}
+
+/** Whether something listens on this loopback port. */
+function connects(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect(port, "127.0.0.1");
+    socket.once("connect", () => (socket.destroy(), resolve(true)));
+    socket.once("error", () => resolve(false));
+  });
+}
+
+const DETECT = "dist/functions/cli/detect.js";
+
+describe("npm run detect (compiled command line)", () => {
+  it("--dry-run queries and prints the incidents it would send, trusting NODE_EXTRA_CA_CERTS", async () => {
+    const result = await runNode(
+      DETECT,
+      ["--dry-run", "--json"],
+      cleanEnv({
+        LOG_ANALYTICS_WORKSPACE_ID: WORKSPACE_ID,
+        LOG_ANALYTICS_ENDPOINT: la.url,
+        // Read-only in a dry run: the table does not even exist yet.
+        STATE_TABLE_CONNECTION_STRING: azurite.connectionString,
+        NODE_EXTRA_CA_CERTS: caFile,
+      }),
+    );
+    expectExit(result, EXIT.ok);
+    const { summary, incidents } = JSON.parse(result.stdout) as {
+      summary: { dryRun: boolean; rows: number; incidents: number };
+      incidents: { incidentId: string }[];
+    };
+    expect(summary).toMatchObject({ dryRun: true, rows: loadSampleEvents(new Date()).length });
+    expect(incidents).toHaveLength(summary.incidents);
+    expect(summary.incidents).toBeGreaterThan(0);
+  });
+
+  it("exits 2 and names the setting when the configuration is bad", async () => {
+    const result = await runNode(DETECT, [], cleanEnv({ LOOKBACK: "forever" }));
+    expectExit(result, EXIT.badConfiguration);
+    expect(result.stderr).toMatch(/LOG_ANALYTICS_WORKSPACE_ID is not set/);
+    expect(result.stderr).toMatch(/LOOKBACK is 'forever'; expected an ISO 8601 duration/);
+  });
+
+  it("exits 1 when the run itself fails (an unknown workspace)", async () => {
+    const result = await runNode(
+      DETECT,
+      ["--dry-run"],
+      cleanEnv({
+        LOG_ANALYTICS_WORKSPACE_ID: "99999999-0000-4000-8000-000000000000",
+        LOG_ANALYTICS_ENDPOINT: la.url,
+        STATE_TABLE_CONNECTION_STRING: azurite.connectionString,
+        NODE_EXTRA_CA_CERTS: caFile,
+      }),
+    );
+    expectExit(result, EXIT.runFailed);
+    expect(result.stderr).toMatch(/Run failed: .*workspace/i);
+  });
+
+  it("--help prints the usage", async () => {
+    const result = await runNode(DETECT, ["--help"], cleanEnv({}));
+    expectExit(result, EXIT.ok);
+    expect(result.stdout).toMatch(/--dry-run/);
+  });
+});
+
+describe("npm start (the local sandbox)", () => {
+  it("delivers incidents on the first run, nothing new on the second, and stops what it started", async () => {
+    const result = await runNode("dist/sandbox/start.js", [], cleanEnv({}));
+    expectExit(result, 0);
+    expect(result.stdout).toMatch(
+      /OK: run 1 delivered \d+ incident\(s\); run 2 delivered nothing new\./,
+    );
+    expect(result.stdout).toMatch(/### Next steps/);
+    expect(result.stdout).toMatch(/suppressed\s*│\s*1/);
+    // Nothing keeps running: the sandbox's Azurite no longer accepts connections.
+    const port = Number(
+      /Azurite Table service\s+http:\/\/127\.0\.0\.1:(\d+)/.exec(result.stdout)?.[1],
+    );
+    expect(port).toBeGreaterThan(0);
+    await expect(connects(port)).resolves.toBe(false);
+  }, 120_000);
+});

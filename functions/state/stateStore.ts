@@ -16,6 +16,9 @@ import type { IncidentPayload } from "../incidents/payload";
 const WATERMARK_PARTITION = "watermark";
 const OUTBOX_PARTITION = "outbox";
 const MAX_TRANSACTION_ACTIONS = 100;
+// A transaction's body may not exceed 4 MiB; outbox rows carry whole payloads, so batches are
+// cut by size as well as by count, with room left for the multipart framing.
+const MAX_TRANSACTION_BYTES = 3 * 1024 * 1024;
 // Table Storage caps a string property at 64 KiB (32K UTF-16 code units).
 const PAYLOAD_CHUNK_CHARS = 30_000;
 
@@ -88,12 +91,6 @@ function ledgerPartition(timestamp: string): string {
   return `ledger-${timestamp.slice(0, 10).replace(/-/g, "")}`;
 }
 
-function chunks<T>(items: readonly T[], size: number): T[][] {
-  const out: T[][] = [];
-  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
-  return out;
-}
-
 // Table Storage measures strings in UTF-16 code units; a cut must not split a surrogate pair.
 function utf16Chunks(text: string, size: number): string[] {
   const parts: string[] = [];
@@ -105,6 +102,33 @@ function utf16Chunks(text: string, size: number): string[] {
     start = end;
   }
   return parts;
+}
+
+// Strings travel as UTF-8 JSON; counting UTF-16 units twice over-estimates safely.
+function estimatedBytes(entity: TableEntity): number {
+  return JSON.stringify(entity).length * 2;
+}
+
+/** Groups one partition's entities into transactions within the count and size limits. */
+function transactionBatches(entities: TableEntity[]): TableEntity[][] {
+  const batches: TableEntity[][] = [];
+  let current: TableEntity[] = [];
+  let bytes = 0;
+  for (const entity of entities) {
+    const size = estimatedBytes(entity);
+    if (
+      current.length === MAX_TRANSACTION_ACTIONS ||
+      (current.length > 0 && bytes + size > MAX_TRANSACTION_BYTES)
+    ) {
+      batches.push(current);
+      current = [];
+      bytes = 0;
+    }
+    current.push(entity);
+    bytes += size;
+  }
+  if (current.length > 0) batches.push(current);
+  return batches;
 }
 
 function isStatus(error: unknown, ...codes: number[]): boolean {
@@ -280,7 +304,7 @@ export class StateStore {
       byPartition.set(e.partitionKey, [...(byPartition.get(e.partitionKey) ?? []), e]);
     }
     for (const group of byPartition.values()) {
-      for (const batch of chunks(group, MAX_TRANSACTION_ACTIONS)) {
+      for (const batch of transactionBatches(group)) {
         const actions: TransactionAction[] = batch.map((e) => ["upsert", e, "Replace"]);
         await this.table.submitTransaction(actions);
       }

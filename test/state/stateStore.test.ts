@@ -99,6 +99,15 @@ describe("StateStore against Azurite", () => {
     expect(requests.every((r) => r.endsWith("/$batch"))).toBe(true);
   });
 
+  it("cuts outbox transactions by size too: a 4 MiB request body is the service's limit", async () => {
+    const large = Array.from({ length: 80 }, (_, i) =>
+      outbox(`i${i}`, "2026-11-25T10:00:00Z", "x".repeat(60_000)),
+    );
+    await store.record(large, []);
+    expect(requests.length).toBeGreaterThan(1);
+    expect(await store.pendingOutbox()).toHaveLength(80);
+  });
+
   it("finds seen keys with one query per day, whatever characters the key holds", async () => {
     await store.record([], [ledger(1), ledger(2, "2026-11-24")]);
     requests.length = 0;

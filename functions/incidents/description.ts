@@ -190,8 +190,14 @@ function summarySection(input: IncidentTextInput, sorted: readonly EnrichedHit[]
   const span = first === last ? `at ${first}` : `between ${first} and ${last}`;
   const folders = distinct(hits.map((h) => value(h.event, "FolderPath")));
   const writable = hits.some((h) => userWritableMarkers(value(h.event, "FolderPath")).length > 0);
-  const parents = distinct(hits.map((h) => value(h.event, "InitiatingProcessFileName")));
-  const grandparents = distinct(hits.map((h) => value(h.event, "InitiatingProcessParentFileName")));
+  // In a process event the initiating process started nbtscan; in a file event it wrote the file.
+  const started = hits.filter((h) => h.event.SourceTable === "DeviceProcessEvents");
+  const written = hits.filter((h) => h.event.SourceTable === "DeviceFileEvents");
+  const parents = distinct(started.map((h) => value(h.event, "InitiatingProcessFileName")));
+  const grandparents = distinct(
+    started.map((h) => value(h.event, "InitiatingProcessParentFileName")),
+  );
+  const writers = distinct(written.map((h) => value(h.event, "InitiatingProcessFileName")));
   const grouping = GROUPING_LABELS[input.grouping] ?? escapeMarkdown(input.grouping, 60);
 
   const sentences = [
@@ -207,6 +213,7 @@ function summarySection(input: IncidentTextInput, sorted: readonly EnrichedHit[]
       ? `Started by ${plainList(parents, 2, 40)}` +
         (grandparents.length > 0 ? `, itself started by ${plainList(grandparents, 2, 40)}.` : ".")
       : "",
+    writers.length > 0 ? `Written to disk by ${plainList(writers, 2, 40)}.` : "",
     `Grouping: ${grouping}.`,
   ];
   return sentences.filter(Boolean).join(" ");
@@ -329,17 +336,19 @@ function benignSection(input: IncidentTextInput): string {
 function nextStepsSection(sorted: readonly EnrichedHit[]): string {
   const host = escapeMarkdown(value(sorted[0].event, "DeviceName") || "the device", 50);
   const account = escapeMarkdown(accountOf(sorted[0].event) || "the account", 50);
+  const processEvent = sorted.find((h) => h.event.SourceTable === "DeviceProcessEvents")?.event;
   const parent = escapeMarkdown(
-    value(sorted[0].event, "InitiatingProcessFileName") || "the parent",
+    value(processEvent ?? sorted[0].event, "InitiatingProcessFileName") || "the parent",
     40,
   );
+  const parentVerb = processEvent ? "start" : "write";
   return [
     "### Next steps",
     `1. **Other discovery on ${host}** in the same time frame (an hour either side): net.exe/net1.exe ` +
       "(net view, net group /domain), nltest, AdFind, dsquery, ping or ARP sweeps, other scanners.",
     "2. **Lateral movement from the host after the event**: logons to other hosts, RDP (3389), " +
       "SMB (445, admin shares), PsExec (PSEXESVC), WMI (wmic /node, WmiPrvSE children), WinRM.",
-    `3. **The parent process tree**: how ${parent} came to start nbtscan: interactive session, ` +
+    `3. **The parent process tree**: how ${parent} came to ${parentVerb} nbtscan: interactive session, ` +
       "script, scheduled task, remote tool or web shell?",
     `4. **The account ${account}**: who owns it, should it run network scanners, where has it ` +
       "logged on from recently?",

@@ -386,6 +386,29 @@ describe("renderIncidentText: a small incident", () => {
   });
 });
 
+describe("renderIncidentText: file events", () => {
+  it("names the process that wrote the file as its writer, not as nbtscan's parent", () => {
+    const written = renderIncidentText(
+      input([makeHit(makeFileEvent({ InitiatingProcessFileName: "msedge.exe" }))]),
+    );
+    const summary = written.description.split("\n\n")[1];
+    expect(summary).toContain("Written to disk by msedge\\.exe.");
+    expect(summary).not.toContain("Started by");
+    expect(written.description).toContain("how msedge\\.exe came to write nbtscan");
+  });
+
+  it("takes the parent for the next steps from a process event when there is one", () => {
+    const both = renderIncidentText(
+      input([
+        makeHit(makeFileEvent({ InitiatingProcessFileName: "msedge.exe" })),
+        makeHit(makeEvent({ InitiatingProcessFileName: "cmd.exe" })),
+      ]),
+    );
+    expect(both.description).toContain("how cmd\\.exe came to start nbtscan");
+    expect(both.description).toContain("Written to disk by msedge\\.exe.");
+  });
+});
+
 describe("renderIncidentText: titles", () => {
   it("counts further devices and accounts, and says when the file was only written", () => {
     const hits = [

@@ -1,4 +1,9 @@
-import { SOURCE_TABLES, type DetectionEvent } from "../functions/model";
+import {
+  EVENT_COLUMNS,
+  SOURCE_TABLES,
+  type DetectionEvent,
+  type EventColumn,
+} from "../functions/model";
 import { compileSchema } from "../functions/validation";
 import sampleDocument from "./sample-events.json";
 
@@ -23,6 +28,7 @@ export interface SampleEvent extends Omit<
   ReportId: number;
 }
 
+const TIME_COLUMNS: readonly EventColumn[] = ["TimeGenerated", "Timestamp", "IngestionTime"];
 const text = { type: "string" } as const;
 const hex = (length: number) => ({ type: "string", pattern: `^[0-9a-f]{${length}}$` }) as const;
 
@@ -37,25 +43,12 @@ const sampleSchema = {
       items: {
         type: "object",
         additionalProperties: false,
+        // Every event column except the times, which the file holds as offsets from now.
         required: [
           "note",
-          "SourceTable",
           "timeGeneratedMinutesAgo",
           "ingestedMinutesAgo",
-          "DeviceId",
-          "DeviceName",
-          "ReportId",
-          "ActionType",
-          "FolderPath",
-          "FileName",
-          "SHA1",
-          "SHA256",
-          "ProcessCommandLine",
-          "InitiatingProcessAccountDomain",
-          "InitiatingProcessAccountName",
-          "InitiatingProcessFileName",
-          "InitiatingProcessCommandLine",
-          "InitiatingProcessParentFileName",
+          ...EVENT_COLUMNS.filter((c) => !TIME_COLUMNS.includes(c)),
         ],
         properties: {
           note: { type: "string", minLength: 1 },

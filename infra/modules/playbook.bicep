@@ -1,6 +1,9 @@
 // The playbook the detection posts incidents to. It turns one payload (infra/incident.schema.json)
 // into one Sentinel incident plus one evidence comment, both addressed by ids derived from the
-// payload's incidentId so a redelivery overwrites instead of duplicating.
+// payload's incidentId. The function redelivers an incident whose post failed (a 502, a timeout),
+// possibly after the incident was created and an analyst changed its status, severity or owner:
+// so the playbook reads the incident first and creates it only when Sentinel answers 404. An
+// existing incident is left as it is; only the evidence comment is rewritten.
 
 @description('Name of the Logic App (Consumption) workflow.')
 param name string
@@ -24,13 +27,16 @@ var armEndpoint = endsWith(environment().resourceManager, '/')
   : environment().resourceManager
 var incidentsUri = '${armEndpoint}${sentinelWorkspaceResourceId}/providers/Microsoft.SecurityInsights/incidents'
 var apiVersionQuery = 'api-version=${securityInsightsApiVersion}'
+// The payload's deterministic id addresses the incident in every call.
+var incidentUri = '${incidentsUri}/@{encodeUriComponent(triggerBody()?[\'incidentId\'])}?${apiVersionQuery}'
 
 var managedIdentityAuth = {
   type: 'ManagedServiceIdentity'
   audience: environment().resourceManager
 }
 
-// Sentinel answers 429 and 5xx under load; Logic Apps retries those (and 408) with this policy.
+// Sentinel answers 429 and 5xx under load; Logic Apps retries those (and 408) with this policy. A
+// 404 is not retried: it fails the action at once, with the status code in its outputs.
 var retryPolicy = {
   type: 'exponential'
   count: 4
@@ -64,9 +70,31 @@ resource playbook 'Microsoft.Logic/workflows@2019-05-01' = {
         }
       }
       actions: {
-        Create_in_Sentinel: {
-          type: 'Scope'
+        // A GET that finds nothing fails with 404 (Logic Apps fails an HTTP action on any 4xx or
+        // 5xx); that failure is the signal to create the incident, so it sits outside any scope
+        // whose status decides the answer.
+        Get_incident: {
+          type: 'Http'
           runAfter: {}
+          inputs: {
+            method: 'GET'
+            uri: incidentUri
+            authentication: managedIdentityAuth
+            retryPolicy: retryPolicy
+          }
+        }
+        // Runs after every outcome of the GET except success, so it is skipped exactly when the
+        // incident already exists.
+        Create_if_missing: {
+          type: 'If'
+          runAfter: {
+            Get_incident: [
+              'Failed'
+              'TimedOut'
+            ]
+          }
+          // actions() rather than outputs(): a timed-out GET may have no outputs at all.
+          expression: '@equals(actions(\'Get_incident\')?[\'outputs\']?[\'statusCode\'], 404)'
           actions: {
             Select_labels: {
               type: 'Select'
@@ -78,6 +106,8 @@ resource playbook 'Microsoft.Logic/workflows@2019-05-01' = {
                 }
               }
             }
+            // The only write of the incident itself: it happens once, when Sentinel had no
+            // incident under this id, so it never resets what an analyst changed.
             Put_incident: {
               type: 'Http'
               runAfter: {
@@ -87,8 +117,7 @@ resource playbook 'Microsoft.Logic/workflows@2019-05-01' = {
               }
               inputs: {
                 method: 'PUT'
-                // PUT on the payload's deterministic id: a repeated delivery updates the same incident.
-                uri: '${incidentsUri}/@{encodeUriComponent(triggerBody()?[\'incidentId\'])}?${apiVersionQuery}'
+                uri: incidentUri
                 headers: {
                   'Content-Type': 'application/json'
                 }
@@ -107,38 +136,58 @@ resource playbook 'Microsoft.Logic/workflows@2019-05-01' = {
                 retryPolicy: retryPolicy
               }
             }
-            Put_evidence_comment: {
-              type: 'Http'
-              runAfter: {
-                Put_incident: [
-                  'Succeeded'
-                ]
-              }
-              inputs: {
-                method: 'PUT'
-                // One evidence comment per incident, so the incident id doubles as the comment id:
-                // deterministic (the workflow language has no seeded guid()) and a redelivery
-                // rewrites the comment instead of adding another.
-                uri: '${incidentsUri}/@{encodeUriComponent(triggerBody()?[\'incidentId\'])}/comments/@{encodeUriComponent(triggerBody()?[\'incidentId\'])}?${apiVersionQuery}'
-                headers: {
-                  'Content-Type': 'application/json'
+          }
+          // The GET failed otherwise (403, 5xx after the retries, a timeout): whether the
+          // incident exists is unknown, so read it once more. This branch fails, and the run
+          // answers 502, unless the incident can be read; nothing is written either way.
+          else: {
+            actions: {
+              Confirm_incident: {
+                type: 'Http'
+                runAfter: {}
+                inputs: {
+                  method: 'GET'
+                  uri: incidentUri
+                  authentication: managedIdentityAuth
+                  retryPolicy: retryPolicy
                 }
-                body: {
-                  properties: {
-                    message: '@coalesce(triggerBody()?[\'evidenceComment\'], triggerBody()?[\'description\'])'
-                  }
-                }
-                authentication: managedIdentityAuth
-                retryPolicy: retryPolicy
               }
             }
+          }
+        }
+        // Reached when the incident exists: the GET found it (Create_if_missing skipped), or it was
+        // created or confirmed (Create_if_missing succeeded).
+        Put_evidence_comment: {
+          type: 'Http'
+          runAfter: {
+            Create_if_missing: [
+              'Succeeded'
+              'Skipped'
+            ]
+          }
+          inputs: {
+            method: 'PUT'
+            // One evidence comment per incident, so the incident id doubles as the comment id:
+            // deterministic (the workflow language has no seeded guid()) and a redelivery
+            // rewrites the comment instead of adding another.
+            uri: '${incidentsUri}/@{encodeUriComponent(triggerBody()?[\'incidentId\'])}/comments/@{encodeUriComponent(triggerBody()?[\'incidentId\'])}?${apiVersionQuery}'
+            headers: {
+              'Content-Type': 'application/json'
+            }
+            body: {
+              properties: {
+                message: '@coalesce(triggerBody()?[\'evidenceComment\'], triggerBody()?[\'description\'])'
+              }
+            }
+            authentication: managedIdentityAuth
+            retryPolicy: retryPolicy
           }
         }
         Respond_created: {
           type: 'Response'
           kind: 'Http'
           runAfter: {
-            Create_in_Sentinel: [
+            Put_evidence_comment: [
               'Succeeded'
             ]
           }
@@ -154,14 +203,16 @@ resource playbook 'Microsoft.Logic/workflows@2019-05-01' = {
           }
         }
         // 502 tells the function the delivery failed, so it keeps the incident in its outbox
-        // and retries; both PUTs are idempotent, so the retry is safe.
+        // and retries. The retry is safe: it reads the incident before writing anything.
+        // Skipped covers every failure before the comment (the create or confirm step failed).
         Respond_failed: {
           type: 'Response'
           kind: 'Http'
           runAfter: {
-            Create_in_Sentinel: [
+            Put_evidence_comment: [
               'Failed'
               'TimedOut'
+              'Skipped'
             ]
           }
           inputs: {
@@ -172,7 +223,7 @@ resource playbook 'Microsoft.Logic/workflows@2019-05-01' = {
             body: {
               incidentId: '@triggerBody()?[\'incidentId\']'
               runId: '@workflow()?[\'run\']?[\'name\']'
-              error: 'The playbook could not create the Sentinel incident; see this run in the Logic App run history.'
+              error: 'The playbook could not read or create the Sentinel incident, or write its evidence comment; see this run in the Logic App run history.'
             }
           }
         }
@@ -188,7 +239,7 @@ resource playbook 'Microsoft.Logic/workflows@2019-05-01' = {
             runStatus: 'Failed'
             runError: {
               code: 'SentinelIncidentNotCreated'
-              message: 'Creating the Sentinel incident or its evidence comment failed.'
+              message: 'Reading or creating the Sentinel incident, or writing its evidence comment, failed.'
             }
           }
         }

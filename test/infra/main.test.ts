@@ -22,6 +22,7 @@ import {
   type Located,
   text,
 } from "./bicep";
+import { simulate, type HttpOutcome } from "./workflow";
 
 /** Built-in roles the deployment may grant, each the least that its holder needs. */
 const LEAST_PRIVILEGE_ROLES: Record<string, { role: string; scopeType: string }> = {
@@ -134,6 +135,14 @@ function playbookDefinition(): { definition: JsonObject; template: JsonObject } 
   const definition = resolveVariables(properties(located).definition, located.template);
   if (!isObject(definition)) throw new Error("the Logic App has no definition");
   return { definition, template: located.template };
+}
+
+/** Every HTTP action of the playbook, at any depth, by name. */
+function httpActions(): [string, JsonObject][] {
+  const { definition } = playbookDefinition();
+  return entriesIn(definition.actions).filter(
+    (entry): entry is [string, JsonObject] => isObject(entry[1]) && entry[1].type === "Http",
+  );
 }
 
 function action(name: string): JsonObject {
@@ -448,13 +457,18 @@ describe("playbook", () => {
     );
   });
 
-  it("PUTs the incident and its comment under ids taken from incidentId, as itself, with retries", () => {
+  it("calls Sentinel under ids taken from incidentId, as itself, with retries", () => {
     const { template } = playbookDefinition();
-    const incident = action("Put_incident");
-    const comment = action("Put_evidence_comment");
-    for (const http of [incident, comment]) {
-      expect(http.type).toBe("Http");
-      expect(at(http, "inputs", "method")).toBe("PUT");
+    const incidentUri =
+      "[format('{0}/@{{encodeUriComponent(triggerBody()?[''incidentId''])}}?{1}', variables('incidentsUri'), variables('apiVersionQuery'))]";
+    const calls = httpActions();
+    expect(calls.map(([name]) => name).sort()).toEqual([
+      "Confirm_incident",
+      "Get_incident",
+      "Put_evidence_comment",
+      "Put_incident",
+    ]);
+    for (const [, http] of calls) {
       expect(at(http, "inputs", "authentication")).toEqual({
         type: "ManagedServiceIdentity",
         audience: "[environment().resourceManager]",
@@ -462,10 +476,10 @@ describe("playbook", () => {
       expect(at(http, "inputs", "retryPolicy", "type")).toBe("exponential");
     }
     // format('{0}/<incident id>?{1}', <workspace incidents URL>, <api-version query>)
-    expect(at(incident, "inputs", "uri")).toBe(
-      "[format('{0}/@{{encodeUriComponent(triggerBody()?[''incidentId''])}}?{1}', variables('incidentsUri'), variables('apiVersionQuery'))]",
-    );
-    expect(at(comment, "inputs", "uri")).toBe(
+    for (const name of ["Get_incident", "Put_incident", "Confirm_incident"]) {
+      expect([name, at(action(name), "inputs", "uri")]).toEqual([name, incidentUri]);
+    }
+    expect(at(action("Put_evidence_comment"), "inputs", "uri")).toBe(
       "[format('{0}/@{{encodeUriComponent(triggerBody()?[''incidentId''])}}/comments/@{{encodeUriComponent(triggerBody()?[''incidentId''])}}?{1}', variables('incidentsUri'), variables('apiVersionQuery'))]",
     );
     const incidentsUri = inlineVariables("variables('incidentsUri')", template);
@@ -477,8 +491,7 @@ describe("playbook", () => {
     expect(inlineVariables("variables('apiVersionQuery')", template)).toBe(
       "(format('api-version={0}', '2025-09-01'))",
     );
-    expect(at(comment, "runAfter")).toEqual({ Put_incident: ["Succeeded"] });
-    expect(at(comment, "inputs", "body", "properties", "message")).toMatch(
+    expect(at(action("Put_evidence_comment"), "inputs", "body", "properties", "message")).toMatch(
       /coalesce\(triggerBody\(\)\?\['evidenceComment'\], triggerBody\(\)\?\['description'\]\)/,
     );
   });
@@ -498,20 +511,140 @@ describe("playbook", () => {
     }
   });
 
-  it("answers 200 only after Sentinel accepted it and 502 otherwise", () => {
+  it("reads the incident before anything writes to it", () => {
+    const get = action("Get_incident");
+    expect(at(get, "inputs", "method")).toBe("GET");
+    // The one action that starts the run: nothing runs before the lookup.
+    const topLevel = at(playbookDefinition().definition, "actions") as JsonObject;
+    const starters = Object.entries(topLevel).filter(
+      ([, value]) => isObject(value) && Object.keys(value.runAfter ?? {}).length === 0,
+    );
+    expect(starters.map(([name]) => name)).toEqual(["Get_incident"]);
+    // The PUT sits inside the step that runs only after the GET has ended.
+    expect(Object.keys(at(action("Create_if_missing"), "actions") as JsonObject)).toContain(
+      "Put_incident",
+    );
+    expect(Object.keys(at(action("Create_if_missing"), "runAfter") as JsonObject)).toEqual([
+      "Get_incident",
+    ]);
+  });
+
+  it("PUTs the incident only when the GET answered 404", () => {
+    const create = action("Create_if_missing");
+    expect(create.type).toBe("If");
+    // Not after a successful GET: an existing incident is never written.
+    expect(at(create, "runAfter")).toEqual({ Get_incident: ["Failed", "TimedOut"] });
+    expect(at(create, "expression")).toBe(
+      "@equals(actions('Get_incident')?['outputs']?['statusCode'], 404)",
+    );
+    // The PUT is in the branch the 404 takes, and no other action PUTs the incident itself.
+    expect(Object.keys(at(create, "actions") as JsonObject)).toEqual([
+      "Select_labels",
+      "Put_incident",
+    ]);
+    const incidentPuts = httpActions()
+      .filter(([, http]) => at(http, "inputs", "method") === "PUT")
+      .filter(([, http]) => !text(at(http, "inputs", "uri")).includes("/comments/"))
+      .map(([name]) => name);
+    expect(incidentPuts).toEqual(["Put_incident"]);
+  });
+
+  it("answers 200 only when the incident exists afterwards", () => {
     const created = action("Respond_created");
-    const failed = action("Respond_failed");
     expect(created.type).toBe("Response");
     expect(at(created, "inputs", "statusCode")).toBe(200);
-    expect(at(created, "runAfter")).toEqual({ Create_in_Sentinel: ["Succeeded"] });
+    expect(at(created, "runAfter")).toEqual({ Put_evidence_comment: ["Succeeded"] });
+    // The comment runs when the GET found the incident (the create step skipped, which its
+    // runAfter makes happen only on a successful GET) or the create step succeeded.
+    expect(at(action("Put_evidence_comment"), "runAfter")).toEqual({
+      Create_if_missing: ["Succeeded", "Skipped"],
+    });
+    // Any other GET failure goes to a branch that succeeds only if the incident can be read.
+    const otherwise = at(action("Create_if_missing"), "else", "actions") as JsonObject;
+    expect(Object.keys(otherwise)).toEqual(["Confirm_incident"]);
+    expect(at(otherwise, "Confirm_incident", "inputs", "method")).toBe("GET");
+  });
+
+  it("answers 502 on every other path, so the function retries", () => {
+    const failed = action("Respond_failed");
     expect(failed.type).toBe("Response");
     expect(at(failed, "inputs", "statusCode")).toBe(502);
-    expect(at(failed, "runAfter")).toEqual({ Create_in_Sentinel: ["Failed", "TimedOut"] });
-    // The PUTs sit in the scope whose outcome the responses follow.
-    const scope = action("Create_in_Sentinel");
-    expect(Object.keys(at(scope, "actions") as JsonObject)).toEqual(
-      expect.arrayContaining(["Put_incident", "Put_evidence_comment"]),
-    );
+    expect(at(failed, "runAfter")).toEqual({
+      Put_evidence_comment: ["Failed", "TimedOut", "Skipped"],
+    });
+    expect(at(action("Mark_run_failed"), "type")).toBe("Terminate");
+    expect(at(action("Mark_run_failed"), "runAfter")).toEqual({ Respond_failed: ["Succeeded"] });
+  });
+
+  // Sentinel's answers per HTTP action; a call the scenario does not expect fails the test.
+  const scenarios: {
+    situation: string;
+    sentinel: { [action: string]: HttpOutcome };
+    calls: string[];
+    answer: number;
+  }[] = [
+    {
+      situation: "the incident exists (a redelivery): it is left as it is",
+      sentinel: { Get_incident: { statusCode: 200 }, Put_evidence_comment: { statusCode: 200 } },
+      calls: ["Get_incident", "Put_evidence_comment"],
+      answer: 200,
+    },
+    {
+      situation: "the incident is new: it is created",
+      sentinel: {
+        Get_incident: { statusCode: 404 },
+        Put_incident: { statusCode: 201 },
+        Put_evidence_comment: { statusCode: 201 },
+      },
+      calls: ["Get_incident", "Put_incident", "Put_evidence_comment"],
+      answer: 200,
+    },
+    {
+      situation: "creating the incident fails",
+      sentinel: { Get_incident: { statusCode: 404 }, Put_incident: { statusCode: 400 } },
+      calls: ["Get_incident", "Put_incident"],
+      answer: 502,
+    },
+    {
+      situation: "the lookup is refused",
+      sentinel: { Get_incident: { statusCode: 403 }, Confirm_incident: { statusCode: 403 } },
+      calls: ["Get_incident", "Confirm_incident"],
+      answer: 502,
+    },
+    {
+      situation: "the lookup fails, then the incident can be read",
+      sentinel: {
+        Get_incident: { statusCode: 503 },
+        Confirm_incident: { statusCode: 200 },
+        Put_evidence_comment: { statusCode: 200 },
+      },
+      calls: ["Get_incident", "Confirm_incident", "Put_evidence_comment"],
+      answer: 200,
+    },
+    {
+      situation: "the lookup times out and the incident is not there",
+      sentinel: { Get_incident: "timeout", Confirm_incident: { statusCode: 404 } },
+      calls: ["Get_incident", "Confirm_incident"],
+      answer: 502,
+    },
+    {
+      situation: "the evidence comment fails",
+      sentinel: { Get_incident: { statusCode: 200 }, Put_evidence_comment: { statusCode: 500 } },
+      calls: ["Get_incident", "Put_evidence_comment"],
+      answer: 502,
+    },
+  ];
+
+  it.each(scenarios)("when $situation, answers $answer", ({ sentinel, calls, answer }) => {
+    const actions = playbookDefinition().definition.actions;
+    if (!isObject(actions)) throw new Error("the playbook has no actions");
+    const run = simulate(actions, (name) => {
+      const outcome = sentinel[name];
+      if (outcome === undefined) throw new Error(`unexpected call: ${name}`);
+      return outcome;
+    });
+    expect(run.calls).toEqual(calls);
+    expect(run.responses).toEqual([answer]);
   });
 });
 

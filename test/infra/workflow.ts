@@ -1,0 +1,176 @@
+// Runs a Logic Apps workflow definition's actions against scripted HTTP outcomes, with the
+// documented run semantics, so tests can ask what the playbook answers in each situation:
+// - an action runs when every predecessor in its runAfter ended in one of the listed statuses,
+//   otherwise it is Skipped (and so is everything inside it);
+// - an If runs its `actions` when the expression is true, else its `else.actions`; the actions of
+//   the branch that does not run are Skipped;
+// - an If or Scope fails when an action inside it fails or times out, and succeeds otherwise;
+// - an HTTP action fails on a 4xx or 5xx answer, with the status code in its outputs;
+// - a Terminate ends the run: nothing after it runs.
+// Only the expressions the playbook uses are understood; anything else throws, so a new
+// expression cannot slip past these tests unevaluated.
+import { isObject, text, type Json, type JsonObject } from "./bicep";
+
+export type Status = "Succeeded" | "Failed" | "TimedOut" | "Skipped";
+
+/** What Sentinel does with one HTTP action: answer with a status code, or not answer in time. */
+export type HttpOutcome = { statusCode: number } | "timeout";
+
+export interface Run {
+  /** HTTP actions in the order they ran. */
+  calls: string[];
+  /** Status codes of the Response actions that ran, in order. */
+  responses: number[];
+  statuses: Map<string, Status>;
+}
+
+interface ActionRecord {
+  status: Status;
+  outputs?: { statusCode: number };
+}
+
+class Simulation {
+  readonly calls: string[] = [];
+  readonly responses: number[] = [];
+  readonly records = new Map<string, ActionRecord>();
+  private terminated = false;
+
+  constructor(private readonly http: (action: string) => HttpOutcome) {}
+
+  /** Runs one level of actions (the definition's, or a branch's) to completion. */
+  runLevel(actions: JsonObject): Status[] {
+    const pending = new Map(
+      Object.entries(actions).map(([name, action]) => {
+        if (!isObject(action)) throw new Error(`action ${name} is not an object`);
+        return [name, action] as const;
+      }),
+    );
+    const ended: Status[] = [];
+    while (pending.size > 0 && !this.terminated) {
+      const ready = [...pending].find(([, action]) =>
+        Object.keys(runAfter(action)).every((predecessor) => this.records.has(predecessor)),
+      );
+      if (ready === undefined) {
+        throw new Error(`runAfter cycle or unknown predecessor among ${[...pending.keys()]}`);
+      }
+      const [name, action] = ready;
+      pending.delete(name);
+      const runs = Object.entries(runAfter(action)).every(([predecessor, allowed]) =>
+        allowed.includes(this.status(predecessor)),
+      );
+      const status = runs ? this.execute(name, action) : this.skip(name, action);
+      ended.push(status);
+    }
+    return ended;
+  }
+
+  private status(name: string): Status {
+    const found = this.records.get(name);
+    if (found === undefined) throw new Error(`${name} has not run`);
+    return found.status;
+  }
+
+  private skip(name: string, action: JsonObject): Status {
+    this.records.set(name, { status: "Skipped" });
+    for (const inner of nestedLevels(action)) {
+      for (const [innerName, innerAction] of Object.entries(inner)) {
+        if (isObject(innerAction)) this.skip(innerName, innerAction);
+      }
+    }
+    return "Skipped";
+  }
+
+  private execute(name: string, action: JsonObject): Status {
+    const type = text(action.type);
+    const inputs = isObject(action.inputs) ? action.inputs : {};
+    switch (type) {
+      case "Http": {
+        this.calls.push(name);
+        const outcome = this.http(name);
+        if (outcome === "timeout") return this.record(name, { status: "TimedOut" });
+        const failed = outcome.statusCode >= 400;
+        return this.record(name, {
+          status: failed ? "Failed" : "Succeeded",
+          outputs: { statusCode: outcome.statusCode },
+        });
+      }
+      case "Response": {
+        if (typeof inputs.statusCode !== "number") throw new Error(`${name} has no status code`);
+        if (this.responses.length > 0)
+          throw new Error(`${name} answers a request already answered`);
+        this.responses.push(inputs.statusCode);
+        return this.record(name, { status: "Succeeded" });
+      }
+      case "Select":
+      case "Compose":
+        return this.record(name, { status: "Succeeded" });
+      case "Terminate":
+        this.terminated = true;
+        return this.record(name, { status: "Succeeded" });
+      case "Scope":
+        return this.record(name, { status: containerStatus(this.runLevel(levelOf(action))) });
+      case "If": {
+        const taken = this.evaluate(text(action.expression));
+        const branch = taken ? levelOf(action) : levelOf(action.else);
+        const other = taken ? levelOf(action.else) : levelOf(action);
+        for (const [innerName, innerAction] of Object.entries(other)) {
+          if (isObject(innerAction)) this.skip(innerName, innerAction);
+        }
+        return this.record(name, { status: containerStatus(this.runLevel(branch)) });
+      }
+      default:
+        throw new Error(`${name}: action type ${type} is not simulated`);
+    }
+  }
+
+  private record(name: string, entry: ActionRecord): Status {
+    this.records.set(name, entry);
+    return entry.status;
+  }
+
+  /** The playbook's one expression form: an action's status code compared with a number. */
+  private evaluate(expression: string): boolean {
+    const match = /^@equals\(actions\('([^']+)'\)\?\['outputs'\]\?\['statusCode'\], (\d+)\)$/.exec(
+      expression,
+    );
+    if (match === null) throw new Error(`expression not simulated: ${expression}`);
+    return this.records.get(match[1])?.outputs?.statusCode === Number(match[2]);
+  }
+}
+
+function runAfter(action: JsonObject): { [predecessor: string]: Json[] } {
+  const value = action.runAfter;
+  if (!isObject(value)) return {};
+  return Object.fromEntries(
+    Object.entries(value).map(([name, statuses]) => [
+      name,
+      Array.isArray(statuses) ? statuses : [],
+    ]),
+  );
+}
+
+function levelOf(container: Json | undefined): JsonObject {
+  const actions = isObject(container) ? container.actions : undefined;
+  return isObject(actions) ? actions : {};
+}
+
+function nestedLevels(action: JsonObject): JsonObject[] {
+  return [levelOf(action), levelOf(action.else)];
+}
+
+function containerStatus(ended: Status[]): Status {
+  return ended.some((status) => status === "Failed" || status === "TimedOut")
+    ? "Failed"
+    : "Succeeded";
+}
+
+/** Runs the definition's actions; `http` scripts Sentinel's answer to each HTTP action by name. */
+export function simulate(actions: JsonObject, http: (action: string) => HttpOutcome): Run {
+  const simulation = new Simulation(http);
+  simulation.runLevel(actions);
+  return {
+    calls: simulation.calls,
+    responses: simulation.responses,
+    statuses: new Map([...simulation.records].map(([name, entry]) => [name, entry.status])),
+  };
+}

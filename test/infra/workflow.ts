@@ -51,7 +51,9 @@ class Simulation {
         Object.keys(runAfter(action)).every((predecessor) => this.records.has(predecessor)),
       );
       if (ready === undefined) {
-        throw new Error(`runAfter cycle or unknown predecessor among ${[...pending.keys()]}`);
+        throw new Error(
+          `runAfter cycle or unknown predecessor among ${[...pending.keys()].join(", ")}`,
+        );
       }
       const [name, action] = ready;
       pending.delete(name);

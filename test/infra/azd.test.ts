@@ -1,6 +1,17 @@
-// The azd project: azure.yaml names the service the Bicep tags, and infra/main.parameters.json
-// binds only parameters main.bicep declares, with the same defaults.
-import { readFileSync } from "node:fs";
+// The azd project: azure.yaml names the service the Bicep tags and deploys a production-only
+// package, and infra/main.parameters.json binds only parameters main.bicep declares, with the same
+// defaults.
+import { spawnSync } from "node:child_process";
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
+import os from "node:os";
 import path from "node:path";
 import { parse } from "yaml";
 import { at, buildMain, isObject, REPO_ROOT, text, type Json, type JsonObject } from "./bicep";
@@ -28,7 +39,9 @@ describe("azure.yaml", () => {
   it("deploys the repository root as one TypeScript function service", () => {
     const services = at(project, "services");
     expect(isObject(services) ? Object.keys(services) : []).toEqual(["detector"]);
-    expect(at(services, "detector")).toEqual({ project: ".", language: "ts", host: "function" });
+    expect(at(services, "detector", "project")).toBe(".");
+    expect(at(services, "detector", "language")).toBe("ts");
+    expect(at(services, "detector", "host")).toBe("function");
   });
 
   it("names the service as the function app's azd-service-name tag does", () => {
@@ -78,5 +91,156 @@ describe("infra/main.parameters.json", () => {
         text(at(main, "parameters", name, "defaultValue")),
       ]);
     }
+  });
+});
+
+describe("deployment package", () => {
+  const project = parse(readFileSync(path.join(REPO_ROOT, "azure.yaml"), "utf8")) as Json;
+  const service = at(project, "services", "detector");
+  const HOOK = "node infra/hooks/stage-package.js";
+
+  it("is the staged dist/package, deployed as it is rather than built again on Azure", () => {
+    expect(at(service, "dist")).toBe("dist/package");
+    expect(at(service, "remoteBuild")).toBe(false);
+    // The first azd release that takes remoteBuild from azure.yaml for this case.
+    expect(at(project, "requiredVersions", "azd")).toBe(">= 1.23.12");
+  });
+
+  it("is staged by the prepackage hook, on POSIX and on Windows", () => {
+    const hook = at(service, "hooks", "prepackage");
+    expect(at(hook, "posix")).toEqual({ shell: "sh", run: HOOK });
+    expect(at(hook, "windows")).toEqual({ shell: "pwsh", run: HOOK });
+    expect(existsSync(path.join(REPO_ROOT, "infra", "hooks", "stage-package.js"))).toBe(true);
+  });
+
+  it("keeps node_modules in .funcignore, which azd requires with remoteBuild: false", () => {
+    const patterns = readFileSync(path.join(REPO_ROOT, ".funcignore"), "utf8")
+      .split(/\r?\n/)
+      .map((line) => line.trim())
+      .filter((line) => line !== "" && !line.startsWith("#"));
+    expect(patterns.filter((line) => /^\/?node_modules(\/.*)?$/.test(line))).toEqual([]);
+    // A publish from the project root leaves the staged copy out.
+    expect(patterns).toContain("/dist/package/");
+  });
+
+  describe("hook, run in a scratch project with a stand-in npm", () => {
+    let scratch: string;
+    let log: string;
+    let bin: string;
+
+    // The stand-in logs where and how it runs; `run build` writes the compiled entry point and
+    // `ci` installs the one production dependency (and a dev one when told to misbehave).
+    const NPM = `#!/bin/sh
+echo "$PWD $*" >> "$NPM_LOG"
+case "$1" in
+  run)
+    mkdir -p dist/functions dist/infra
+    echo "module.exports = {};" > dist/functions/index.js
+    echo "{}" > dist/infra/incident.schema.json ;;
+  ci)
+    mkdir -p node_modules/yaml
+    echo "{}" > node_modules/yaml/package.json
+    if [ -n "$NPM_INCLUDES_DEV" ]; then mkdir -p node_modules/typescript; fi ;;
+esac
+`;
+
+    function write(relative: string, content: string): void {
+      mkdirSync(path.dirname(path.join(scratch, relative)), { recursive: true });
+      writeFileSync(path.join(scratch, relative), content);
+    }
+
+    function runHook(env: NodeJS.ProcessEnv = {}): ReturnType<typeof spawnSync> {
+      return spawnSync(
+        process.execPath,
+        [path.join(REPO_ROOT, "infra", "hooks", "stage-package.js")],
+        {
+          cwd: scratch,
+          encoding: "utf8",
+          env: {
+            ...process.env,
+            ...env,
+            NPM_LOG: log,
+            PATH: `${bin}${path.delimiter}${process.env.PATH}`,
+          },
+        },
+      );
+    }
+
+    beforeEach(() => {
+      scratch = mkdtempSync(path.join(os.tmpdir(), "stage-package-"));
+      bin = path.join(scratch, ".bin");
+      log = path.join(scratch, "npm.log");
+      write(".bin/npm", NPM);
+      chmodSync(path.join(bin, "npm"), 0o755);
+      write("host.json", "{}");
+      write(".funcignore", readFileSync(path.join(REPO_ROOT, ".funcignore"), "utf8"));
+      write(
+        "package.json",
+        JSON.stringify({
+          name: "scratch",
+          main: "dist/functions/index.js",
+          dependencies: { yaml: "^2.0.0" },
+          devDependencies: { typescript: "~5.9.0" },
+        }),
+      );
+      write(
+        "package-lock.json",
+        JSON.stringify({
+          name: "scratch",
+          lockfileVersion: 3,
+          packages: {
+            "": { name: "scratch" },
+            "node_modules/yaml": { version: "2.9.1" },
+            "node_modules/typescript": { version: "5.9.3", dev: true },
+          },
+        }),
+      );
+      // The developer's install, devDependencies included, and a stale stage from a previous run.
+      write("node_modules/typescript/package.json", "{}");
+      write("node_modules/yaml/package.json", "{}");
+      write("dist/package/stale.js", "");
+    });
+
+    afterEach(() => rmSync(scratch, { recursive: true, force: true }));
+
+    it("builds first, then installs production dependencies in the stage only", () => {
+      const result = runHook();
+      expect(result.stderr).toBe("");
+      expect(result.status).toBe(0);
+      const calls = readFileSync(log, "utf8").trim().split("\n");
+      expect(calls).toEqual([
+        `${scratch} run build`,
+        `${path.join(scratch, "dist", "package")} ci --omit=dev --ignore-scripts --no-audit --no-fund`,
+      ]);
+    });
+
+    it("stages the build, the files beside it and production dependencies, nothing else", () => {
+      expect(runHook().status).toBe(0);
+      const stage = path.join(scratch, "dist", "package");
+      for (const file of [
+        "host.json",
+        "package.json",
+        "package-lock.json",
+        ".funcignore",
+        "dist/functions/index.js",
+        "dist/infra/incident.schema.json",
+        "node_modules/yaml/package.json",
+      ]) {
+        expect([file, existsSync(path.join(stage, file))]).toEqual([file, true]);
+      }
+      for (const file of ["node_modules/typescript", "dist/package", "stale.js"]) {
+        expect([file, existsSync(path.join(stage, file))]).toEqual([file, false]);
+      }
+      // The working tree keeps its devDependencies: npm test still runs after azd up.
+      expect(existsSync(path.join(scratch, "node_modules", "typescript", "package.json"))).toBe(
+        true,
+      );
+    });
+
+    it("fails when npm installs a dev-only package anyway", () => {
+      const result = runHook({ NPM_INCLUDES_DEV: "1" });
+      expect(result.status).not.toBe(0);
+      expect(result.stderr).toContain("dev-only packages in dist/package: node_modules/typescript");
+    });
   });
 });

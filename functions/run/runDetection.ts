@@ -57,7 +57,7 @@ export async function runDetection(deps: RunDependencies): Promise<RunResult> {
 
   const watermark = await state.readWatermark();
   const plan = planQuery({ watermark: watermark.value, now: startedAt, ...config });
-  if (!plan) return { summary: summary.finish(deps.now()), incidents: [] };
+  if (!plan) return { summary: summary.finish(), incidents: [] };
   summary.window = plan.window;
   if (plan.coverageGap)
     log.warn(`watermark ${watermark.value?.toISOString()} is older than LOOKBACK`);
@@ -90,7 +90,7 @@ export async function runDetection(deps: RunDependencies): Promise<RunResult> {
   );
   summary.newHits = kept.length;
   summary.incidents = incidents.length;
-  if (!deps.playbook) return { summary: summary.finish(deps.now()), incidents };
+  if (!deps.playbook) return { summary: summary.finish(), incidents };
 
   // Durable first: a crash from here on loses nothing, and a repeat post reuses the same id.
   const outbox = incidents.map((payload) => outboxRecord(payload, deps.runId, startedAt));
@@ -100,7 +100,7 @@ export async function runDetection(deps: RunDependencies): Promise<RunResult> {
 
   const delivered: DeliveryCounts = await deliverOutbox(outbox, deps.playbook, state, log);
   summary.recordDelivery(delivered);
-  return { summary: summary.finish(deps.now()), incidents };
+  return { summary: summary.finish(), incidents };
 }
 
 function enrich(event: DetectionEvent, deps: RunDependencies): EnrichedHit {

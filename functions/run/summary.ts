@@ -1,3 +1,4 @@
+import { performance } from "node:perf_hooks";
 import type { IngestionWindow, SuppressedHit } from "../model";
 import type { QueryOutcome } from "../query/detectionQuery";
 import type { DeliveryCounts } from "./deliverOutbox";
@@ -19,6 +20,8 @@ export class RunSummary {
   failed = 0;
   retried: DeliveryCounts = { delivered: 0, pending: 0, failed: 0 };
   durationMs = 0;
+  // Monotonic, and apart from the run's clock: that one is injected (tests) and drives windows.
+  private readonly startedTick = performance.now();
 
   constructor(
     readonly runId: string,
@@ -49,8 +52,8 @@ export class RunSummary {
   }
 
   /** Stamps the duration; returns this for chaining. */
-  finish(at: Date): this {
-    this.durationMs = at.getTime() - this.startedAt.getTime();
+  finish(): this {
+    this.durationMs = Math.round(performance.now() - this.startedTick);
     return this;
   }
 

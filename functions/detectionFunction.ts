@@ -2,9 +2,9 @@ import type { InvocationContext, Timer } from "@azure/functions";
 import { loadConfig } from "./config/config";
 import { runDetection } from "./run/runDetection";
 import { RUN_COMPLETED, type RunLog } from "./run/runLog";
+import { DetectionRuntime, type RuntimeOptions } from "./run/runtime";
 
 export { FUNCTION_NAME } from "./run/runLog";
-import { DetectionRuntime, type RuntimeOptions } from "./run/runtime";
 
 type Env = Readonly<Record<string, string | undefined>>;
 

@@ -1,5 +1,6 @@
 // Test events and hits for triage and incident-text tests. Defaults describe a plain, unexplained
 // nbtscan run by hand: cmd.exe parent, C:\Tools folder, no benign wording, matched by name.
+import { eventKey } from "../../functions/enrich/enrich";
 import type { BenignMatch, DetectionEvent, EnrichedHit, MatchedBy } from "../../functions/model";
 
 /** A known nbtscan SHA1 (nbtscan.yaml knownHashes). */
@@ -59,9 +60,7 @@ export function makeHit(
 ): EnrichedHit {
   const matchedBy = options.matchedBy ?? "name";
   return {
-    key: [event.SourceTable, event.DeviceName.toLowerCase(), event.Timestamp, event.ReportId].join(
-      "|",
-    ),
+    key: eventKey(event),
     event,
     matchedBy,
     renamedBinary: options.renamedBinary ?? matchedBy === "hash",

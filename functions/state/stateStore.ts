@@ -214,7 +214,7 @@ export class StateStore {
    * before they are delivered, so no hit is ever both forgotten and undelivered.
    */
   async record(incidents: OutboxRecord[], ledger: LedgerRecord[]): Promise<void> {
-    await this.upsertAll(incidents.map((i) => this.outboxEntity(i)));
+    await this.upsertAll(incidents.map(outboxEntity));
     await this.upsertAll(ledger.map(ledgerEntity));
   }
 
@@ -225,21 +225,24 @@ export class StateStore {
 
   /** Incidents not yet delivered, oldest first. */
   async pendingOutbox(): Promise<OutboxRecord[]> {
-    const entities = this.table.listEntities<OutboxEntity>({
-      queryOptions: { filter: odata`PartitionKey eq ${OUTBOX_PARTITION} and Status eq 'pending'` },
-    });
-    const records: OutboxRecord[] = [];
-    for await (const entity of entities) records.push(outboxRecord(entity));
-    return records.sort((a, b) => a.createdAt.localeCompare(b.createdAt));
+    const pending = await this.listOutbox(
+      odata`PartitionKey eq ${OUTBOX_PARTITION} and Status eq 'pending'`,
+    );
+    return pending.sort((a, b) => a.createdAt.localeCompare(b.createdAt));
   }
 
   /** Every outbox row, any status (for audits and tests). */
   async allOutbox(): Promise<OutboxRecord[]> {
-    const entities = this.table.listEntities<OutboxEntity>({
-      queryOptions: { filter: odata`PartitionKey eq ${OUTBOX_PARTITION}` },
-    });
+    return this.listOutbox(odata`PartitionKey eq ${OUTBOX_PARTITION}`);
+  }
+
+  private async listOutbox(filter: string): Promise<OutboxRecord[]> {
     const records: OutboxRecord[] = [];
-    for await (const entity of entities) records.push(outboxRecord(entity));
+    for await (const entity of this.table.listEntities<OutboxEntity>({
+      queryOptions: { filter },
+    })) {
+      records.push(outboxRecord(entity));
+    }
     return records;
   }
 
@@ -282,22 +285,6 @@ export class StateStore {
     );
   }
 
-  private outboxEntity(record: OutboxRecord): OutboxEntity {
-    const json = JSON.stringify(record.payload);
-    const parts = utf16Chunks(json, PAYLOAD_CHUNK_CHARS);
-    const entity: OutboxEntity = {
-      partitionKey: OUTBOX_PARTITION,
-      rowKey: record.incidentId,
-      RunId: record.runId,
-      CreatedAt: record.createdAt,
-      Status: record.status,
-      Attempts: record.attempts,
-      PayloadParts: parts.length,
-    };
-    parts.forEach((part, i) => (entity[`Payload${i}`] = part));
-    return entity;
-  }
-
   private async upsertAll(entities: TableEntity[]): Promise<void> {
     const byPartition = new Map<string, TableEntity[]>();
     for (const e of entities) {
@@ -310,6 +297,22 @@ export class StateStore {
       }
     }
   }
+}
+
+function outboxEntity(record: OutboxRecord): OutboxEntity {
+  const json = JSON.stringify(record.payload);
+  const parts = utf16Chunks(json, PAYLOAD_CHUNK_CHARS);
+  const entity: OutboxEntity = {
+    partitionKey: OUTBOX_PARTITION,
+    rowKey: record.incidentId,
+    RunId: record.runId,
+    CreatedAt: record.createdAt,
+    Status: record.status,
+    Attempts: record.attempts,
+    PayloadParts: parts.length,
+  };
+  parts.forEach((part, i) => (entity[`Payload${i}`] = part));
+  return entity;
 }
 
 function ledgerEntity(r: LedgerRecord): LedgerEntity {

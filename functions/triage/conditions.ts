@@ -25,9 +25,9 @@
 // operators in one leaf, an empty list and an invalid regular expression are errors at load that
 // name the JSON path, never a rule that silently never matches. Regular expressions are compiled
 // once, at load. Evaluation reports the columns that made the condition match, for annotation.
-import type { DetectionEvent, EventColumn } from "../model";
+import { EVENT_COLUMNS, type DetectionEvent, type EventColumn } from "../model";
 import { compileSchema, SchemaValidationError } from "../validation";
-import { columnValue, EVENT_COLUMNS } from "./columns";
+import { columnValue } from "./columns";
 import conditionSchemaFile from "./condition.schema.json";
 
 /** One value, or a list meaning "any of these". */

@@ -1,11 +1,10 @@
-import { EVENT_COLUMNS } from "../../functions/triage/columns";
 import {
   CONDITION_SCHEMA,
   compileCondition,
   evaluateCondition,
   parseCondition,
 } from "../../functions/triage/conditions";
-import type { DetectionEvent } from "../../functions/model";
+import { EVENT_COLUMNS, type DetectionEvent } from "../../functions/model";
 import { SchemaValidationError } from "../../functions/validation";
 import { makeEvent } from "../support/events";
 

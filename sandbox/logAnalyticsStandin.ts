@@ -19,7 +19,14 @@ import {
   type ErrorResponse,
   type QueryResponse,
 } from "./logAnalyticsWire";
-import { closeServer, listenOnLoopback, LOOPBACK, readBody, sendJson } from "./loopback";
+import {
+  catchAs500,
+  closeServer,
+  listenOnLoopback,
+  LOOPBACK,
+  readBody,
+  sendJson,
+} from "./loopback";
 import { InvalidTimespanError, parseTimespan, type TimeRange } from "./timespan";
 import { createLoopbackCertificate, type LoopbackCertificate } from "./tls";
 
@@ -312,13 +319,7 @@ export async function startLogAnalyticsStandin(
     sendJson(res, outcome.status, outcome.body, outcome.headers);
   }
 
-  const server = createServer({ key: tls.key, cert: tls.cert }, (req, res) => {
-    handle(req, res).catch((error: unknown) => {
-      const message = error instanceof Error ? error.message : String(error);
-      if (!res.headersSent) sendJson(res, 500, { error: { code: "InternalServerError", message } });
-      else res.destroy();
-    });
-  });
+  const server = createServer({ key: tls.key, cert: tls.cert }, catchAs500(handle));
   const port = await listenOnLoopback(server, options.port ?? 0);
 
   return {

@@ -1,5 +1,5 @@
-import type { IncomingMessage, Server, ServerResponse } from "node:http";
-import { createServer as createNetServer } from "node:net";
+import type { IncomingMessage, Server as HttpServer, ServerResponse } from "node:http";
+import { createServer as createNetServer, type Server } from "node:net";
 
 // Helpers shared by the local stand-ins. Everything binds to 127.0.0.1 only: the stand-ins are
 // test doubles, never reachable from another host.
@@ -24,7 +24,7 @@ export function listenOnLoopback(server: Server, port = 0): Promise<number> {
 }
 
 /** Stops accepting connections, drops idle keep-alive ones, and resolves once closed. */
-export function closeServer(server: Server): Promise<void> {
+export function closeServer(server: HttpServer): Promise<void> {
   return new Promise((resolve, reject) => {
     server.close((error) => (error ? reject(error) : resolve()));
     // SDK clients keep connections alive; without this, close() waits for them to time out.
@@ -35,14 +35,7 @@ export function closeServer(server: Server): Promise<void> {
 /** Finds a free loopback port by listening on port 0 and closing again. */
 export async function freeLoopbackPort(): Promise<number> {
   const probe = createNetServer();
-  const port = await new Promise<number>((resolve, reject) => {
-    probe.once("error", reject);
-    probe.listen(0, LOOPBACK, () => {
-      const address = probe.address();
-      if (address === null || typeof address === "string") reject(new Error("no TCP port"));
-      else resolve(address.port);
-    });
-  });
+  const port = await listenOnLoopback(probe);
   await new Promise<void>((resolve) => probe.close(() => resolve()));
   return port;
 }
@@ -80,4 +73,20 @@ export function sendJson(
     ...headers,
   });
   res.end(text);
+}
+
+/**
+ * A request listener around an async handler: an error it throws is answered with a 500
+ * `{ error }`, or, once the headers are out, by dropping the connection.
+ */
+export function catchAs500(
+  handle: (req: IncomingMessage, res: ServerResponse) => Promise<void>,
+): (req: IncomingMessage, res: ServerResponse) => void {
+  return (req, res) => {
+    handle(req, res).catch((error: unknown) => {
+      const message = error instanceof Error ? error.message : String(error);
+      if (!res.headersSent) sendJson(res, 500, { error: { code: "InternalServerError", message } });
+      else res.destroy();
+    });
+  };
 }

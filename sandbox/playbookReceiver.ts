@@ -1,7 +1,14 @@
 import type { IncomingHttpHeaders, IncomingMessage, Server, ServerResponse } from "node:http";
 import { createServer as createHttpServer } from "node:http";
 import { createServer as createHttpsServer } from "node:https";
-import { closeServer, listenOnLoopback, LOOPBACK, readBody, sendJson } from "./loopback";
+import {
+  catchAs500,
+  closeServer,
+  listenOnLoopback,
+  LOOPBACK,
+  readBody,
+  sendJson,
+} from "./loopback";
 import type { LoopbackCertificate } from "./tls";
 
 // A stand-in for the Logic App playbook's HTTP trigger. It records every POST, keeps the latest
@@ -135,13 +142,7 @@ export async function startPlaybookReceiver(
     sendJson(res, outcome.status, outcome.body, outcome.headers);
   }
 
-  const listener = (req: IncomingMessage, res: ServerResponse): void => {
-    handle(req, res).catch((error: unknown) => {
-      const message = error instanceof Error ? error.message : String(error);
-      if (!res.headersSent) sendJson(res, 500, { error: { code: "InternalServerError", message } });
-      else res.destroy();
-    });
-  };
+  const listener = catchAs500(handle);
   const server: Server = options.tls
     ? createHttpsServer({ key: options.tls.key, cert: options.tls.cert }, listener)
     : createHttpServer(listener);

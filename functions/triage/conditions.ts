@@ -65,9 +65,6 @@ export interface ConditionResult {
   fields: EventColumn[];
 }
 
-/** The $id other schemas use to refer to the condition schema ("condition.schema.json"). */
-export const CONDITION_SCHEMA_ID = conditionSchemaFile.$id;
-
 /** The condition JSON Schema, with the column enum filled in from EVENT_COLUMNS. */
 export const CONDITION_SCHEMA: object = {
   ...conditionSchemaFile,

@@ -32,7 +32,7 @@ import {
 import exclusionsSchema from "./exclusions.schema.json";
 
 /** An exclusion as written in the document. */
-export interface ExclusionDocumentEntry {
+interface ExclusionDocumentEntry {
   name: string;
   expires: string;
   reason?: string;
@@ -187,7 +187,7 @@ function matchesScope(exclusion: Exclusion, event: DetectionEvent): boolean {
 }
 
 /** Whether an exclusion covers an event: every given scope and the condition match; pure. */
-export function exclusionMatches(exclusion: Exclusion, event: DetectionEvent): boolean {
+function exclusionMatches(exclusion: Exclusion, event: DetectionEvent): boolean {
   return matchesScope(exclusion, event) && evaluateCondition(exclusion.condition, event).matched;
 }
 

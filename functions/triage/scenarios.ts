@@ -32,12 +32,7 @@ interface ScenarioDocument {
 }
 
 /** Where the shipped scenarios live. */
-export const DEFAULT_SCENARIOS_FILE = path.join(
-  __dirname,
-  "..",
-  "detection",
-  "benign-scenarios.yaml",
-);
+const DEFAULT_SCENARIOS_FILE = path.join(__dirname, "..", "detection", "benign-scenarios.yaml");
 
 const validateScenarios = compileSchema<ScenarioDocument>(
   withConditionSchema(scenariosSchema),

@@ -6,7 +6,7 @@
 import type { DetectionRule, AttackRef } from "../detection/rule";
 import type { DetectionEvent, EnrichedHit, EventColumn, Severity } from "../model";
 import { columnValue } from "../triage/columns";
-import { userWritableMarkers } from "../triage/severity";
+import { inUserWritableFolder } from "../triage/severity";
 import { ELLIPSIS, escapeMarkdown, markdownLink, plainText } from "./markdown";
 
 /** Sentinel's limits on the incident fields this module writes. */
@@ -189,7 +189,8 @@ function summarySection(input: IncidentTextInput, sorted: readonly EnrichedHit[]
   const last = timeText(sorted[sorted.length - 1].event.Timestamp);
   const span = first === last ? `at ${first}` : `between ${first} and ${last}`;
   const folders = distinct(hits.map((h) => value(h.event, "FolderPath")));
-  const writable = hits.some((h) => userWritableMarkers(value(h.event, "FolderPath")).length > 0);
+  // The same test as the severity rule, so the summary never disagrees with the severity.
+  const writable = hits.some((h) => inUserWritableFolder(h.event));
   // In a process event the initiating process started nbtscan; in a file event it wrote the file.
   const started = hits.filter((h) => h.event.SourceTable === "DeviceProcessEvents");
   const written = hits.filter((h) => h.event.SourceTable === "DeviceFileEvents");

@@ -14,7 +14,7 @@
 // or dropping it in a temporary or profile folder is what intruders do and what a deployed
 // inventory or patch product, installed under Program Files, does not. The three levels come
 // from the SEVERITY_DEFAULT / SEVERITY_ELEVATED / SEVERITY_BENIGN settings.
-import type { EnrichedHit, Severity } from "../model";
+import type { DetectionEvent, EnrichedHit, Severity } from "../model";
 import { columnValue } from "./columns";
 
 /** The severity each outcome of the rule gets, per deployment. */
@@ -49,16 +49,23 @@ export interface SeverityAssessment {
   reason: string;
 }
 
+const LOWER_CASE_FOLDERS = USER_WRITABLE_FOLDERS.map((marker) => marker.toLowerCase());
+
 /** The user-writable or temporary folder markers a path contains, in list order. */
 export function userWritableMarkers(folderPath: string): string[] {
   // The trailing \ lets a FolderPath that ends at the folder itself (…\Temp) match "\Temp\".
   const path = `${folderPath.replace(/\//g, "\\")}\\`.toLowerCase();
-  return USER_WRITABLE_FOLDERS.filter((marker) => path.includes(marker.toLowerCase()));
+  return USER_WRITABLE_FOLDERS.filter((_, i) => path.includes(LOWER_CASE_FOLDERS[i]));
+}
+
+/** Whether the event's file is in a user-writable or temporary folder (one of the markers). */
+export function inUserWritableFolder(event: DetectionEvent): boolean {
+  return userWritableMarkers(columnValue(event, "FolderPath")).length > 0;
 }
 
 /** Whether a hit carries an aggravating signal (renamed binary or user-writable folder). */
-export function isAggravating(hit: EnrichedHit): boolean {
-  return hit.renamedBinary || userWritableMarkers(columnValue(hit.event, "FolderPath")).length > 0;
+function isAggravating(hit: EnrichedHit): boolean {
+  return hit.renamedBinary || inUserWritableFolder(hit.event);
 }
 
 function listNames(names: string[], max = 3): string {

@@ -24,17 +24,13 @@ export interface AzuriteTable {
   stop(): Promise<void>;
 }
 
-/** How to start Azurite. */
-export interface AzuriteOptions {
-  /** How long to wait for Azurite to report that it is listening (default 30 s). */
-  startTimeoutMs?: number;
-}
-
 // Azurite prints this once its server is listening (azurite/dist/src/table/main.js).
 const READY = "Azurite Table service successfully started";
+/** How long Azurite gets to print READY. */
+const START_TIMEOUT_MS = 30_000;
 
 /** Starts Azurite's Table service in memory on a free 127.0.0.1 port. */
-export async function startAzuriteTable(options: AzuriteOptions = {}): Promise<AzuriteTable> {
+export async function startAzuriteTable(): Promise<AzuriteTable> {
   const entry = require.resolve("azurite/dist/src/table/main.js");
   const port = await freeLoopbackPort();
   // Azurite checks its working directory is writable even in memory; give it a private one.
@@ -58,7 +54,6 @@ export async function startAzuriteTable(options: AzuriteOptions = {}): Promise<A
 
   let output = "";
   await new Promise<void>((resolve, reject) => {
-    const timeoutMs = options.startTimeoutMs ?? 30_000;
     const fail = (reason: string): void => {
       cleanup();
       child.kill();
@@ -75,7 +70,10 @@ export async function startAzuriteTable(options: AzuriteOptions = {}): Promise<A
       fail(`exited (code ${code}, signal ${signal})`);
     const onError = (error: Error): void => fail(error.message);
     // A bound on a hung start, not a wait for readiness: readiness is the stdout line.
-    const timer = setTimeout(() => fail(`no "${READY}" within ${timeoutMs} ms`), timeoutMs);
+    const timer = setTimeout(
+      () => fail(`no "${READY}" within ${START_TIMEOUT_MS} ms`),
+      START_TIMEOUT_MS,
+    );
     function cleanup(): void {
       clearTimeout(timer);
       child.stdout.off("data", onData);

@@ -52,14 +52,10 @@ export interface LogAnalyticsStandinOptions {
   events?: readonly DetectionEvent[];
   /** Largest result before the engine truncates it and reports a PartialError. */
   maxRowsPerResponse?: number;
-  /** Schemas the query is analysed against; ../shared/schemas by default. */
-  schemas?: TableSchema[];
   /** When set, a bearer token other than this one gets 403 InvalidAuthenticationToken. */
   acceptedToken?: string;
   /** Clock for timespans given as a bare duration ("PT1H" ends now). */
   now?: () => Date;
-  /** Port on 127.0.0.1; 0 (default) picks a free one. */
-  port?: number;
 }
 
 /** A scripted response served before normal behaviour, e.g. 429 with Retry-After. */
@@ -216,7 +212,7 @@ export async function startLogAnalyticsStandin(
   options: LogAnalyticsStandinOptions,
 ): Promise<LogAnalyticsStandin> {
   const tls = options.tls ?? (await createLoopbackCertificate());
-  const schemas = options.schemas ?? loadTableSchemas(sharedSchemaDir());
+  const schemas = loadTableSchemas(sharedSchemaDir());
   const now = options.now ?? (() => new Date());
   const stored: StoredEvent[] = (options.events ?? []).map(storedEvent);
   const faults: StandinFault[] = [];
@@ -320,7 +316,7 @@ export async function startLogAnalyticsStandin(
   }
 
   const server = createServer({ key: tls.key, cert: tls.cert }, catchAs500(handle));
-  const port = await listenOnLoopback(server, options.port ?? 0);
+  const port = await listenOnLoopback(server);
 
   return {
     url: `https://${LOOPBACK}:${port}/v1`,

@@ -7,11 +7,11 @@ import { createServer as createNetServer, type Server } from "node:net";
 /** The only address the stand-ins listen on. */
 export const LOOPBACK = "127.0.0.1";
 
-/** Starts listening on 127.0.0.1 (port 0: an ephemeral one) and resolves with the port. */
-export function listenOnLoopback(server: Server, port = 0): Promise<number> {
+/** Starts listening on a free 127.0.0.1 port and resolves with the port. */
+export function listenOnLoopback(server: Server): Promise<number> {
   return new Promise((resolve, reject) => {
     server.once("error", reject);
-    server.listen(port, LOOPBACK, () => {
+    server.listen(0, LOOPBACK, () => {
       server.off("error", reject);
       const address = server.address();
       if (address === null || typeof address === "string") {

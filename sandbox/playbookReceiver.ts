@@ -21,8 +21,6 @@ export interface PlaybookReceiverOptions {
   tls?: LoopbackCertificate;
   /** Schema check, as a trigger with schema validation does: throw to answer 400. */
   validate?: (body: unknown) => void;
-  /** Port on 127.0.0.1; 0 (default) picks a free one. */
-  port?: number;
 }
 
 /** One POST to /playbook and the status it got. */
@@ -146,7 +144,7 @@ export async function startPlaybookReceiver(
   const server: Server = options.tls
     ? createHttpsServer({ key: options.tls.key, cert: options.tls.cert }, listener)
     : createHttpServer(listener);
-  const port = await listenOnLoopback(server, options.port ?? 0);
+  const port = await listenOnLoopback(server);
 
   return {
     url: `${options.tls ? "https" : "http"}://${LOOPBACK}:${port}${PATH}`,

@@ -40,11 +40,11 @@ export interface IncidentText {
   evidenceComment: string;
 }
 
-const GROUPING_LABELS: Record<string, string> = {
-  device: "one incident per device per run",
-  run: "one incident per run",
-  event: "one incident per event",
-};
+const GROUPING_LABELS = new Map([
+  ["device", "one incident per device per run"],
+  ["run", "one incident per run"],
+  ["event", "one incident per event"],
+]);
 
 const PROCESS_TABLE = "DeviceProcessEvents";
 
@@ -121,6 +121,10 @@ function joinSections(sections: readonly string[]): string {
   return sections.filter((s) => s.length > 0).join("\n\n");
 }
 
+function groupingLabel(grouping: string): string {
+  return GROUPING_LABELS.get(grouping) ?? escapeMarkdown(grouping, 60);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Title
 
@@ -171,17 +175,18 @@ function matchSentence(hits: readonly EnrichedHit[], rule: DetectionRule): strin
 
 function summarySection(input: IncidentTextInput, sorted: readonly EnrichedHit[]): string {
   const { hits, rule } = input;
-  const processes = hits.filter((h) => h.event.SourceTable === PROCESS_TABLE).length;
-  const files = hits.length - processes;
+  // In a process event the initiating process started nbtscan; in a file event it wrote the file.
+  const started = hits.filter((h) => h.event.SourceTable === PROCESS_TABLE);
+  const written = hits.filter((h) => h.event.SourceTable !== PROCESS_TABLE);
   const verb =
-    processes > 0 && files > 0
+    started.length > 0 && written.length > 0
       ? "ran and was written to disk"
-      : processes > 0
+      : started.length > 0
         ? "ran"
         : "was written to disk";
   const counts = [
-    processes > 0 ? plural(processes, "process start") : "",
-    files > 0 ? plural(files, "file event") : "",
+    started.length > 0 ? plural(started.length, "process start") : "",
+    written.length > 0 ? plural(written.length, "file event") : "",
   ].filter(Boolean);
   const devices = distinct(hits.map((h) => value(h.event, "DeviceName")));
   const accounts = distinct(hits.map((h) => accountOf(h.event)));
@@ -191,15 +196,11 @@ function summarySection(input: IncidentTextInput, sorted: readonly EnrichedHit[]
   const folders = distinct(hits.map((h) => value(h.event, "FolderPath")));
   // The same test as the severity rule, so the summary never disagrees with the severity.
   const writable = hits.some((h) => inUserWritableFolder(h.event));
-  // In a process event the initiating process started nbtscan; in a file event it wrote the file.
-  const started = hits.filter((h) => h.event.SourceTable === "DeviceProcessEvents");
-  const written = hits.filter((h) => h.event.SourceTable === "DeviceFileEvents");
   const parents = distinct(started.map((h) => value(h.event, "InitiatingProcessFileName")));
   const grandparents = distinct(
     started.map((h) => value(h.event, "InitiatingProcessParentFileName")),
   );
   const writers = distinct(written.map((h) => value(h.event, "InitiatingProcessFileName")));
-  const grouping = GROUPING_LABELS[input.grouping] ?? escapeMarkdown(input.grouping, 60);
 
   const sentences = [
     `nbtscan (${escapeMarkdown(rule.software.id, 10)}, a NetBIOS network scanner) ${verb} on ` +
@@ -215,7 +216,7 @@ function summarySection(input: IncidentTextInput, sorted: readonly EnrichedHit[]
         (grandparents.length > 0 ? `, itself started by ${plainList(grandparents, 2, 40)}.` : ".")
       : "",
     writers.length > 0 ? `Written to disk by ${plainList(writers, 2, 40)}.` : "",
-    `Grouping: ${grouping}.`,
+    `Grouping: ${groupingLabel(input.grouping)}.`,
   ];
   return sentences.filter(Boolean).join(" ");
 }
@@ -337,7 +338,7 @@ function benignSection(input: IncidentTextInput): string {
 function nextStepsSection(sorted: readonly EnrichedHit[]): string {
   const host = escapeMarkdown(value(sorted[0].event, "DeviceName") || "the device", 50);
   const account = escapeMarkdown(accountOf(sorted[0].event) || "the account", 50);
-  const processEvent = sorted.find((h) => h.event.SourceTable === "DeviceProcessEvents")?.event;
+  const processEvent = sorted.find((h) => h.event.SourceTable === PROCESS_TABLE)?.event;
   const parent = escapeMarkdown(
     value(processEvent ?? sorted[0].event, "InitiatingProcessFileName") || "the parent",
     40,
@@ -514,7 +515,7 @@ function renderEvidenceComment(input: IncidentTextInput, sorted: readonly Enrich
   const heading =
     `### nbtscan evidence: ${plural(sorted.length, "event")}\n` +
     `Detection: ${escapeMarkdown(rule.name, 120)} ${escapeMarkdown(rule.version, 20)}. ` +
-    `Grouping: ${GROUPING_LABELS[input.grouping] ?? escapeMarkdown(input.grouping, 60)}. ` +
+    `Grouping: ${groupingLabel(input.grouping)}. ` +
     "Every value is escaped and links are defanged ([:]// and www[.]).";
   const after = [huntingSection(sorted, rule), referencesSection(rule)];
   const header = tableHeader(COMMENT_COLUMNS).join("\n");

@@ -26,11 +26,9 @@ export interface PlaybookReceiverOptions {
 /** One POST to /playbook and the status it got. */
 export interface ReceivedPost {
   headers: IncomingHttpHeaders;
-  /** The parsed JSON body; undefined when it was not JSON. */
+  /** The parsed JSON body; undefined when it was not JSON or the POST got a scripted failure. */
   body: unknown;
-  rawBody: string;
   status: number;
-  receivedAt: Date;
 }
 
 /** A JSON object body. */
@@ -130,9 +128,7 @@ export async function startPlaybookReceiver(
     const post: ReceivedPost = {
       headers: req.headers,
       body: undefined,
-      rawBody,
       status: 0,
-      receivedAt: new Date(),
     };
     received.push(post);
     const outcome = accept(req, rawBody, post);

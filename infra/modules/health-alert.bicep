@@ -65,8 +65,10 @@ resource actionGroup 'Microsoft.Insights/actionGroups@2023-01-01' = if (!empty(e
   }
 }
 
-// No managed identity: the rule queries with Azure Monitor's own access to the component in
-// its scope, so nothing needs a role for it.
+// No managed identity, so no role assignment: Azure Monitor runs the query with the permissions
+// the last account to deploy or edit the rule had at that time. The deploying account created
+// the component, so it can read it; a later edit by an account that cannot read the component
+// leaves the rule unable to query it.
 resource healthAlert 'Microsoft.Insights/scheduledQueryRules@2026-03-01' = {
   name: alertName
   location: location

@@ -9,8 +9,8 @@ import { freeLoopbackPort, LOOPBACK } from "./loopback";
 // shell, npx or global install is involved.
 
 /** The well-known development-storage account and key Azurite accepts (documented, not secret). */
-export const AZURITE_ACCOUNT = "devstoreaccount1";
-export const AZURITE_ACCOUNT_KEY =
+const AZURITE_ACCOUNT = "devstoreaccount1";
+const AZURITE_ACCOUNT_KEY =
   "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
 
 /** A running Azurite Table service. */

@@ -128,7 +128,7 @@ interface KustoHost {
 }
 
 /** Loads the Kusto.Language bundle into the process's main realm once; returns Kusto.Language. */
-export function kustoLanguage(): KustoLanguage {
+function kustoLanguage(): KustoLanguage {
   // runInThisContext evaluates in Node's main realm even under Jest, whose modules run in their
   // own; looking the bundle up there first means it is evaluated once per process, as a second
   // evaluation fails ("Class ... is already defined").

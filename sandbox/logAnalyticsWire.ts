@@ -142,7 +142,7 @@ export function resultTruncatedError(limit: number): WireError {
 }
 
 /** Formats a datetime the way the service does: UTC with seven fractional digits. */
-export function kustoDatetime(value: string): string {
+function kustoDatetime(value: string): string {
   const precise = /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d{1,7}))?Z$/.exec(value);
   if (precise) return `${precise[1]}.${(precise[2] ?? "").padEnd(7, "0")}Z`;
   const date = new Date(value);

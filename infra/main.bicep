@@ -67,8 +67,6 @@ var workspaceSubscriptionId = workspaceIdParts[2]
 var workspaceResourceGroupName = workspaceIdParts[4]
 var workspaceName = last(workspaceIdParts)
 
-var functionAppName = '${abbrs.webSitesFunctions}${resourceToken}'
-
 resource rg 'Microsoft.Resources/resourceGroups@2025-04-01' = {
   name: '${abbrs.resourcesResourceGroups}${environmentName}'
   location: location
@@ -150,7 +148,7 @@ module functionApp 'modules/function-app.bicep' = {
   scope: rg
   params: {
     planName: '${abbrs.webServerFarms}${resourceToken}'
-    name: functionAppName
+    name: '${abbrs.webSitesFunctions}${resourceToken}'
     location: location
     tags: tags
     serviceName: serviceName

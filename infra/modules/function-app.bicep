@@ -236,4 +236,3 @@ resource scmPublishing 'Microsoft.Web/sites/basicPublishingCredentialsPolicies@2
 }
 
 output name string = functionApp.name
-output id string = functionApp.id

@@ -250,5 +250,4 @@ resource playbook 'Microsoft.Logic/workflows@2019-05-01' = {
 }
 
 output name string = playbook.name
-output id string = playbook.id
 output principalId string = playbook.identity.principalId

@@ -30,8 +30,8 @@ const DEFANG_SCHEMES = /^(javascript|vbscript|data|file|mailto|xmpp):/i;
 
 type Token = { raw: number; text: string };
 
-/** Splits text into neutralised plain-text tokens: what each input unit should read as. */
-function plainTokens(text: string, start: number): Token | undefined {
+/** The neutralised token at `start`: how many input units it covers and what they read as. */
+function nextToken(text: string, start: number): Token | undefined {
   if (start >= text.length) return undefined;
   const rest = text.slice(start, start + 16);
   const lineBreak = LINE_BREAK.exec(rest);
@@ -67,7 +67,7 @@ function render(text: string, maxLength: number, transform: (token: string) => s
   const pieces: string[] = [];
   let length = 0;
   for (let at = 0; ;) {
-    const token = plainTokens(text, at);
+    const token = nextToken(text, at);
     if (token === undefined) return pieces.join("");
     const piece = transform(token.text);
     if (length + piece.length > limit) break;
@@ -87,7 +87,8 @@ export function escapeMarkdown(text: string, maxLength = Number.POSITIVE_INFINIT
   return render(text, maxLength, escapeToken);
 }
 
-// Plain text: letters, marks, digits, spaces and the punctuation names use; the rest becomes "?".
+// Plain text: letters, marks, digits, spaces and the punctuation names use, plus [ ] : / @ (kept
+// in plainText, for paths and defanged links: "http[:]//", "[@]"); the rest becomes "?".
 const PLAIN_ALLOWED = /^[\p{L}\p{M}\p{N} ._\\$'-]$/u;
 
 /** Neutralises an untrusted string for a plain-text field (a title): no markup, links or breaks. */
@@ -103,12 +104,11 @@ export function plainText(text: string, maxLength = Number.POSITIVE_INFINITY): s
     .trim();
 }
 
+// No parentheses or spaces, which would end the link target early.
 const SAFE_URL = /^https:\/\/[A-Za-z0-9\-._~:/?#@!$&'*+,;=%]+$/;
 
 /** A Markdown link to a trusted https URL; any other URL is shown as escaped text instead. */
 export function markdownLink(text: string, url: string, maxTextLength = 200): string {
   const label = escapeMarkdown(text, maxTextLength);
-  return SAFE_URL.test(url) && !/[()]/.test(url)
-    ? `[${label}](${url})`
-    : `${label} (${escapeMarkdown(url, 300)})`;
+  return SAFE_URL.test(url) ? `[${label}](${url})` : `${label} (${escapeMarkdown(url, 300)})`;
 }

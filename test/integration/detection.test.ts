@@ -281,7 +281,7 @@ describe("the timer handler against Azurite and the local stand-ins", () => {
   });
 
   it("needs no Azure credential against loopback stand-ins and a connection string", async () => {
-    const s = await sandbox({ events: sampleEvents(), injectCredential: false });
+    const s = await sandbox({ events: sampleEvents() });
     const { summary } = await s.run();
 
     expect(summary).toMatchObject({ delivered: 3 });

@@ -1,6 +1,7 @@
 // Runs the real timer handler against real local components: Azurite's Table service, the Log
 // Analytics stand-in (driven by the real LogsQueryClient over HTTPS) and the playbook receiver.
-// Only the clock, the credential and the TLS trust are injected.
+// Only the clock and the TLS trust are injected: against loopback the handler picks its own
+// credential, as the command line and npm start do.
 import { randomUUID } from "node:crypto";
 import { Agent } from "node:https";
 import { InvocationContext, type Timer } from "@azure/functions";
@@ -18,7 +19,6 @@ import {
 } from "../../sandbox/logAnalyticsStandin";
 import { startPlaybookReceiver, type PlaybookReceiver } from "../../sandbox/playbookReceiver";
 import { createLoopbackCertificate, type LoopbackCertificate } from "../../sandbox/tls";
-import { staticCredential } from "../sandbox/fixtures";
 
 export const WORKSPACE_ID = "11111111-2222-4333-8444-555555555555";
 export const MINUTE = 60_000;
@@ -52,8 +52,6 @@ export interface SandboxOptions {
   maxRowsPerResponse?: number;
   /** Settings added to (or, as undefined, removed from) the defaults below. */
   env?: Record<string, string | undefined>;
-  /** False to let the handler pick its own credential (proves no Azure sign-in is needed). */
-  injectCredential?: boolean;
 }
 
 /** One isolated detection deployment: its own state table, stand-in and playbook. */
@@ -102,11 +100,7 @@ export async function createSandbox(
     PLAYBOOK_MAX_RETRIES: "0",
     ...options.env,
   };
-  const handler = createDetectionHandler(env, {
-    agent: shared.agent,
-    now: () => now,
-    ...(options.injectCredential === false ? {} : { credential: staticCredential() }),
-  });
+  const handler = createDetectionHandler(env, { agent: shared.agent, now: () => now });
   const table = TableClient.fromConnectionString(shared.azurite.connectionString, tableName, {
     allowInsecureConnection: true,
   });

@@ -3,8 +3,11 @@ import { request as httpRequest } from "node:http";
 import { request as httpsRequest, type Agent } from "node:https";
 import type { AccessToken, TokenCredential } from "@azure/core-auth";
 
-/** A credential that hands out a fixed token: nothing probes Entra ID or the IMDS endpoint. */
-export function staticCredential(token = "sandbox-token"): TokenCredential {
+/**
+ * A credential that hands out the given token, for tests that need a particular one; otherwise
+ * use the product's LocalStandinCredential.
+ */
+export function staticCredential(token: string): TokenCredential {
   return {
     getToken: (): Promise<AccessToken> =>
       Promise.resolve({ token, expiresOnTimestamp: Date.now() + 60 * 60 * 1000 }),

@@ -1,6 +1,8 @@
 import { Agent } from "node:https";
 import { LogsQueryClient, LogsQueryResultStatus } from "@azure/monitor-query-logs";
+import type { TokenCredential } from "@azure/core-auth";
 import { RestError } from "@azure/core-rest-pipeline";
+import { LocalStandinCredential } from "../../functions/azure/credentials";
 import { loadDetectionRule } from "../../functions/detection/rule";
 import { buildQuery } from "../../functions/query/buildQuery";
 import { EVENT_COLUMNS, type DetectionEvent } from "../../functions/model";
@@ -81,8 +83,11 @@ async function standin(
   return s;
 }
 
-function client(s: LogAnalyticsStandin, token?: string): LogsQueryClient {
-  return new LogsQueryClient(staticCredential(token), {
+function client(
+  s: LogAnalyticsStandin,
+  credential: TokenCredential = new LocalStandinCredential(),
+): LogsQueryClient {
+  return new LogsQueryClient(credential, {
     endpoint: s.url,
     agent,
     // Keep the exponential back-off for 5xx short; Retry-After still governs 429.
@@ -269,11 +274,15 @@ describe("Log Analytics stand-in, through the real LogsQueryClient", () => {
   it("rejects an unexpected token with 403 when a token is configured", async () => {
     const s = await standin({ acceptedToken: "the-right-one" });
     const error = await restError(
-      client(s, "a-wrong-one").queryWorkspace(WORKSPACE_ID, query, timespan),
+      client(s, staticCredential("a-wrong-one")).queryWorkspace(WORKSPACE_ID, query, timespan),
     );
     expect(error.statusCode).toBe(403);
     expect(error.details).toMatchObject({ error: { code: "InvalidAuthenticationToken" } });
-    const ok = await client(s, "the-right-one").queryWorkspace(WORKSPACE_ID, query, timespan);
+    const ok = await client(s, staticCredential("the-right-one")).queryWorkspace(
+      WORKSPACE_ID,
+      query,
+      timespan,
+    );
     expect(ok.status).toBe(LogsQueryResultStatus.Success);
   });
 

@@ -1,5 +1,6 @@
 import { Agent } from "node:https";
 import { LogsQueryClient, LogsQueryResultStatus } from "@azure/monitor-query-logs";
+import { LocalStandinCredential } from "../../functions/azure/credentials";
 import { loadDetectionRule } from "../../functions/detection/rule";
 import type { DetectionEvent } from "../../functions/model";
 import { buildQuery } from "../../functions/query/buildQuery";
@@ -9,7 +10,6 @@ import { startLogAnalyticsStandin } from "../../sandbox/logAnalyticsStandin";
 import { loadSampleEvents } from "../../sandbox/sampleData";
 import sampleDocument from "../../sandbox/sample-events.json";
 import { createLoopbackCertificate } from "../../sandbox/tls";
-import { staticCredential } from "./fixtures";
 
 const MINUTE = 60 * 1000;
 const DAY = 24 * 60 * MINUTE;
@@ -142,7 +142,10 @@ describe("sample events for the local sandbox", () => {
         settleMs: SETTLE_MS,
       });
       if (!plan) throw new Error("the first run must have a window");
-      const client = new LogsQueryClient(staticCredential(), { endpoint: standin.url, agent });
+      const client = new LogsQueryClient(new LocalStandinCredential(), {
+        endpoint: standin.url,
+        agent,
+      });
       const result = await client.queryWorkspace(
         "ws",
         buildQuery(rule.query, plan.window),

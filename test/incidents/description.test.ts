@@ -223,7 +223,9 @@ describe("escapeMarkdown", () => {
     expect(escapeMarkdown("abcdef", 4)).toBe("abc…");
     expect(escapeMarkdown("ab.cd", 4)).toBe("ab…");
     expect(escapeMarkdown("a<b", 4)).toBe("a…");
-    expect(escapeMarkdown("a😀b", 3)).toBe("a😀".length <= 2 ? "a😀…" : "a…");
+    // "a😀" is already 3 UTF-16 units, so the ellipsis only fits without the emoji; never half a pair.
+    expect(escapeMarkdown("a😀b", 3)).toBe("a…");
+    expect(escapeMarkdown("a😀bc", 4)).toBe("a😀…");
     expect(escapeMarkdown("abc", 3)).toBe("abc");
     expect(escapeMarkdown("x".repeat(40000), 100)).toHaveLength(100);
   });

@@ -14,9 +14,20 @@ import {
 import os from "node:os";
 import path from "node:path";
 import { parse } from "yaml";
-import { at, buildMain, isObject, REPO_ROOT, text, type Json, type JsonObject } from "./bicep";
+import {
+  at,
+  buildMain,
+  isObject,
+  moduleDeployment,
+  onlyResource,
+  REPO_ROOT,
+  text,
+  type Json,
+  type JsonObject,
+} from "./bicep";
 
 let main: JsonObject;
+const project = parse(readFileSync(path.join(REPO_ROOT, "azure.yaml"), "utf8")) as Json;
 
 beforeAll(async () => {
   main = await buildMain();
@@ -27,8 +38,6 @@ function readJson(relative: string): Json {
 }
 
 describe("azure.yaml", () => {
-  const project = parse(readFileSync(path.join(REPO_ROOT, "azure.yaml"), "utf8")) as Json;
-
   it("is the nbtscan-detector project with Bicep in infra/", () => {
     expect(at(project, "name")).toBe("nbtscan-detector");
     expect(at(project, "infra", "provider")).toBe("bicep");
@@ -45,18 +54,14 @@ describe("azure.yaml", () => {
   });
 
   it("names the service as the function app's azd-service-name tag does", () => {
-    const site = at(main, "resources", "functionApp", "properties", "template", "resources");
-    const tags = Array.isArray(site)
-      ? site.filter(isObject).find((resource) => resource.type === "Microsoft.Web/sites")?.tags
-      : undefined;
-    expect(tags).toBe(
+    expect(onlyResource(main, "Microsoft.Web/sites").resource.tags).toBe(
       "[union(parameters('tags'), createObject('azd-service-name', parameters('serviceName')))]",
     );
-    expect(at(main, "resources", "functionApp", "properties", "parameters", "serviceName")).toEqual(
-      {
-        value: "[variables('serviceName')]",
-      },
-    );
+    expect(
+      at(moduleDeployment(main, "functionApp"), "properties", "parameters", "serviceName"),
+    ).toEqual({
+      value: "[variables('serviceName')]",
+    });
     const services = at(project, "services");
     expect(isObject(services) ? Object.keys(services) : []).toEqual([
       at(main, "variables", "serviceName"),
@@ -95,7 +100,6 @@ describe("infra/main.parameters.json", () => {
 });
 
 describe("deployment package", () => {
-  const project = parse(readFileSync(path.join(REPO_ROOT, "azure.yaml"), "utf8")) as Json;
   const service = at(project, "services", "detector");
   const HOOK = "node infra/hooks/stage-package.js";
 

@@ -5,6 +5,7 @@ import { RestError } from "@azure/core-rest-pipeline";
 import { LocalStandinCredential } from "../../functions/azure/credentials";
 import { loadDetectionRule } from "../../functions/detection/rule";
 import { buildQuery } from "../../functions/query/buildQuery";
+import { planQuery } from "../../functions/query/window";
 import { EVENT_COLUMNS, type DetectionEvent } from "../../functions/model";
 import {
   startLogAnalyticsStandin,
@@ -17,9 +18,16 @@ import { makeEvent } from "../support/events";
 
 const WORKSPACE_ID = "6a8e4b1c-2d3f-4e5a-9b7c-0d1e2f3a4b5c";
 const rule = loadDetectionRule();
-// The run's view: ingestion window [08:00, 09:00), timespan = 7-day lookback up to 09:00.
-const window = { start: new Date("2026-11-25T08:00:00Z"), end: new Date("2026-11-25T09:00:00Z") };
-const timespan = { startTime: new Date("2026-11-18T09:00:00Z"), endTime: window.end };
+// What a run at 09:02 sends after a watermark at 08:00 (default 7-day lookback, 2-minute settle):
+// ingestion window [08:00, 09:00), and a timespan from 7 days before the run to a day after it.
+const plan = planQuery({
+  watermark: new Date("2026-11-25T08:00:00Z"),
+  now: new Date("2026-11-25T09:02:00Z"),
+  lookbackMs: 7 * 24 * 60 * 60 * 1000,
+  settleMs: 2 * 60 * 1000,
+});
+if (!plan) throw new Error("a run two minutes past its window's end has a window");
+const { window, timespan } = plan;
 const query = buildQuery(rule.query, window);
 
 const inWindow = makeEvent({

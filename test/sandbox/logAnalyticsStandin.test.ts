@@ -13,7 +13,7 @@ import {
   type LogAnalyticsStandinOptions,
 } from "../../sandbox/logAnalyticsStandin";
 import { createLoopbackCertificate, type LoopbackCertificate } from "../../sandbox/tls";
-import { postJson, staticCredential } from "./fixtures";
+import { postJson, staticCredential, type HttpReply } from "./fixtures";
 import { makeEvent } from "../support/events";
 
 const WORKSPACE_ID = "6a8e4b1c-2d3f-4e5a-9b7c-0d1e2f3a4b5c";
@@ -28,6 +28,7 @@ const plan = planQuery({
 });
 if (!plan) throw new Error("a run two minutes past its window's end has a window");
 const { window, timespan } = plan;
+const timespanText = `${timespan.startTime.toISOString()}/${timespan.endTime.toISOString()}`;
 const query = buildQuery(rule.query, window);
 
 const inWindow = makeEvent({
@@ -108,14 +109,28 @@ function reportIds(rows: unknown[][]): string[] {
   return rows.map((r) => String(r[index])).sort();
 }
 
-async function restError(promise: Promise<unknown>): Promise<RestError> {
+/** Runs the query through the client and returns the RestError it has to fail with. */
+async function queryError(
+  c: LogsQueryClient,
+  kql = query,
+  workspaceId = WORKSPACE_ID,
+): Promise<RestError> {
   try {
-    await promise;
+    await c.queryWorkspace(workspaceId, kql, timespan);
   } catch (error) {
     if (error instanceof RestError) return error;
     throw error;
   }
   throw new Error("expected the query to fail");
+}
+
+/** POSTs the query with node:https instead of the SDK, to see the JSON on the wire. */
+function postQuery(s: LogAnalyticsStandin): Promise<HttpReply> {
+  return postJson(
+    `${s.url}/workspaces/${WORKSPACE_ID}/query`,
+    { query, timespan: timespanText },
+    { headers: { Authorization: "Bearer raw" }, agent },
+  );
 }
 
 describe("Log Analytics stand-in, through the real LogsQueryClient", () => {
@@ -155,7 +170,7 @@ describe("Log Analytics stand-in, through the real LogsQueryClient", () => {
       path: `/v1/workspaces/${WORKSPACE_ID}/query`,
       authorization: true,
       status: 200,
-      timespan: `${timespan.startTime.toISOString()}/${timespan.endTime.toISOString()}`,
+      timespan: timespanText,
       windowStart: window.start.toISOString(),
       windowEnd: window.end.toISOString(),
       rowCount: 2,
@@ -190,11 +205,7 @@ describe("Log Analytics stand-in, through the real LogsQueryClient", () => {
 
   it("sends datetimes with seven fractional digits and ReportId as a JSON number", async () => {
     const s = await standin({ events: [inWindow] });
-    const raw = await postJson(
-      `${s.url}/workspaces/${WORKSPACE_ID}/query`,
-      { query, timespan: `${timespan.startTime.toISOString()}/${timespan.endTime.toISOString()}` },
-      { headers: { Authorization: "Bearer raw" }, agent },
-    );
+    const raw = await postQuery(s);
     expect(raw.status).toBe(200);
     const body = raw.body as { tables: { rows: unknown[][] }[] };
     const [row] = body.tables[0].rows;
@@ -205,11 +216,7 @@ describe("Log Analytics stand-in, through the real LogsQueryClient", () => {
 
   it("sends an empty string, not null, for a string column a table lacks", async () => {
     const s = await standin({ events: [lateInsideLookback] });
-    const raw = await postJson(
-      `${s.url}/workspaces/${WORKSPACE_ID}/query`,
-      { query, timespan: `${timespan.startTime.toISOString()}/${timespan.endTime.toISOString()}` },
-      { headers: { Authorization: "Bearer raw" }, agent },
-    );
+    const raw = await postQuery(s);
     const body = raw.body as { tables: { rows: unknown[][] }[] };
     expect(body.tables[0].rows[0][EVENT_COLUMNS.indexOf("ProcessCommandLine")]).toBe("");
   });
@@ -264,7 +271,7 @@ describe("Log Analytics stand-in, through the real LogsQueryClient", () => {
   it("gives up with the fault's status when faults outlast the client's retries", async () => {
     const s = await standin();
     s.enqueueFault({ status: 500, times: 10 });
-    const error = await restError(client(s).queryWorkspace(WORKSPACE_ID, query, timespan));
+    const error = await queryError(client(s));
     expect(error.statusCode).toBe(500);
     expect(s.requests).toHaveLength(4);
   });
@@ -273,7 +280,7 @@ describe("Log Analytics stand-in, through the real LogsQueryClient", () => {
     const s = await standin();
     const c = client(s);
     c.pipeline.removePolicy({ name: "bearerTokenAuthenticationPolicy" });
-    const error = await restError(c.queryWorkspace(WORKSPACE_ID, query, timespan));
+    const error = await queryError(c);
     expect(error.statusCode).toBe(401);
     expect(error.details).toMatchObject({ error: { code: "AuthenticationFailed" } });
     expect(s.requests[0]).toMatchObject({ authorization: false, status: 401 });
@@ -281,9 +288,7 @@ describe("Log Analytics stand-in, through the real LogsQueryClient", () => {
 
   it("rejects an unexpected token with 403 when a token is configured", async () => {
     const s = await standin({ acceptedToken: "the-right-one" });
-    const error = await restError(
-      client(s, staticCredential("a-wrong-one")).queryWorkspace(WORKSPACE_ID, query, timespan),
-    );
+    const error = await queryError(client(s, staticCredential("a-wrong-one")));
     expect(error.statusCode).toBe(403);
     expect(error.details).toMatchObject({ error: { code: "InvalidAuthenticationToken" } });
     const ok = await client(s, staticCredential("the-right-one")).queryWorkspace(
@@ -296,9 +301,7 @@ describe("Log Analytics stand-in, through the real LogsQueryClient", () => {
 
   it("answers 404 WorkspaceNotFoundError for another workspace id", async () => {
     const s = await standin();
-    const error = await restError(
-      client(s).queryWorkspace("00000000-0000-0000-0000-000000000000", query, timespan),
-    );
+    const error = await queryError(client(s), query, "00000000-0000-0000-0000-000000000000");
     expect(error.statusCode).toBe(404);
     expect(error.details).toMatchObject({ error: { code: "WorkspaceNotFoundError" } });
   });
@@ -306,7 +309,7 @@ describe("Log Analytics stand-in, through the real LogsQueryClient", () => {
   it("answers 400 BadArgumentError/SyntaxError for a query that does not parse", async () => {
     const s = await standin();
     const broken = query.replace("| where FileName", "| where (FileName");
-    const error = await restError(client(s).queryWorkspace(WORKSPACE_ID, broken, timespan));
+    const error = await queryError(client(s), broken);
     expect(error.statusCode).toBe(400);
     expect(error.details).toMatchObject({
       error: { code: "BadArgumentError", innererror: { code: "SyntaxError" } },
@@ -316,7 +319,7 @@ describe("Log Analytics stand-in, through the real LogsQueryClient", () => {
   it("answers 400 SemanticError for a misspelled column", async () => {
     const s = await standin();
     const typo = query.replace("InitiatingProcessParentFileName", "InitiatingProcessParentFileNme");
-    const error = await restError(client(s).queryWorkspace(WORKSPACE_ID, typo, timespan));
+    const error = await queryError(client(s), typo);
     expect(error.statusCode).toBe(400);
     expect(error.details).toMatchObject({
       error: { code: "BadArgumentError", innererror: { code: "SemanticError" } },
@@ -329,7 +332,7 @@ describe("Log Analytics stand-in, through the real LogsQueryClient", () => {
   it("answers 400 for an invalid datetime literal in the window", async () => {
     const s = await standin();
     const bad = query.replace(window.start.toISOString(), "2026-13-45T00:00:00Z");
-    const error = await restError(client(s).queryWorkspace(WORKSPACE_ID, bad, timespan));
+    const error = await queryError(client(s), bad);
     expect(error.statusCode).toBe(400);
     expect(error.details).toMatchObject({ error: { innererror: { code: "SyntaxError" } } });
   });

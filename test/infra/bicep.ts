@@ -8,7 +8,7 @@ import { promisify } from "node:util";
 const run = promisify(execFile);
 
 export const REPO_ROOT = path.resolve(__dirname, "..", "..");
-export const INFRA_DIR = path.join(REPO_ROOT, "infra");
+const INFRA_DIR = path.join(REPO_ROOT, "infra");
 const BICEP = path.join(REPO_ROOT, ".tools", "bicep", "bicep");
 
 export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
@@ -25,7 +25,7 @@ export function text(value: Json | undefined): string {
 }
 
 /** The CLI's path; throws with the fix when it is not installed. */
-export function bicepPath(): string {
+function bicepPath(): string {
   if (!existsSync(BICEP)) {
     throw new Error(`Bicep CLI not found at ${BICEP}: run scripts/install-bicep.sh`);
   }

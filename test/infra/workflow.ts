@@ -4,24 +4,23 @@
 //   otherwise it is Skipped (and so is everything inside it);
 // - an If runs its `actions` when the expression is true, else its `else.actions`; the actions of
 //   the branch that does not run are Skipped;
-// - an If or Scope fails when an action inside it fails or times out, and succeeds otherwise;
+// - an If fails when an action inside it fails or times out, and succeeds otherwise;
 // - an HTTP action fails on a 4xx or 5xx answer, with the status code in its outputs;
 // - a Terminate ends the run: nothing after it runs.
-// Only the expressions the playbook uses are understood; anything else throws, so a new
-// expression cannot slip past these tests unevaluated.
+// Only the action types and the expression the playbook uses are understood; anything else
+// throws, so a new one cannot slip past these tests unevaluated.
 import { isObject, text, type Json, type JsonObject } from "./bicep";
 
-export type Status = "Succeeded" | "Failed" | "TimedOut" | "Skipped";
+type Status = "Succeeded" | "Failed" | "TimedOut" | "Skipped";
 
 /** What Sentinel does with one HTTP action: answer with a status code, or not answer in time. */
 export type HttpOutcome = { statusCode: number } | "timeout";
 
-export interface Run {
+interface Run {
   /** HTTP actions in the order they ran. */
   calls: string[];
   /** Status codes of the Response actions that ran, in order. */
   responses: number[];
-  statuses: Map<string, Status>;
 }
 
 interface ActionRecord {
@@ -32,7 +31,7 @@ interface ActionRecord {
 class Simulation {
   readonly calls: string[] = [];
   readonly responses: number[] = [];
-  readonly records = new Map<string, ActionRecord>();
+  private readonly records = new Map<string, ActionRecord>();
   private terminated = false;
 
   constructor(private readonly http: (action: string) => HttpOutcome) {}
@@ -104,13 +103,10 @@ class Simulation {
         return this.record(name, { status: "Succeeded" });
       }
       case "Select":
-      case "Compose":
         return this.record(name, { status: "Succeeded" });
       case "Terminate":
         this.terminated = true;
         return this.record(name, { status: "Succeeded" });
-      case "Scope":
-        return this.record(name, { status: containerStatus(this.runLevel(levelOf(action))) });
       case "If": {
         const taken = this.evaluate(text(action.expression));
         const branch = taken ? levelOf(action) : levelOf(action.else);
@@ -170,9 +166,5 @@ function containerStatus(ended: Status[]): Status {
 export function simulate(actions: JsonObject, http: (action: string) => HttpOutcome): Run {
   const simulation = new Simulation(http);
   simulation.runLevel(actions);
-  return {
-    calls: simulation.calls,
-    responses: simulation.responses,
-    statuses: new Map([...simulation.records].map(([name, entry]) => [name, entry.status])),
-  };
+  return { calls: simulation.calls, responses: simulation.responses };
 }

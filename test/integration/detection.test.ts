@@ -2,24 +2,39 @@ import { ConfigError } from "../../functions/config/config";
 import { loadDetectionRule } from "../../functions/detection/rule";
 import type { DetectionEvent } from "../../functions/model";
 import { makeEvent, makeFileEvent, KNOWN_SHA1 } from "../support/events";
-import { createSandbox, MINUTE, startSharedInfra, type Sandbox, type SharedInfra } from "./harness";
+import {
+  createSandbox,
+  MINUTE,
+  startSharedInfra,
+  WORKSPACE_ID,
+  type LogLine,
+  type Sandbox,
+  type SandboxOptions,
+  type SharedInfra,
+} from "./harness";
 
 const START = new Date("2026-11-25T12:00:00.000Z");
 const DAY = 24 * 60 * MINUTE;
 
-/** An event generated `generatedAgo` and ingested `ingestedAgo` before START. */
+/** The instant `ms` before START (after it, for a negative `ms`). */
+const ago = (ms: number): string => new Date(START.getTime() - ms).toISOString();
+
+/** The time columns of an event generated `generatedAgo` and ingested `ingestedAgo` before START. */
+function times(generatedAgo: number, ingestedAgo: number): Partial<DetectionEvent> {
+  return {
+    TimeGenerated: ago(generatedAgo),
+    Timestamp: ago(generatedAgo),
+    IngestionTime: ago(ingestedAgo),
+  };
+}
+
+/** A process event generated `generatedAgo` and ingested `ingestedAgo` before START. */
 function at(
   generatedAgo: number,
   ingestedAgo: number,
   overrides: Partial<DetectionEvent> = {},
 ): DetectionEvent {
-  const generated = new Date(START.getTime() - generatedAgo).toISOString();
-  return makeEvent({
-    TimeGenerated: generated,
-    Timestamp: generated,
-    IngestionTime: new Date(START.getTime() - ingestedAgo).toISOString(),
-    ...overrides,
-  });
+  return makeEvent({ ...times(generatedAgo, ingestedAgo), ...overrides });
 }
 
 const hostA = { DeviceName: "ws-a.contoso.local", DeviceId: "a".repeat(40) };
@@ -36,25 +51,14 @@ function sampleEvents(): DetectionEvent[] {
   ];
 }
 
-function times(generatedAgo: number, ingestedAgo: number): Partial<DetectionEvent> {
-  const generated = new Date(START.getTime() - generatedAgo).toISOString();
-  return {
-    TimeGenerated: generated,
-    Timestamp: generated,
-    IngestionTime: new Date(START.getTime() - ingestedAgo).toISOString(),
-  };
-}
-
 function eventKeysOf(sandbox: Sandbox): string[] {
   return sandbox.delivered().flatMap((i) => i.events.map((e) => e.eventKey));
 }
 
 let infra: SharedInfra;
 const sandboxes: Sandbox[] = [];
-async function sandbox(
-  ...args: Parameters<typeof createSandbox> extends [unknown, unknown, ...infer R] ? R : never
-): Promise<Sandbox> {
-  const created = await createSandbox(infra, START, ...args);
+async function sandbox(options?: SandboxOptions): Promise<Sandbox> {
+  const created = await createSandbox(infra, START, options);
   sandboxes.push(created);
   return created;
 }
@@ -91,12 +95,10 @@ describe("the timer handler against Azurite and the local stand-ins", () => {
     const renamed = incidents.find((i) => i.entities.hosts[0].hostName === hostB.DeviceName);
     expect(renamed?.events[0]).toMatchObject({ matchedBy: "hash", renamedBinary: true });
     expect(renamed?.severity).toBe("High");
-    expect(incidents.every((i) => i.workspaceId === "11111111-2222-4333-8444-555555555555")).toBe(
-      true,
-    );
+    expect(incidents.every((i) => i.workspaceId === WORKSPACE_ID)).toBe(true);
     // The first run looked back the whole lookback, up to the settle margin.
-    expect(summary.windowStart).toBe(new Date(START.getTime() - 7 * DAY).toISOString());
-    expect(summary.windowEnd).toBe(new Date(START.getTime() - 2 * MINUTE).toISOString());
+    expect(summary.windowStart).toBe(ago(7 * DAY));
+    expect(summary.windowEnd).toBe(ago(2 * MINUTE));
   });
 
   it("sends nothing new on the second run", async () => {
@@ -107,21 +109,15 @@ describe("the timer handler against Azurite and the local stand-ins", () => {
 
     expect(summary).toMatchObject({ rows: 0, new: 0, incidents: 0, delivered: 0 });
     expect(s.playbook.received).toHaveLength(3);
-    expect(s.la.requests.at(-1)?.windowStart).toBe(
-      new Date(START.getTime() - 2 * MINUTE).toISOString(),
-    );
+    expect(s.la.requests.at(-1)?.windowStart).toBe(ago(2 * MINUTE));
   });
 
   it("catches an event that arrives late exactly once", async () => {
     const s = await sandbox({ events: sampleEvents() });
     await s.run();
-    // Generated five days before it reached the workspace, after the first window closed.
-    const late = makeEvent({
-      ...hostA,
-      TimeGenerated: new Date(START.getTime() - 5 * DAY).toISOString(),
-      Timestamp: new Date(START.getTime() - 5 * DAY).toISOString(),
-      IngestionTime: new Date(START.getTime() + 1 * MINUTE).toISOString(),
-    });
+    // Generated five days before it reached the workspace, a minute after START: after the first
+    // window closed.
+    const late = at(5 * DAY, -MINUTE, hostA);
     s.la.addEvents([late]);
     s.advance(5 * MINUTE);
     const second = await s.run();
@@ -259,7 +255,7 @@ describe("the timer handler against Azurite and the local stand-ins", () => {
     expect(s.delivered().flatMap((i) => i.entities.hosts.map((h) => h.hostName))).not.toContain(
       hostC.DeviceName,
     );
-    const ledger = await s.state.ledgerOfDay(new Date(START.getTime() - 3 * DAY).toISOString());
+    const ledger = await s.state.ledgerOfDay(ago(3 * DAY));
     expect(ledger).toEqual([
       expect.objectContaining({ disposition: "suppressed", exclusion: "inventory-on-srv-c" }),
     ]);
@@ -267,9 +263,7 @@ describe("the timer handler against Azurite and the local stand-ins", () => {
 
   it("fails the invocation with a message naming each bad setting", async () => {
     const s = await sandbox({ env: { LOG_ANALYTICS_WORKSPACE_ID: undefined, LOOKBACK: "a week" } });
-    const failure = (await s.run().catch((e: unknown) => e)) as ConfigError & {
-      logs: { level: string; message: string }[];
-    };
+    const failure = (await s.run().catch((e: unknown) => e)) as ConfigError & { logs: LogLine[] };
 
     expect(failure).toBeInstanceOf(ConfigError);
     expect(failure.problems).toEqual([

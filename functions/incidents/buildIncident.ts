@@ -28,6 +28,7 @@ export function buildIncident(hits: EnrichedHit[], ctx: IncidentContext): Incide
     severityReason: reason,
     rule,
     grouping: ctx.grouping,
+    scenarios: ctx.scenarios,
   });
   const times = hits.map((h) => h.event.Timestamp).sort();
   return {

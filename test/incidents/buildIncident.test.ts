@@ -1,0 +1,60 @@
+import { loadDetectionRule } from "../../functions/detection/rule";
+import { enrichHit } from "../../functions/enrich/enrich";
+import { buildIncident, type IncidentContext } from "../../functions/incidents/buildIncident";
+import { incidentIdFor } from "../../functions/incidents/incidentId";
+import { validateIncidentPayload } from "../../functions/incidents/payload";
+import { annotateBenign, loadBenignScenarios } from "../../functions/triage/scenarios";
+import { DEFAULT_SEVERITY_POLICY } from "../../functions/triage/severity";
+import { KNOWN_SHA1, makeEvent } from "../support/events";
+
+const rule = loadDetectionRule();
+const scenarios = loadBenignScenarios();
+const ctx: IncidentContext = {
+  rule,
+  workspaceId: "11111111-2222-4333-8444-555555555555",
+  grouping: "device",
+  severityPolicy: DEFAULT_SEVERITY_POLICY,
+  scenarios,
+};
+const hit = (overrides: Parameters<typeof makeEvent>[0]) =>
+  enrichHit(makeEvent(overrides), rule, (e) => annotateBenign(e, scenarios));
+
+describe("buildIncident", () => {
+  const hits = [
+    hit({ Timestamp: "2026-11-25T08:05:00.000Z", FileName: "svc32.exe", SHA1: KNOWN_SHA1 }),
+    hit({
+      Timestamp: "2026-11-25T08:01:00.000Z",
+      ProcessCommandLine: "nbtscan.exe -f inventory.txt",
+    }),
+  ];
+  const incident = buildIncident(hits, ctx);
+
+  it("builds a payload that fits the contract", () => {
+    expect(validateIncidentPayload(incident)).toBe(incident);
+  });
+
+  it("takes its id from the events, and its time span from their timestamps", () => {
+    expect(incident.incidentId).toBe(
+      incidentIdFor(
+        rule.id,
+        hits.map((h) => h.key),
+      ),
+    );
+    expect(incident.firstActivityTimeUtc).toBe("2026-11-25T08:01:00.000Z");
+    expect(incident.lastActivityTimeUtc).toBe("2026-11-25T08:05:00.000Z");
+  });
+
+  it("carries the ATT&CK mapping, campaign and references from the rule", () => {
+    expect(incident.tactics).toEqual(["Discovery"]);
+    expect(incident.techniques).toEqual(["T1046", "T1018", "T1016", "T1033", "T1040"]);
+    expect(incident.attack.campaign.group.id).toBe("G0093");
+    expect(incident.references).toEqual(rule.references);
+  });
+
+  it("tells the responder how to verify a benign scenario that fits", () => {
+    const inventory = scenarios.find((s) => s.name === "scheduled-network-inventory");
+    expect(incident.events[1].benignScenarios.map((b) => b.scenario)).toContain(inventory?.name);
+    // The scenario's advice, not only its title, reaches the description.
+    expect(incident.description).toContain("schtasks /query /v");
+  });
+});

@@ -36,6 +36,10 @@ export function compileSchema<T>(
   return (value: unknown, source?: string): T => {
     if (validate(value)) return value as T;
     const label = source ? `${what} (${source})` : what;
-    throw new SchemaValidationError(label, (validate.errors ?? []).map(describe));
+    const errors = validate.errors ?? [];
+    // An if/then branch that failed is already reported by the error inside it; ajv adds a
+    // "must match then schema" line on top that only repeats it.
+    const precise = errors.filter((e) => e.keyword !== "if");
+    throw new SchemaValidationError(label, (precise.length > 0 ? precise : errors).map(describe));
   };
 }

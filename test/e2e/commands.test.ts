@@ -8,6 +8,7 @@ import path from "node:path";
 import { SETTING_NAMES } from "../../functions/config/settings";
 import { EXIT } from "../../functions/cli/detect";
 import { startAzuriteTable, type AzuriteTable } from "../../sandbox/azurite";
+import { LOOPBACK } from "../../sandbox/loopback";
 import {
   startLogAnalyticsStandin,
   type LogAnalyticsStandin,
@@ -22,6 +23,7 @@ let work: string;
 let caFile: string;
 let la: LogAnalyticsStandin;
 let azurite: AzuriteTable;
+let sampleCount: number;
 
 beforeAll(async () => {
   execFileSync("npm", ["run", "build", "--silent"], { cwd: ROOT, stdio: "pipe" });
@@ -30,11 +32,9 @@ beforeAll(async () => {
   caFile = path.join(work, "ca.pem");
   writeFileSync(caFile, tls.cert);
   azurite = await startAzuriteTable();
-  la = await startLogAnalyticsStandin({
-    workspaceId: WORKSPACE_ID,
-    tls,
-    events: loadSampleEvents(new Date()),
-  });
+  const events = loadSampleEvents(new Date());
+  sampleCount = events.length;
+  la = await startLogAnalyticsStandin({ workspaceId: WORKSPACE_ID, tls, events });
 }, 120_000);
 
 afterAll(async () => {
@@ -79,10 +79,21 @@ function expectExit(result: Finished, status: number): void {
   }
 }
 
+/** The settings that point `detect` at this file's stand-in and Azurite, for a workspace id. */
+function standinEnv(workspaceId: string): NodeJS.ProcessEnv {
+  return cleanEnv({
+    LOG_ANALYTICS_WORKSPACE_ID: workspaceId,
+    LOG_ANALYTICS_ENDPOINT: la.url,
+    // Read-only in a dry run: the table does not even exist yet.
+    STATE_TABLE_CONNECTION_STRING: azurite.connectionString,
+    NODE_EXTRA_CA_CERTS: caFile,
+  });
+}
+
 /** Whether something listens on this loopback port. */
 function connects(port: number): Promise<boolean> {
   return new Promise((resolve) => {
-    const socket = connect(port, "127.0.0.1");
+    const socket = connect(port, LOOPBACK);
     socket.once("connect", () => (socket.destroy(), resolve(true)));
     socket.once("error", () => resolve(false));
   });
@@ -92,23 +103,13 @@ const DETECT = "dist/functions/cli/detect.js";
 
 describe("npm run detect (compiled command line)", () => {
   it("--dry-run queries and prints the incidents it would send, trusting NODE_EXTRA_CA_CERTS", async () => {
-    const result = await runNode(
-      DETECT,
-      ["--dry-run", "--json"],
-      cleanEnv({
-        LOG_ANALYTICS_WORKSPACE_ID: WORKSPACE_ID,
-        LOG_ANALYTICS_ENDPOINT: la.url,
-        // Read-only in a dry run: the table does not even exist yet.
-        STATE_TABLE_CONNECTION_STRING: azurite.connectionString,
-        NODE_EXTRA_CA_CERTS: caFile,
-      }),
-    );
+    const result = await runNode(DETECT, ["--dry-run", "--json"], standinEnv(WORKSPACE_ID));
     expectExit(result, EXIT.ok);
     const { summary, incidents } = JSON.parse(result.stdout) as {
       summary: { dryRun: boolean; rows: number; incidents: number };
       incidents: { incidentId: string }[];
     };
-    expect(summary).toMatchObject({ dryRun: true, rows: loadSampleEvents(new Date()).length });
+    expect(summary).toMatchObject({ dryRun: true, rows: sampleCount });
     expect(incidents).toHaveLength(summary.incidents);
     expect(summary.incidents).toBeGreaterThan(0);
   });
@@ -124,12 +125,7 @@ describe("npm run detect (compiled command line)", () => {
     const result = await runNode(
       DETECT,
       ["--dry-run"],
-      cleanEnv({
-        LOG_ANALYTICS_WORKSPACE_ID: "99999999-0000-4000-8000-000000000000",
-        LOG_ANALYTICS_ENDPOINT: la.url,
-        STATE_TABLE_CONNECTION_STRING: azurite.connectionString,
-        NODE_EXTRA_CA_CERTS: caFile,
-      }),
+      standinEnv("99999999-0000-4000-8000-000000000000"),
     );
     expectExit(result, EXIT.runFailed);
     expect(result.stderr).toMatch(/Run failed: .*workspace/i);

@@ -3,6 +3,8 @@
 // and the workspace may live in any resource group or subscription of the tenant.
 targetScope = 'subscription'
 
+import { schedulePeriod } from 'modules/health-alert.bicep'
+
 @description('Resource id of the existing Sentinel-enabled Log Analytics workspace: /subscriptions/<sub>/resourceGroups/<rg>/providers/Microsoft.OperationalInsights/workspaces/<name>.')
 param sentinelWorkspaceResourceId string
 
@@ -19,13 +21,7 @@ param location string = deployment().location
 param detectionSchedule string = '0 */5 * * * *'
 
 @description('Minutes between scheduled runs; the health alert fires when none completed in twice this. Keep it in step with detectionSchedule.')
-@allowed([
-  5
-  10
-  15
-  30
-])
-param schedulePeriodMinutes int = 5
+param schedulePeriodMinutes schedulePeriod = 5
 
 @description('How hits become incidents: one per device per run, one per run, or one per event (INCIDENT_GROUPING).')
 @allowed([

@@ -18,14 +18,13 @@ param tags object
 @description('Resource id of the Application Insights component the function logs to.')
 param applicationInsightsId string
 
+// main.bicep's schedulePeriodMinutes takes this type too, so the two cannot drift apart.
+@export()
+@description('Minutes between scheduled runs: the alert evaluates once per period.')
+type schedulePeriod = 5 | 10 | 15 | 30
+
 @description('Minutes between scheduled runs of the detection.')
-@allowed([
-  5
-  10
-  15
-  30
-])
-param schedulePeriodMinutes int
+param schedulePeriodMinutes schedulePeriod
 
 @description('Email addresses notified when the alert fires; empty creates no action group.')
 param emailReceivers string[]

@@ -707,5 +707,16 @@ describe("detection health alert", () => {
       "[mul(2, parameters('schedulePeriodMinutes'))]",
     );
     expect(at(main, "parameters", "schedulePeriodMinutes", "defaultValue")).toBe(5);
+    // Periods an alert rule can evaluate at, declared once (in health-alert.bicep) for both.
+    expect(at(main, "parameters", "schedulePeriodMinutes", "$ref")).toBe(
+      "#/definitions/schedulePeriod",
+    );
+    expect(at(rule().template, "parameters", "schedulePeriodMinutes", "$ref")).toBe(
+      "#/definitions/schedulePeriod",
+    );
+    const allowed = at(main, "definitions", "schedulePeriod", "allowedValues");
+    expect(
+      Array.isArray(allowed) ? [...allowed].sort((a, b) => Number(a) - Number(b)) : allowed,
+    ).toEqual([5, 10, 15, 30]);
   });
 });

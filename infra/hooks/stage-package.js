@@ -17,7 +17,10 @@ const path = require("node:path");
 const process = require("node:process");
 
 const STAGE = path.join("dist", "package");
-const FILES = ["host.json", "package.json", "package-lock.json", ".funcignore"];
+/** What the app needs from the project root; the hook refuses to run without them. */
+const REQUIRED = ["host.json", "package.json", "package-lock.json"];
+/** Copied when present: the ignore list azd applies when it zips the package. */
+const OPTIONAL = [".funcignore"];
 
 function fail(message) {
   process.stderr.write(`stage-package: ${message}\n`);
@@ -45,7 +48,7 @@ function devOnlyPackages(lockfile) {
 }
 
 const root = process.cwd();
-for (const file of ["host.json", "package.json", "package-lock.json"]) {
+for (const file of REQUIRED) {
   if (!existsSync(path.join(root, file))) fail(`run me from the project root: no ${file} here`);
 }
 const stage = path.join(root, STAGE);
@@ -54,8 +57,8 @@ npm(["run", "build"], root);
 
 rmSync(stage, { recursive: true, force: true });
 mkdirSync(path.join(stage, "dist"), { recursive: true });
-for (const file of FILES) {
-  if (existsSync(path.join(root, file))) cpSync(path.join(root, file), path.join(stage, file));
+for (const file of [...REQUIRED, ...OPTIONAL.filter((f) => existsSync(path.join(root, f)))]) {
+  cpSync(path.join(root, file), path.join(stage, file));
 }
 for (const entry of readdirSync(path.join(root, "dist"))) {
   if (entry === path.basename(STAGE)) continue;

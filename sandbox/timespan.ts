@@ -1,3 +1,5 @@
+import { parse as parseDuration, type Duration } from "tinyduration";
+
 // The query API's `timespan`: an ISO 8601 interval, as LogsQueryClient sends it:
 // "<start>/<end>", "<start>/<duration>", "<duration>/<end>", or a bare "<duration>" ending now.
 
@@ -15,25 +17,31 @@ export class InvalidTimespanError extends Error {
   }
 }
 
-const UNIT_MS = { W: 604_800_000, D: 86_400_000, H: 3_600_000, M: 60_000, S: 1000 } as const;
-
-// Years and months have no fixed length, so durations with them are refused, not guessed.
-const DURATION =
-  /^P(?:(\d+(?:\.\d+)?)W)?(?:(\d+(?:\.\d+)?)D)?(?:T(?:(\d+(?:\.\d+)?)H)?(?:(\d+(?:\.\d+)?)M)?(?:(\d+(?:\.\d+)?)S)?)?$/;
+const UNIT_MS = {
+  weeks: 604_800_000,
+  days: 86_400_000,
+  hours: 3_600_000,
+  minutes: 60_000,
+  seconds: 1000,
+};
 
 /** Milliseconds in an ISO 8601 duration of weeks, days, hours, minutes and seconds (PT1H, P7D). */
 export function parseIsoDuration(text: string): number | undefined {
-  const m = DURATION.exec(text);
-  if (!m || text === "P" || text.endsWith("T")) return undefined;
-  const [, w, d, h, min, s] = m;
-  const parts: [string | undefined, number][] = [
-    [w, UNIT_MS.W],
-    [d, UNIT_MS.D],
-    [h, UNIT_MS.H],
-    [min, UNIT_MS.M],
-    [s, UNIT_MS.S],
-  ];
-  return parts.reduce((sum, [value, unit]) => sum + (value ? Number(value) * unit : 0), 0);
+  let d: Duration;
+  try {
+    d = parseDuration(text);
+  } catch {
+    return undefined;
+  }
+  // Years and months have no fixed length, so durations with them are refused, not guessed.
+  if (d.negative || d.years || d.months) return undefined;
+  return (
+    (d.weeks ?? 0) * UNIT_MS.weeks +
+    (d.days ?? 0) * UNIT_MS.days +
+    (d.hours ?? 0) * UNIT_MS.hours +
+    (d.minutes ?? 0) * UNIT_MS.minutes +
+    (d.seconds ?? 0) * UNIT_MS.seconds
+  );
 }
 
 function parseInstant(text: string): Date | undefined {

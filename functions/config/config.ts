@@ -1,5 +1,5 @@
-import { parse as parseIsoDuration } from "tinyduration";
 import type { Severity } from "../model";
+import { isoDurationMs } from "./duration";
 import { SETTINGS, type SettingName, type SettingSpec } from "./settings";
 
 /** How hits are grouped into incidents. */
@@ -44,13 +44,6 @@ export class ConfigError extends Error {
 const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const TABLE_NAME = /^[A-Za-z][A-Za-z0-9]{2,62}$/;
 const NCRONTAB_FIELDS = 6;
-const MS = {
-  weeks: 604_800_000,
-  days: 86_400_000,
-  hours: 3_600_000,
-  minutes: 60_000,
-  seconds: 1000,
-};
 
 /** True for URLs whose host is this machine: the only place plain http is acceptable. */
 export function isLoopbackUrl(url: URL): boolean {
@@ -96,20 +89,9 @@ class SettingsReader {
   durationMs(name: SettingName): number | undefined {
     const value = this.required(name);
     if (value === undefined) return undefined;
-    try {
-      const d = parseIsoDuration(value);
-      // Years and months have no fixed length; a window must be exact.
-      if (d.negative || d.years || d.months) return this.fail(name, `is '${value}'`);
-      const ms =
-        (d.weeks ?? 0) * MS.weeks +
-        (d.days ?? 0) * MS.days +
-        (d.hours ?? 0) * MS.hours +
-        (d.minutes ?? 0) * MS.minutes +
-        (d.seconds ?? 0) * MS.seconds;
-      return ms > 0 ? ms : this.fail(name, `is '${value}' (must be longer than zero)`);
-    } catch {
-      return this.fail(name, `is '${value}'`);
-    }
+    const ms = isoDurationMs(value);
+    if (ms === undefined) return this.fail(name, `is '${value}'`);
+    return ms > 0 ? ms : this.fail(name, `is '${value}' (must be longer than zero)`);
   }
 
   url(name: SettingName, value = this.required(name), httpsOnly = false): URL | undefined {

@@ -1,0 +1,31 @@
+import { parse as parseDuration, type Duration } from "tinyduration";
+
+const UNIT_MS = {
+  weeks: 604_800_000,
+  days: 86_400_000,
+  hours: 3_600_000,
+  minutes: 60_000,
+  seconds: 1000,
+};
+
+/**
+ * Milliseconds in an ISO 8601 duration of weeks, days, hours, minutes and seconds (PT1H, P7D);
+ * undefined for anything else.
+ */
+export function isoDurationMs(text: string): number | undefined {
+  let d: Duration;
+  try {
+    d = parseDuration(text);
+  } catch {
+    return undefined;
+  }
+  // Years and months have no fixed length, so durations with them are refused, not guessed.
+  if (d.negative || d.years || d.months) return undefined;
+  return (
+    (d.weeks ?? 0) * UNIT_MS.weeks +
+    (d.days ?? 0) * UNIT_MS.days +
+    (d.hours ?? 0) * UNIT_MS.hours +
+    (d.minutes ?? 0) * UNIT_MS.minutes +
+    (d.seconds ?? 0) * UNIT_MS.seconds
+  );
+}

@@ -63,7 +63,7 @@ export class DetectionRuntime {
       kql: this.rule.query,
       timeoutMs: config.queryTimeoutMs,
     };
-    this.state = new StateStore(createTableClient(config.stateTable, azureSignIn()), this.rule.id);
+    this.state = new StateStore(createTableClient(config.stateTable, azureSignIn), this.rule.id);
     if (!options.dryRun && !config.playbookUrl) {
       // loadConfig requires it for a real run; never degrade silently into a dry run.
       throw new Error("PLAYBOOK_URL is required unless the run is a dry run");

@@ -3,13 +3,16 @@ import { TableClient } from "@azure/data-tables";
 import type { StateTableTarget } from "../config/config";
 import { isLoopbackUrl } from "../config/config";
 
-/** Opens the state table: Entra ID against an endpoint, or a (local) connection string. */
+/**
+ * Opens the state table: Entra ID against an endpoint, or a (local) connection string. The
+ * credential is asked for only in the first case.
+ */
 export function createTableClient(
   target: StateTableTarget,
-  credential: TokenCredential,
+  credential: () => TokenCredential,
 ): TableClient {
   if (target.kind === "endpoint") {
-    return new TableClient(target.endpoint, target.tableName, credential);
+    return new TableClient(target.endpoint, target.tableName, credential());
   }
   return TableClient.fromConnectionString(target.connectionString, target.tableName, {
     // Azurite speaks plain http on loopback; anything else must be https.

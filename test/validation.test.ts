@@ -1,13 +1,8 @@
 import { compileSchema, SchemaValidationError } from "../functions/validation";
+import { problemsOf as problemsOfCall } from "./support/problems";
 
 function problemsOf(check: (value: unknown) => unknown, value: unknown): string[] {
-  try {
-    check(value);
-  } catch (error) {
-    if (error instanceof SchemaValidationError) return error.problems;
-    throw error;
-  }
-  throw new Error("expected a SchemaValidationError");
+  return problemsOfCall(SchemaValidationError, () => check(value));
 }
 
 describe("compileSchema", () => {

@@ -1,5 +1,6 @@
 import { ConfigError, isLoopbackUrl, loadConfig } from "../../functions/config/config";
 import { SETTINGS } from "../../functions/config/settings";
+import { problemsOf as problemsOfCall } from "../support/problems";
 
 const VALID = {
   LOG_ANALYTICS_WORKSPACE_ID: "6B1C3D8E-0F2A-4B5C-9D8E-7F6A5B4C3D2E",
@@ -9,13 +10,7 @@ const VALID = {
 };
 
 function problemsOf(env: Record<string, string>): string[] {
-  try {
-    loadConfig(env);
-  } catch (error) {
-    if (error instanceof ConfigError) return error.problems;
-    throw error;
-  }
-  throw new Error("expected a ConfigError");
+  return problemsOfCall(ConfigError, () => loadConfig(env));
 }
 
 describe("loadConfig", () => {

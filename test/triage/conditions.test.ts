@@ -7,15 +7,10 @@ import {
 import { EVENT_COLUMNS, type DetectionEvent } from "../../functions/model";
 import { SchemaValidationError } from "../../functions/validation";
 import { makeEvent } from "../support/events";
+import { problemsOf as problemsOfCall } from "../support/problems";
 
 function problemsOf(value: unknown): string[] {
-  try {
-    parseCondition(value);
-  } catch (error) {
-    if (error instanceof SchemaValidationError) return error.problems;
-    throw error;
-  }
-  throw new Error("expected the condition to be rejected");
+  return problemsOfCall(SchemaValidationError, () => parseCondition(value));
 }
 
 function run(condition: unknown, event: DetectionEvent = makeEvent()) {

@@ -10,6 +10,7 @@ import {
 } from "../../functions/triage/exclusions";
 import { SchemaValidationError } from "../../functions/validation";
 import { makeEvent, makeHit } from "../support/events";
+import { problemsOf as problemsOfCall } from "../support/problems";
 
 const NOW = new Date("2026-11-25T12:00:00Z");
 
@@ -42,13 +43,7 @@ function inline(text: string, now = NOW): ExclusionSet {
 }
 
 function problemsOf(text: string): string[] {
-  try {
-    parseExclusions(text, "EXCLUSIONS");
-  } catch (error) {
-    if (error instanceof SchemaValidationError) return error.problems;
-    throw error;
-  }
-  throw new Error("expected the exclusions to be rejected");
+  return problemsOfCall(SchemaValidationError, () => parseExclusions(text, "EXCLUSIONS"));
 }
 
 function exclusion(fields: string): string {

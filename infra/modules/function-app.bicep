@@ -65,7 +65,11 @@ param stateTableName string
 @description('Versionless URI of the Key Vault secret holding the playbook trigger URL.')
 param playbookUrlReferenceUri string
 
+// The range Flex Consumption accepts for functionAppConfig.scaleAndConcurrency.maximumInstanceCount,
+// as its docs state (learn.microsoft.com/azure/azure-functions/flex-consumption-plan): 40 to 1000.
 @description('Upper bound on instances; a timer trigger runs on one, this only caps runaway scale.')
+@minValue(40)
+@maxValue(1000)
 param maximumInstanceCount int = 40
 
 @description('Memory per instance in MB.')
@@ -111,9 +115,10 @@ resource functionApp 'Microsoft.Web/sites@2025-03-01' = {
     // Key Vault references (PLAYBOOK_URL) resolve as the user-assigned identity.
     keyVaultReferenceIdentity: identityId
     siteConfig: {
+      // No ftpsState: Flex Consumption has no FTP, and ARM rejects the property on Flex sites
+      // (error 51021). FTP and SCM basic-auth publishing are turned off below instead.
       minTlsVersion: '1.2'
       scmMinTlsVersion: '1.2'
-      ftpsState: 'Disabled'
       appSettings: [
         // Platform: host storage through the identity instead of a connection string.
         {

@@ -43,10 +43,12 @@ resource vault 'Microsoft.KeyVault/vaults@2025-05-01' = {
       name: 'standard'
     }
     enableRbacAuthorization: true
+    // Soft delete (always on, and the shortest retention) keeps an accidental delete recoverable
+    // for a week. No purge protection: the vault holds only a URL the deployment regenerates, so
+    // nothing here is irreplaceable, and purge protection would make `azd down --purge` followed by
+    // `azd up` with the same environment fail on the vault name for the whole retention period.
+    // enablePurgeProtection cannot be set to false explicitly once on; leaving it out keeps it off.
     enableSoftDelete: true
-    enablePurgeProtection: true
-    // The vault holds only a URL the deployment can regenerate; the shortest retention lets an
-    // `azd down` followed by `azd up` with the same environment name succeed after a week.
     softDeleteRetentionInDays: 7
     publicNetworkAccess: 'Enabled'
     networkAcls: {

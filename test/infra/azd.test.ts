@@ -69,6 +69,40 @@ describe("azure.yaml", () => {
   });
 });
 
+describe("azd version", () => {
+  const readme = readFileSync(path.join(REPO_ROOT, "README.md"), "utf8");
+
+  it("is at least 1.25.0, the first that asks before deleting the workspace's resource group", () => {
+    // 1.23.12 to 1.24 took every resource group of the deployment's resources as their own, so
+    // `azd down --purge` could purge the Sentinel workspace (azure-dev #7698, #7998).
+    expect(at(project, "requiredVersions", "azd")).toBe(">= 1.25.0");
+  });
+
+  it("is the version the README's prerequisites name", () => {
+    const required = /^>= (\d+\.\d+\.\d+)$/.exec(text(at(project, "requiredVersions", "azd")));
+    expect(required).not.toBeNull();
+    expect(readme).toContain(`\`azd\` ${required?.[1]} or later is required`);
+  });
+
+  it("names the releases that honour remoteBuild and check .funcignore correctly", () => {
+    const yaml = readFileSync(path.join(REPO_ROOT, "azure.yaml"), "utf8");
+    expect(yaml).toMatch(/1\.23\.5 and later honour `remoteBuild`[^]*#6748/);
+    expect(yaml).toMatch(/1\.23\.12 added the check\s+# against \.funcignore/);
+  });
+
+  it("is matched by a README that does not promise azd down leaves the workspace's group alone", () => {
+    const tearDown = readme.slice(
+      readme.indexOf("### Tear down"),
+      readme.indexOf("## Project layout"),
+    );
+    expect(tearDown.length).toBeGreaterThan(0);
+    expect(tearDown).not.toMatch(/does not touch/);
+    // It warns that azd lists the workspace's group and tells the reader to keep it.
+    expect(tearDown).toMatch(/answer \*\*no\*\*/i);
+    expect(tearDown).toContain("--force");
+  });
+});
+
 describe("infra/main.parameters.json", () => {
   const file = readJson(path.join("infra", "main.parameters.json"));
   const bound = at(file, "parameters");
@@ -105,8 +139,6 @@ describe("deployment package", () => {
   it("is the staged dist/package, deployed as it is rather than built again on Azure", () => {
     expect(at(service, "dist")).toBe("dist/package");
     expect(at(service, "remoteBuild")).toBe(false);
-    // The first azd release that takes remoteBuild from azure.yaml for this case.
-    expect(at(project, "requiredVersions", "azd")).toBe(">= 1.23.12");
   });
 
   it("is staged by the prepackage hook, on POSIX and on Windows", () => {

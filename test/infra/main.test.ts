@@ -79,6 +79,32 @@ const FORBIDDEN_SETTINGS = [
   "APPINSIGHTS_INSTRUMENTATIONKEY",
 ];
 
+/**
+ * Site properties a Flex Consumption app must not set: ARM rejects them ("The following site
+ * configuration property (Site.SiteConfig.FtpsState) for Flex Consumption sites is invalid",
+ * error 51021) or Flex replaces them with functionAppConfig. Source: Microsoft Learn, "App settings
+ * reference for Azure Functions", section "Flex Consumption plan deprecations"
+ * (learn.microsoft.com/azure/azure-functions/functions-app-settings#flex-consumption-plan-deprecations).
+ */
+const FLEX_REJECTED_SITE_PROPERTIES = [
+  "alwaysOn",
+  "containerSize",
+  "ftpsState",
+  "isReserved",
+  "isXenon",
+  "javaVersion",
+  "linuxFxVersion",
+  "netFrameworkVersion",
+  "powerShellVersion",
+  "functionAppScaleLimit",
+  "preWarmedInstanceCount",
+  "use32BitWorkerProcess",
+  "vnetBackupRestoreEnabled",
+  "vnetContentShareEnabled",
+  "vnetImagePullEnabled",
+  "windowsFxVersion",
+];
+
 /** main.bicep parameter that feeds each detection setting with a default in settings.ts. */
 const SETTING_PARAMETERS: Record<string, string> = {
   LOG_ANALYTICS_ENDPOINT: "logAnalyticsEndpoint",
@@ -191,11 +217,44 @@ describe("TLS", () => {
 });
 
 describe("function app", () => {
-  it("is HTTPS only with FTPS disabled and TLS 1.2", () => {
+  it("is HTTPS only with TLS 1.2 and basic-auth (FTP and SCM) publishing off", () => {
     const site = properties(functionApp());
     expect(site.httpsOnly).toBe(true);
-    expect(at(site, "siteConfig", "ftpsState")).toBe("Disabled");
     expect(at(site, "siteConfig", "minTlsVersion")).toBe("1.2");
+    const policies = resourcesOfType(
+      main,
+      "Microsoft.Web/sites/basicPublishingCredentialsPolicies",
+    ).map(({ resource }) => [
+      /'(\w+)'\)\]$/.exec(text(resource.name))?.[1],
+      at(resource, "properties"),
+    ]);
+    expect(policies.sort()).toEqual([
+      ["ftp", { allow: false }],
+      ["scm", { allow: false }],
+    ]);
+  });
+
+  it("sets no site property Flex Consumption rejects (ARM error 51021)", () => {
+    const site = properties(functionApp());
+    const rejected = new Set(FLEX_REJECTED_SITE_PROPERTIES.map((name) => name.toLowerCase()));
+    const found = [
+      ...Object.keys(site),
+      ...Object.keys(isObject(site.siteConfig) ? site.siteConfig : {}),
+    ].filter((key) => rejected.has(key.toLowerCase()));
+    expect(found).toEqual([]);
+  });
+
+  it("caps maximumInstanceCount within the 40 to 1000 that Flex Consumption accepts", () => {
+    const template = at(moduleDeployment(main, "functionApp"), "properties", "template");
+    const parameter = at(template, "parameters", "maximumInstanceCount");
+    expect(at(parameter, "minValue")).toBe(40);
+    expect(at(parameter, "maxValue")).toBe(1000);
+    expect(at(parameter, "defaultValue")).toBe(40);
+    expect(
+      at(functionApp().resource, "properties", "functionAppConfig", "scaleAndConcurrency"),
+    ).toEqual(
+      expect.objectContaining({ maximumInstanceCount: "[parameters('maximumInstanceCount')]" }),
+    );
   });
 
   it("runs Node 22 on a Flex Consumption (FC1) Linux plan", () => {
@@ -316,11 +375,13 @@ describe("app settings", () => {
 });
 
 describe("Key Vault", () => {
-  it("uses RBAC with soft delete and purge protection", () => {
+  it("uses RBAC with soft delete and without purge protection, so a redeploy can reuse its name", () => {
     const vault = properties(onlyResource(main, "Microsoft.KeyVault/vaults"));
     expect(vault.enableRbacAuthorization).toBe(true);
-    expect(vault.enablePurgeProtection).toBe(true);
     expect(vault.enableSoftDelete).toBe(true);
+    expect(vault.softDeleteRetentionInDays).toBe(7);
+    // Once on, purge protection cannot be turned off; absent means off.
+    expect(vault.enablePurgeProtection).toBeUndefined();
   });
 
   it("stores the playbook callback URL, the only list*() call in the deployment", () => {

@@ -1,4 +1,4 @@
-import Ajv, { type ErrorObject } from "ajv";
+import Ajv, { type ErrorObject, type ValidateFunction } from "ajv";
 import addFormats from "ajv-formats";
 
 /** A document (configuration, rule file, payload) that does not fit its JSON Schema. */
@@ -12,9 +12,17 @@ export class SchemaValidationError extends Error {
   }
 }
 
-// One Ajv instance: compiling is the expensive part, and every schema here is static.
-const ajv = new Ajv({ allErrors: true, strict: false });
-addFormats(ajv);
+// One Ajv instance, made on first use: compiling is the expensive part, and a function app pays
+// for whatever its entry module does at load (cold start) before the first run can begin.
+let ajv: Ajv | undefined;
+
+function sharedAjv(): Ajv {
+  if (ajv === undefined) {
+    ajv = new Ajv({ allErrors: true, strict: false });
+    addFormats(ajv);
+  }
+  return ajv;
+}
 
 function describe(error: ErrorObject): string {
   const where = error.instancePath === "" ? "(document)" : error.instancePath;
@@ -27,13 +35,17 @@ function describe(error: ErrorObject): string {
   return `${where} ${error.message ?? "is invalid"}${extra}`;
 }
 
-/** Compiles a JSON Schema into a checker that returns the typed value or throws every problem. */
+/**
+ * A checker for a JSON Schema that returns the typed value or throws every problem. The schema is
+ * compiled on the first check, not at module load: modules declare their checkers at top level.
+ */
 export function compileSchema<T>(
   schema: object,
   what: string,
 ): (value: unknown, source?: string) => T {
-  const validate = ajv.compile(schema);
+  let validate: ValidateFunction | undefined;
   return (value: unknown, source?: string): T => {
+    validate ??= sharedAjv().compile(schema);
     if (validate(value)) return value as T;
     const label = source ? `${what} (${source})` : what;
     const errors = validate.errors ?? [];

@@ -36,7 +36,11 @@ export interface DetectionRule {
   query: string;
 }
 
-const DETECTION_DIR = __dirname;
+/**
+ * Where the detection's data files (KQL, YAML) are read from at run time: beside this module in
+ * the compiled tree, beside the bundle in the deployed package (scripts/bundle.js copies them).
+ */
+export const DETECTION_DIR = __dirname;
 const RULE_FILE = path.join(DETECTION_DIR, "nbtscan.yaml");
 
 const attackRef = {

@@ -5,6 +5,7 @@
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { parse as parseYaml } from "yaml";
+import { DETECTION_DIR } from "../detection/rule";
 import type { BenignMatch, DetectionEvent } from "../model";
 import { compileSchema, SchemaValidationError } from "../validation";
 import {
@@ -32,7 +33,7 @@ interface ScenarioDocument {
 }
 
 /** Where the shipped scenarios live. */
-const DEFAULT_SCENARIOS_FILE = path.join(__dirname, "..", "detection", "benign-scenarios.yaml");
+const DEFAULT_SCENARIOS_FILE = path.join(DETECTION_DIR, "benign-scenarios.yaml");
 
 const validateScenarios = compileSchema<ScenarioDocument>(
   withConditionSchema(scenariosSchema),

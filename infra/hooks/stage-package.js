@@ -1,81 +1,84 @@
-// azd prepackage hook (azure.yaml): stages the deployment package in dist/package with the
-// production dependencies only, and leaves the project's own node_modules as it is.
+// azd prepackage hook (azure.yaml): stages the deployment package in dist/package (or the folder
+// given as its argument). The README's
+// "deploy without azd" publishes the same folder.
 //
-// azd restores the project with `npm install` (devDependencies included: the build needs
-// typescript) and zips the folder azure.yaml names in `dist`. Zipping the project root would ship
-// that node_modules whole, jest, azurite and typescript included. azd runs this hook after the
-// restore and before it zips, from the project root. It:
-//   1. builds the code with the project's devDependencies (npm run build);
-//   2. copies what the app runs from into dist/package: host.json, package.json, the lockfile and
-//      dist/, plus the .funcignore that azd applies when it zips that folder;
-//   3. installs the lockfile's production dependencies there (npm ci --omit=dev);
-//   4. fails if a package the lockfile marks dev-only is there anyway (an npm config that
-//      includes dev dependencies overrides --omit=dev).
-const { spawnSync } = require("node:child_process");
-const { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync } = require("node:fs");
+// The package is the esbuild bundle (scripts/bundle.js) and the files the Functions host reads:
+//   host.json, package.json  (written here: "main" is the bundle, no dependencies to install),
+//   index.js                 (the function app and every library it uses, @azure/functions-core
+//                             aside, which the host provides),
+//   *.kql, *.yaml            (the detection's data, read beside the bundle at run time),
+//   .funcignore              (the project's, which azd applies when it zips this folder).
+// No node_modules: nothing is installed on the server or shipped beside the bundle, so a remote
+// build, were one forced, would have nothing to do. azd has restored the project's
+// devDependencies (esbuild among them) before it runs this hook, from the project root.
+const {
+  cpSync,
+  existsSync,
+  readFileSync,
+  readdirSync,
+  statSync,
+  writeFileSync,
+} = require("node:fs");
 const path = require("node:path");
 const process = require("node:process");
+const { bundle } = require("../../scripts/bundle.js");
 
-const STAGE = path.join("dist", "package");
-/** What the app needs from the project root; the hook refuses to run without them. */
-const REQUIRED = ["host.json", "package.json", "package-lock.json"];
-/** Copied when present: the ignore list azd applies when it zips the package. */
-const OPTIONAL = [".funcignore"];
+const ROOT = path.resolve(__dirname, "..", "..");
+const STAGE = path.join(ROOT, "dist", "package");
+/** Copied from the project root as they are. */
+const COPIED = ["host.json", ".funcignore"];
+/** The most the zipped package may weigh (issue 10); unzipped is a stricter bound. */
+const MAX_PACKAGE_BYTES = 5 * 1024 * 1024;
 
-function fail(message) {
-  process.stderr.write(`stage-package: ${message}\n`);
-  process.exit(1);
+/** The package.json of the deployed app: what the host reads, and nothing to install. */
+function deployedManifest(project) {
+  const { name, version, description, license, engines } = project;
+  return { name, version, description, license, private: true, engines, main: "index.js" };
 }
 
-function npm(args, cwd) {
-  process.stdout.write(`stage-package: npm ${args.join(" ")} (in ${cwd})\n`);
-  // npm is npm.cmd on Windows, which only a shell runs; the arguments are constants.
-  const result = spawnSync("npm", args, {
-    cwd,
-    stdio: "inherit",
-    shell: process.platform === "win32",
-  });
-  if (result.error !== undefined) fail(`npm ${args[0]} could not start: ${result.error.message}`);
-  if (result.status !== 0) fail(`npm ${args.join(" ")} exited with ${result.status}`);
+function sizeOf(dir) {
+  return readdirSync(dir, { withFileTypes: true }).reduce((total, entry) => {
+    const full = path.join(dir, entry.name);
+    return total + (entry.isDirectory() ? sizeOf(full) : statSync(full).size);
+  }, 0);
 }
 
-/** Lockfile paths (node_modules/...) of the packages only devDependencies need. */
-function devOnlyPackages(lockfile) {
-  const lock = JSON.parse(readFileSync(lockfile, "utf8"));
-  return Object.entries(lock.packages ?? {})
-    .filter(([location, entry]) => location !== "" && entry.dev === true)
-    .map(([location]) => location);
+/** Stages the deployment package of the project at `root` into `stage`; returns its files. */
+async function stagePackage(root = ROOT, stage = STAGE) {
+  const files = await bundle(stage);
+  for (const file of COPIED) cpSync(path.join(root, file), path.join(stage, file));
+  const project = JSON.parse(readFileSync(path.join(root, "package.json"), "utf8"));
+  writeFileSync(
+    path.join(stage, "package.json"),
+    `${JSON.stringify(deployedManifest(project), null, 2)}\n`,
+  );
+  const bytes = sizeOf(stage);
+  if (bytes > MAX_PACKAGE_BYTES) {
+    throw new Error(`the package is ${bytes} bytes, over the ${MAX_PACKAGE_BYTES}-byte budget`);
+  }
+  return { files: [...files, ...COPIED, "package.json"], bytes };
 }
 
-const root = process.cwd();
-for (const file of REQUIRED) {
-  if (!existsSync(path.join(root, file))) fail(`run me from the project root: no ${file} here`);
-}
-const stage = path.join(root, STAGE);
+module.exports = { stagePackage, STAGE };
 
-npm(["run", "build"], root);
-
-rmSync(stage, { recursive: true, force: true });
-mkdirSync(path.join(stage, "dist"), { recursive: true });
-for (const file of [...REQUIRED, ...OPTIONAL.filter((f) => existsSync(path.join(root, f)))]) {
-  cpSync(path.join(root, file), path.join(stage, file));
+if (require.main === module) {
+  if (!existsSync(path.join(ROOT, "host.json"))) {
+    process.stderr.write(`stage-package: no host.json in ${ROOT}\n`);
+    process.exit(1);
+  }
+  // azd passes no argument; tests stage into a scratch folder.
+  const stage = process.argv[2] ? path.resolve(process.argv[2]) : STAGE;
+  stagePackage(ROOT, stage).then(
+    ({ files, bytes }) =>
+      process.stdout.write(
+        `stage-package: ${path.relative(ROOT, stage)} holds ${files.join(", ")} ` +
+          `(${(bytes / 1024 / 1024).toFixed(1)} MB, no node_modules)\n`,
+      ),
+    (error) => {
+      process.stderr.write(
+        `stage-package: ${error instanceof Error ? error.message : String(error)}\n`,
+      );
+      process.exitCode = 1;
+    },
+  );
 }
-for (const entry of readdirSync(path.join(root, "dist"))) {
-  if (entry === path.basename(STAGE)) continue;
-  cpSync(path.join(root, "dist", entry), path.join(stage, "dist", entry), { recursive: true });
-}
-
-const { main } = JSON.parse(readFileSync(path.join(stage, "package.json"), "utf8"));
-if (typeof main !== "string" || !existsSync(path.join(stage, main))) {
-  fail(`the build left no ${String(main)} (package.json "main") to deploy`);
-}
-
-npm(["ci", "--omit=dev", "--ignore-scripts", "--no-audit", "--no-fund"], stage);
-
-const devOnly = devOnlyPackages(path.join(stage, "package-lock.json")).filter((location) =>
-  existsSync(path.join(stage, location)),
-);
-if (devOnly.length > 0) {
-  fail(`dev-only packages in ${STAGE}: ${devOnly.slice(0, 5).join(", ")}`);
-}
-process.stdout.write(`stage-package: ${STAGE} holds the build and production dependencies only\n`);

@@ -7,8 +7,8 @@
 //           equals     the value equals the string (or any string of a list)
 //           notEquals  the value equals none of the strings
 //           contains   the value contains the substring (or any of a list); "" is rejected
-//           matches    the regular expression (JavaScript syntax) is found anywhere in the
-//                      value; anchor with ^...$ for the whole value, use \b for whole words
+//           matches    the regular expression (RE2 syntax, see below) is found anywhere in
+//                      the value; anchor with ^...$ for the whole value, use \b for whole words
 //   all   { all: [<condition>, ...] }                      every nested condition matches
 //   any   { any: [<condition>, ...] }                      at least one matches
 //
@@ -25,6 +25,14 @@
 // operators in one leaf, an empty list and an invalid regular expression are errors at load that
 // name the JSON path, never a rule that silently never matches. Regular expressions are compiled
 // once, at load. Evaluation reports the columns that made the condition match, for annotation.
+//
+// Regular expressions run on RE2JS, a JavaScript port of RE2: matching takes time linear in the
+// value's length whatever the pattern, so an attacker-chosen 32,767-character command line can
+// never make a pattern like (a+)+$ backtrack for ever. RE2 syntax is JavaScript's without the
+// features that need backtracking: no lookahead or lookbehind ((?=, (?!, (?<=, (?<!) and no
+// backreferences (\1); such a pattern is rejected at load. Classes (\d \w \s [a-z]), \b,
+// anchors, groups, alternation and bounded repeats ({2,5}, at most 1000) work as in JavaScript.
+import { RE2JS } from "re2js";
 import { EVENT_COLUMNS, type DetectionEvent, type EventColumn } from "../model";
 import { compileSchema, SchemaValidationError } from "../validation";
 import { columnValue } from "./columns";
@@ -56,7 +64,7 @@ export type Condition = LeafCondition | AllCondition | AnyCondition;
 /** A condition ready to evaluate: values lower-cased, regular expressions compiled. */
 export type CompiledCondition =
   | { op: "equals" | "notEquals" | "contains"; column: EventColumn; values: readonly string[] }
-  | { op: "matches"; column: EventColumn; regex: RegExp }
+  | { op: "matches"; column: EventColumn; regex: RE2JS }
   | { op: "all" | "any"; conditions: readonly CompiledCondition[] };
 
 /** Whether a condition matched an event, and the columns that made it match. */
@@ -111,9 +119,14 @@ function leafParts(leaf: LeafCondition): { op: LeafOperator; value: StringOrList
   throw new Error(`condition on ${leaf.column} has no operator`);
 }
 
+/** Compiles a `matches` pattern: RE2 syntax, case-insensitive, linear-time matching. */
+function compileRegex(pattern: string): RE2JS {
+  return RE2JS.compile(pattern, RE2JS.CASE_INSENSITIVE);
+}
+
 function regexProblem(pattern: string): string | undefined {
   try {
-    new RegExp(pattern, "i");
+    compileRegex(pattern);
     return undefined;
   } catch (error) {
     return error instanceof Error ? error.message : String(error);
@@ -134,7 +147,7 @@ export function conditionProblems(condition: Condition, pointer = ""): string[] 
   const problem = regexProblem(pattern);
   return problem === undefined
     ? []
-    : [`${pointer}/matches is not a valid regular expression: ${problem}`];
+    : [`${pointer}/matches is not a valid regular expression (RE2 syntax): ${problem}`];
 }
 
 /** Compiles a schema-valid condition: lower-cases values and compiles regexes once. */
@@ -142,8 +155,7 @@ export function compileCondition(condition: Condition): CompiledCondition {
   if (isAll(condition)) return { op: "all", conditions: condition.all.map(compileCondition) };
   if (isAny(condition)) return { op: "any", conditions: condition.any.map(compileCondition) };
   const { op, value } = leafParts(condition);
-  if (op === "matches")
-    return { op, column: condition.column, regex: new RegExp(String(value), "i") };
+  if (op === "matches") return { op, column: condition.column, regex: compileRegex(String(value)) };
   const values = (Array.isArray(value) ? value : [value]).map((v) => v.toLowerCase());
   return { op, column: condition.column, values };
 }

@@ -4,6 +4,7 @@ import {
   evaluateCondition,
   parseCondition,
 } from "../../functions/triage/conditions";
+import { RE2JS } from "re2js";
 import { EVENT_COLUMNS, type DetectionEvent } from "../../functions/model";
 import { SchemaValidationError } from "../../functions/validation";
 import { makeEvent } from "../support/events";
@@ -70,11 +71,18 @@ describe("leaf operators", () => {
     expect(run({ column: "ProcessCommandLine", matches: "\\bscan\\b" }, event).matched).toBe(false);
   });
 
+  it("matches in linear time: a catastrophic pattern on a 32,000-character command line ends", () => {
+    // A backtracking engine needs about 2^32000 steps for this; RE2 reads the value once.
+    const attacker = makeEvent({ ProcessCommandLine: `${"a".repeat(32_000)}!` });
+    expect(run({ column: "ProcessCommandLine", matches: "(a+)+$" }, attacker).matched).toBe(false);
+    expect(run({ column: "ProcessCommandLine", matches: "(a+)+!$" }, attacker).matched).toBe(true);
+  });
+
   it("compiles a regex once, case-insensitive and stateless across evaluations", () => {
     const compiled = compileCondition({ column: "FileName", matches: "NBTSCAN" });
     expect(compiled).toMatchObject({ op: "matches" });
     if (compiled.op !== "matches") throw new Error("unreachable");
-    expect(compiled.regex.flags).toBe("i");
+    expect(compiled.regex.flags() & RE2JS.CASE_INSENSITIVE).toBe(RE2JS.CASE_INSENSITIVE);
     for (let i = 0; i < 3; i++) expect(evaluateCondition(compiled, makeEvent()).matched).toBe(true);
   });
 
@@ -166,6 +174,13 @@ describe("rejected at load, naming the path", () => {
     expect(problems).toEqual([
       expect.stringMatching(/^\/all\/1\/any\/0\/matches is not a valid regular expression/),
     ]);
+  });
+
+  it("regular expression features that need backtracking, which RE2 does not run", () => {
+    expect(problemsOf({ column: "FileName", matches: "nbt(?=scan)" })).toEqual([
+      expect.stringMatching(/^\/matches is not a valid regular expression \(RE2 syntax\).*\(\?=/),
+    ]);
+    expect(problemsOf({ column: "FileName", matches: "(a)\\1" })[0]).toMatch(/^\/matches .*RE2/);
   });
 
   it("names the source in the error message", () => {

@@ -1,5 +1,6 @@
 import type { InvocationContext, Timer } from "@azure/functions";
 import { loadConfig } from "./config/config";
+import { errorLine } from "./run/errorLine";
 import { runDetection } from "./run/runDetection";
 import { RUN_COMPLETED, type RunLog } from "./run/runLog";
 import { DetectionRuntime, type RuntimeOptions } from "./run/runtime";
@@ -32,9 +33,8 @@ export function createDetectionHandler(
       const { summary } = await runDetection(await runtime.dependenciesFor(logTo(context)));
       context.log(`${RUN_COMPLETED} ${JSON.stringify(summary)}`);
     } catch (error) {
-      context.error(
-        `nbtscan-detector run failed: ${error instanceof Error ? error.message : String(error)}`,
-      );
+      // One line naming what failed (for a bad setting: each setting); the stack stays out.
+      context.error(`nbtscan-detector run failed: ${errorLine(error)}`);
       // Rethrown so the invocation counts as failed: the retry policy and the health alert see it.
       throw error;
     }

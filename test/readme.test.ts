@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
 import path from "node:path";
-import { SETTINGS } from "../functions/config/settings";
+import { acceptedValues, SETTINGS, type SettingSpec } from "../functions/config/settings";
 
 const readme = readFileSync(path.join(__dirname, "..", "README.md"), "utf8");
 
@@ -30,6 +30,14 @@ describe("README", () => {
       s.description,
     ]);
     expect(tableBetween("<!-- settings-table:start", "<!-- settings-table:end")).toEqual(expected);
+  });
+
+  it("gives the accepted range of every bounded setting, as the configuration checks it", () => {
+    const bounded: SettingSpec[] = SETTINGS.filter((s: SettingSpec) => s.range !== undefined);
+    expect(bounded.length).toBeGreaterThan(0);
+    expect(tableBetween("<!-- settings-ranges:start", "<!-- settings-ranges:end")).toEqual(
+      bounded.map((s) => [`\`${s.name}\``, acceptedValues(s)]),
+    );
   });
 
   it("shows the two commands a newcomer needs", () => {

@@ -8,14 +8,15 @@ import { runDetection } from "../run/runDetection";
 import type { RunLog } from "../run/runLog";
 import { DetectionRuntime } from "../run/runtime";
 import type { RunSummary } from "../run/summary";
-import { SchemaValidationError } from "../validation";
+import { errorLine } from "../run/errorLine";
 
 /** Exit codes, for scripts that call the command. */
 export const EXIT = { ok: 0, runFailed: 1, badConfiguration: 2, undelivered: 3 } as const;
 
-const USAGE = `Usage: npm run detect -- [--dry-run] [--json]
+const USAGE = `Usage: npm run detect -- [--dry-run] [--json] [--verbose]
   --dry-run  query and print the incidents that would be sent; record and post nothing
   --json     print the summary (and, with --dry-run, the incidents) as JSON
+  --verbose  when the run fails, print the stack trace after the one-line reason
 Settings come from environment variables; see README "Configuration".`;
 
 const consoleLog: RunLog = {
@@ -62,11 +63,12 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
       options: {
         "dry-run": { type: "boolean", default: false },
         json: { type: "boolean", default: false },
+        verbose: { type: "boolean", short: "v", default: false },
         help: { type: "boolean", short: "h", default: false },
       },
     }).values;
   } catch (error) {
-    console.error(`${error instanceof Error ? error.message : String(error)}\n${USAGE}`);
+    console.error(`${errorLine(error)}\n${USAGE}`);
     return EXIT.badConfiguration;
   }
   if (args.help) {
@@ -85,13 +87,13 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
       summary.pending + summary.failed + summary.retried.pending + summary.retried.failed;
     return undelivered > 0 ? EXIT.undelivered : EXIT.ok;
   } catch (error) {
-    if (error instanceof ConfigError || error instanceof SchemaValidationError) {
-      console.error(error.message);
+    // One line per bad setting, one line for a failed run; a stack trace only on request.
+    if (error instanceof ConfigError) {
+      for (const problem of error.problems) console.error(`Invalid configuration: ${problem}`);
       return EXIT.badConfiguration;
     }
-    console.error(
-      `Run failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`,
-    );
+    console.error(`Run failed: ${errorLine(error)}`);
+    if (args.verbose && error instanceof Error && error.stack) console.error(error.stack);
     return EXIT.runFailed;
   }
 }

@@ -1,6 +1,13 @@
+import { statSync } from "node:fs";
+import { TableClient } from "@azure/data-tables";
+import { Cron } from "croner";
 import type { Severity } from "../model";
+import { loadExclusions } from "../triage/exclusions";
+import { ConfigError } from "./configError";
 import { isoDurationMs } from "./duration";
-import { SETTINGS, type SettingName, type SettingSpec } from "./settings";
+import { acceptedValues, SETTINGS, type SettingName, type SettingSpec } from "./settings";
+
+export { ConfigError } from "./configError";
 
 /** How hits are grouped into incidents. */
 export type Grouping = "device" | "run" | "event";
@@ -33,17 +40,15 @@ export interface DetectionConfig {
   managedIdentityClientId: string | undefined;
 }
 
-/** Configuration that cannot run: every problem, each naming its setting and a valid value. */
-export class ConfigError extends Error {
-  constructor(readonly problems: string[]) {
-    super(`Invalid configuration:\n  - ${problems.join("\n  - ")}`);
-    this.name = "ConfigError";
-  }
-}
-
 const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const TABLE_NAME = /^[A-Za-z][A-Za-z0-9]{2,62}$/;
-const NCRONTAB_FIELDS = 6;
+const NCRONTAB_FIELDS = ["second", "minute", "hour", "day", "month", "day-of-week"];
+// NCRONTAB fields hold numbers, three-letter month and day names, and * , - /; Quartz-style
+// L, W, # and ? (which cron libraries accept) mean nothing to the Functions host.
+const NCRONTAB_FIELD = /^(?:[0-9*,/-]|[A-Za-z]{3}(?![A-Za-z]))+$/;
+const NCRONTAB_NEUTRAL = ["0", "0", "0", "*", "*", "*"];
+// Longest value shown back in a message: a pasted secret or document should not fill the log.
+const MAX_ECHO = 80;
 
 /** True for URLs whose host is this machine: the only place plain http is acceptable. */
 export function isLoopbackUrl(url: URL): boolean {
@@ -66,8 +71,12 @@ class SettingsReader {
   }
 
   private fail(name: SettingName, detail: string): undefined {
-    this.problems.push(`${name} ${detail}; expected ${this.spec(name).example}.`);
+    this.problems.push(`${name} ${detail}; expected ${acceptedValues(this.spec(name))}.`);
     return undefined;
+  }
+
+  private shown(value: string): string {
+    return value.length > MAX_ECHO ? `'${value.slice(0, MAX_ECHO)}…'` : `'${value}'`;
   }
 
   raw(name: SettingName): string | undefined {
@@ -83,15 +92,21 @@ class SettingsReader {
 
   guid(name: SettingName, value = this.required(name)): string | undefined {
     if (value === undefined) return undefined;
-    return GUID.test(value) ? value.toLowerCase() : this.fail(name, `is '${value}'`);
+    return GUID.test(value) ? value.toLowerCase() : this.fail(name, `is ${this.shown(value)}`);
   }
 
+  /** A duration within the setting's range (every timer stays far below Node's 24.8-day limit). */
   durationMs(name: SettingName): number | undefined {
     const value = this.required(name);
     if (value === undefined) return undefined;
     const ms = isoDurationMs(value);
-    if (ms === undefined) return this.fail(name, `is '${value}'`);
-    return ms > 0 ? ms : this.fail(name, `is '${value}' (must be longer than zero)`);
+    if (ms === undefined) return this.fail(name, `is ${this.shown(value)}`);
+    const range = this.spec(name).range;
+    const min = range ? (isoDurationMs(range.min) ?? 1) : 1;
+    const max = range ? (isoDurationMs(range.max) ?? Infinity) : Infinity;
+    if (ms < min) return this.fail(name, `is ${this.shown(value)}, too short`);
+    if (ms > max) return this.fail(name, `is ${this.shown(value)}, too long`);
+    return ms;
   }
 
   url(name: SettingName, value = this.required(name), httpsOnly = false): URL | undefined {
@@ -113,20 +128,41 @@ class SettingsReader {
     const value = this.required(name);
     if (value === undefined) return undefined;
     const match = allowed.find((a) => a.toLowerCase() === value.toLowerCase());
-    return match ?? this.fail(name, `is '${value}'`);
+    return match ?? this.fail(name, `is ${this.shown(value)}`);
   }
 
-  integer(name: SettingName, min: number, max: number): number | undefined {
+  /** A whole number within the setting's range. */
+  integer(name: SettingName): number | undefined {
     const value = this.required(name);
     if (value === undefined) return undefined;
-    const n = Number(value);
-    return Number.isInteger(n) && n >= min && n <= max ? n : this.fail(name, `is '${value}'`);
+    const range = this.spec(name).range;
+    const n = /^\d+$/.test(value) ? Number(value) : NaN;
+    const inRange = !range || (n >= Number(range.min) && n <= Number(range.max));
+    return Number.isSafeInteger(n) && inRange ? n : this.fail(name, `is ${this.shown(value)}`);
   }
 
+  /** A six-field NCRONTAB expression, each field checked by croner against its own range. */
   schedule(name: SettingName): string | undefined {
     const value = this.required(name);
     if (value === undefined) return undefined;
-    return value.split(/\s+/).length === NCRONTAB_FIELDS ? value : this.fail(name, `is '${value}'`);
+    const fields = value.split(/\s+/);
+    const shown = this.shown(value);
+    if (fields.length !== NCRONTAB_FIELDS.length) {
+      return this.fail(name, `is ${shown}, ${fields.length} field(s)`);
+    }
+    // One field at a time, the others neutral, so the message names the field that is wrong.
+    const bad = fields.findIndex((field, i) => {
+      const probe = NCRONTAB_NEUTRAL.map((neutral, j) => (j === i ? field : neutral));
+      return !NCRONTAB_FIELD.test(field) || nextFiring(probe.join(" ")) === "invalid";
+    });
+    if (bad >= 0) {
+      return this.fail(
+        name,
+        `is ${shown}, its ${NCRONTAB_FIELDS[bad]} field '${fields[bad]}' is invalid`,
+      );
+    }
+    const next = nextFiring(value);
+    return next instanceof Date ? value : this.fail(name, `is ${shown}, which never fires`);
   }
 
   stateTable(): StateTableTarget | undefined {
@@ -137,7 +173,10 @@ class SettingsReader {
     const connectionString = this.raw("STATE_TABLE_CONNECTION_STRING");
     const endpoint = this.raw("STATE_TABLE_ENDPOINT");
     if (tableName === undefined) return undefined;
-    if (connectionString) return { kind: "connectionString", connectionString, tableName };
+    if (connectionString) {
+      if (!this.connectionStringReadable(connectionString)) return undefined;
+      return { kind: "connectionString", connectionString, tableName };
+    }
     if (!endpoint) {
       this.problems.push(
         "STATE_TABLE_ENDPOINT or STATE_TABLE_CONNECTION_STRING must be set; expected " +
@@ -147,6 +186,62 @@ class SettingsReader {
     }
     const url = this.url("STATE_TABLE_ENDPOINT", endpoint);
     return url && { kind: "endpoint", endpoint: url.toString().replace(/\/$/, ""), tableName };
+  }
+
+  // The Table SDK's own parser decides; its message is kept, the value (a secret) never shown.
+  private connectionStringReadable(connectionString: string): boolean {
+    try {
+      TableClient.fromConnectionString(connectionString, "probe", {
+        allowInsecureConnection: true,
+      });
+      return true;
+    } catch (error) {
+      const detail = error instanceof Error ? error.message : String(error);
+      this.fail("STATE_TABLE_CONNECTION_STRING", `cannot be read by the Table SDK (${detail})`);
+      return false;
+    }
+  }
+
+  /** The exclusions source: at most one of the two settings, and a readable file. */
+  exclusions(): { file?: string; inline?: string } {
+    const file = this.raw("EXCLUSIONS_FILE");
+    const inline = this.raw("EXCLUSIONS");
+    if (file !== undefined && inline !== undefined) {
+      this.problems.push(
+        "EXCLUSIONS_FILE and EXCLUSIONS are both set; expected one of them, not both.",
+      );
+      return {};
+    }
+    if (file !== undefined) {
+      const problem = fileProblem(file);
+      if (problem) return this.fail("EXCLUSIONS_FILE", `'${file}' ${problem}`) ?? {};
+    }
+    try {
+      // Checked now so every problem shows in one pass; each run reads them again (expiries).
+      loadExclusions({ file, inline }, new Date());
+    } catch (error) {
+      if (!(error instanceof ConfigError)) throw error;
+      this.problems.push(...error.problems);
+    }
+    return { file, inline };
+  }
+}
+
+// Six fields: croner reads the first as seconds, as NCRONTAB does. No callback, so no timer.
+function nextFiring(expression: string): Date | null | "invalid" {
+  try {
+    return new Cron(expression, { timezone: "Etc/UTC" }).nextRun();
+  } catch {
+    return "invalid";
+  }
+}
+
+function fileProblem(file: string): string | undefined {
+  try {
+    return statSync(file).isFile() ? undefined : "is not a regular file (a directory?)";
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    return code === "ENOENT" ? "does not exist" : `cannot be read (${code ?? String(error)})`;
   }
 }
 
@@ -177,9 +272,9 @@ export function loadConfig(
       options.requirePlaybook || r.raw("PLAYBOOK_URL") ? r.url("PLAYBOOK_URL") : undefined,
     queryTimeoutMs: r.durationMs("QUERY_TIMEOUT"),
     playbookTimeoutMs: r.durationMs("PLAYBOOK_TIMEOUT"),
-    playbookMaxRetries: r.integer("PLAYBOOK_MAX_RETRIES", 0, 10),
+    playbookMaxRetries: r.integer("PLAYBOOK_MAX_RETRIES"),
     maxRetryAfterMs: r.durationMs("MAX_RETRY_AFTER"),
-    exclusions: { file: r.raw("EXCLUSIONS_FILE"), inline: r.raw("EXCLUSIONS") },
+    exclusions: r.exclusions(),
     severityPolicy: {
       default: r.oneOf("SEVERITY_DEFAULT", SEVERITIES),
       elevated: r.oneOf("SEVERITY_ELEVATED", SEVERITIES),

@@ -14,6 +14,8 @@ export interface SettingSpec {
   description: string;
   /** "infra": the Bicep deployment sets it; "optional": operators add it when needed. */
   source: SettingSource;
+  /** Accepted range of a duration (ISO 8601) or whole-number setting, both ends included. */
+  range?: { min: string; max: string };
 }
 
 export const SETTINGS = [
@@ -38,6 +40,7 @@ export const SETTINGS = [
     description:
       "How far back the first run looks, and the TimeGenerated span every query covers so late events are still found.",
     source: "infra",
+    range: { min: "PT10M", max: "P30D" },
   },
   {
     name: "INGESTION_SETTLE",
@@ -45,6 +48,7 @@ export const SETTINGS = [
     example: "an ISO 8601 duration such as PT2M",
     description: "Margin before now that a window stops at, so in-flight ingestion is not skipped.",
     source: "infra",
+    range: { min: "PT1S", max: "PT1H" },
   },
   {
     name: "DETECTION_SCHEDULE",
@@ -96,6 +100,7 @@ export const SETTINGS = [
     example: "an ISO 8601 duration such as PT2M",
     description: "Upper bound for one Log Analytics request.",
     source: "optional",
+    range: { min: "PT5S", max: "PT10M" },
   },
   {
     name: "PLAYBOOK_TIMEOUT",
@@ -103,14 +108,16 @@ export const SETTINGS = [
     example: "an ISO 8601 duration such as PT30S",
     description: "Upper bound for one POST to the playbook.",
     source: "optional",
+    range: { min: "PT1S", max: "PT5M" },
   },
   {
     name: "PLAYBOOK_MAX_RETRIES",
     default: "3",
-    example: "a whole number from 0 to 10",
+    example: "a whole number such as 3",
     description:
       "Retries of one delivery on 429, 5xx or network errors (exponential backoff, jitter).",
     source: "optional",
+    range: { min: "0", max: "10" },
   },
   {
     name: "MAX_RETRY_AFTER",
@@ -119,6 +126,7 @@ export const SETTINGS = [
     description:
       "Cap on a server's Retry-After wait, so a run cannot outlive the function timeout.",
     source: "optional",
+    range: { min: "PT1S", max: "PT5M" },
   },
   {
     name: "EXCLUSIONS_FILE",
@@ -164,6 +172,11 @@ export const SETTINGS = [
 ] as const satisfies readonly SettingSpec[];
 
 export type SettingName = (typeof SETTINGS)[number]["name"];
+
+/** What a valid value of the setting is: its example and, for a bounded one, the range. */
+export function acceptedValues(spec: SettingSpec): string {
+  return spec.range ? `${spec.example}, from ${spec.range.min} to ${spec.range.max}` : spec.example;
+}
 
 /** Names of every setting the function reads. */
 export const SETTING_NAMES: readonly SettingName[] = SETTINGS.map((s) => s.name);

@@ -18,6 +18,7 @@
 // applying is pure. Expired exclusions are reported, not applied.
 import { readFileSync } from "node:fs";
 import { parse as parseYaml } from "yaml";
+import { ConfigError } from "../config/configError";
 import type { DetectionEvent, EnrichedHit, SuppressedHit } from "../model";
 import { compileSchema, SchemaValidationError } from "../validation";
 import { columnValue } from "./columns";
@@ -152,23 +153,37 @@ export function exclusionsAt(exclusions: readonly Exclusion[], now: Date): Exclu
   return { active, expired };
 }
 
-/** Reads the exclusions from EXCLUSIONS_FILE or EXCLUSIONS; throws naming the setting. */
+/**
+ * Reads the exclusions from EXCLUSIONS_FILE or EXCLUSIONS; any problem is a ConfigError naming
+ * the setting (a bad exclusion is bad configuration: the command line exits 2).
+ */
 export function loadExclusions(source: ExclusionSource, now: Date): ExclusionSet {
   const inline = source.inline?.trim() ? source.inline : undefined;
   const file = source.file?.trim() ? source.file : undefined;
   if (file !== undefined && inline !== undefined) {
-    throw new Error("EXCLUSIONS_FILE and EXCLUSIONS are both set: set one of them, not both.");
+    throw new ConfigError([
+      "EXCLUSIONS_FILE and EXCLUSIONS are both set; expected one of them, not both.",
+    ]);
   }
-  if (inline !== undefined) return exclusionsAt(parseExclusions(inline, "EXCLUSIONS"), now);
+  if (inline !== undefined) return exclusionsAt(parsedAs("EXCLUSIONS", inline), now);
   if (file === undefined) return { active: [], expired: [] };
   let text: string;
   try {
     text = readFileSync(file, "utf8");
   } catch (error) {
-    const message = error instanceof Error ? error.message : String(error);
-    throw new Error(`EXCLUSIONS_FILE: cannot read ${file}: ${message}`, { cause: error });
+    const code = (error as NodeJS.ErrnoException).code ?? String(error);
+    throw new ConfigError([`EXCLUSIONS_FILE '${file}' cannot be read (${code}).`]);
   }
-  return exclusionsAt(parseExclusions(text, `EXCLUSIONS_FILE ${file}`), now);
+  return exclusionsAt(parsedAs(`EXCLUSIONS_FILE ${file}`, text), now);
+}
+
+function parsedAs(label: string, text: string): Exclusion[] {
+  try {
+    return parseExclusions(text, label);
+  } catch (error) {
+    if (!(error instanceof SchemaValidationError)) throw error;
+    throw new ConfigError(error.problems.map((problem) => `${label}: ${problem}`));
+  }
 }
 
 function matchesScope(exclusion: Exclusion, event: DetectionEvent): boolean {

@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
 import { ConfigError, isLoopbackUrl, loadConfig } from "../../functions/config/config";
 import { SETTINGS } from "../../functions/config/settings";
 import { problemsOf as problemsOfCall } from "../support/problems";
@@ -57,7 +60,7 @@ describe("loadConfig", () => {
       expect.stringMatching(/^LOG_ANALYTICS_WORKSPACE_ID is 'not-a-guid'; expected a GUID/),
       expect.stringMatching(/^LOOKBACK is '7 days'; expected an ISO 8601 duration such as P7D/),
       expect.stringMatching(
-        /^DETECTION_SCHEDULE is '\*\/5 \* \* \* \*'; expected a six-field NCRONTAB/,
+        /^DETECTION_SCHEDULE is '\*\/5 \* \* \* \*', 5 field\(s\); expected a six-field NCRONTAB/,
       ),
       expect.stringMatching(/^INCIDENT_GROUPING is 'host'; expected device, run or event/),
       expect.stringMatching(/^PLAYBOOK_URL uses http on a non-loopback host/),
@@ -79,10 +82,108 @@ describe("loadConfig", () => {
 
   it("rejects durations of years or months, zero, and a settle margin not shorter than the lookback", () => {
     expect(problemsOf({ ...VALID, LOOKBACK: "P1M" })[0]).toMatch(/^LOOKBACK is 'P1M'/);
-    expect(problemsOf({ ...VALID, QUERY_TIMEOUT: "PT0S" })[0]).toMatch(/must be longer than zero/);
-    expect(problemsOf({ ...VALID, LOOKBACK: "PT1M", INGESTION_SETTLE: "PT2M" })).toEqual([
+    expect(problemsOf({ ...VALID, QUERY_TIMEOUT: "PT0S" })[0]).toMatch(
+      /^QUERY_TIMEOUT .* too short/,
+    );
+    expect(problemsOf({ ...VALID, LOOKBACK: "PT30M", INGESTION_SETTLE: "PT1H" })).toEqual([
       "INGESTION_SETTLE must be shorter than LOOKBACK.",
     ]);
+  });
+
+  it("gives every duration and number a range, so no value overflows a timer or a date", () => {
+    // Node's timers overflow to 1 ms at 2^31 ms (about PT596H31M); P999999999D overflows Date.
+    expect(
+      problemsOf({
+        ...VALID,
+        LOOKBACK: "P999999999D",
+        INGESTION_SETTLE: "PT2H",
+        QUERY_TIMEOUT: "PT597H",
+        PLAYBOOK_TIMEOUT: "PT600H",
+        PLAYBOOK_MAX_RETRIES: "1e1",
+        MAX_RETRY_AFTER: "P30D",
+      }),
+    ).toEqual([
+      "LOOKBACK is 'P999999999D', too long; expected an ISO 8601 duration such as P7D or PT12H, from PT10M to P30D.",
+      "INGESTION_SETTLE is 'PT2H', too long; expected an ISO 8601 duration such as PT2M, from PT1S to PT1H.",
+      "QUERY_TIMEOUT is 'PT597H', too long; expected an ISO 8601 duration such as PT2M, from PT5S to PT10M.",
+      "PLAYBOOK_TIMEOUT is 'PT600H', too long; expected an ISO 8601 duration such as PT30S, from PT1S to PT5M.",
+      "PLAYBOOK_MAX_RETRIES is '1e1'; expected a whole number such as 3, from 0 to 10.",
+      "MAX_RETRY_AFTER is 'P30D', too long; expected an ISO 8601 duration such as PT30S, from PT1S to PT5M.",
+    ]);
+    expect(problemsOf({ ...VALID, PLAYBOOK_MAX_RETRIES: "11" })[0]).toMatch(
+      /^PLAYBOOK_MAX_RETRIES is '11'/,
+    );
+    expect(loadConfig({ ...VALID, LOOKBACK: "P30D", QUERY_TIMEOUT: "PT10M" }).queryTimeoutMs).toBe(
+      600_000,
+    );
+  });
+
+  it.each([
+    ["99 99 99 99 99 99", /its second field '99' is invalid/],
+    ["0 99 * * * *", /its minute field '99' is invalid/],
+    ["0 0 25 * * *", /its hour field '25' is invalid/],
+    ["0 0 0 32 * *", /its day field '32' is invalid/],
+    ["0 0 0 * 13 *", /its month field '13' is invalid/],
+    ["0 0 0 * * FOO", /its day-of-week field 'FOO' is invalid/],
+    ["0 0 0 * * 1-9", /its day-of-week field '1-9' is invalid/],
+    ["0 0 0 5-2 * *", /its day field '5-2' is invalid/],
+    ["0 */0 * * * *", /its minute field '\*\/0' is invalid/],
+    ["0 0 0 L * *", /its day field 'L' is invalid/],
+    ["0 0 0 ? * MON#2", /its day field '\?' is invalid/],
+    ["0 0 0 30 2 *", /which never fires/],
+    ["0 */5 * * * * *", /7 field\(s\)/],
+  ])("validates the NCRONTAB schedule field by field: %s", (schedule, problem) => {
+    const [only, ...rest] = problemsOf({ ...VALID, DETECTION_SCHEDULE: schedule });
+    expect(rest).toEqual([]);
+    expect(only).toMatch(/^DETECTION_SCHEDULE is '.*'/);
+    expect(only).toMatch(problem);
+  });
+
+  it.each(["0 */5 * * * *", "30 0 9-17 * * MON-FRI", "0 0 0 1 JAN,JUL *", "0 15,45 */2 * * 0"])(
+    "accepts the NCRONTAB schedule %s",
+    (schedule) => {
+      expect(loadConfig({ ...VALID, DETECTION_SCHEDULE: schedule }).schedule).toBe(schedule);
+    },
+  );
+
+  it("names STATE_TABLE_CONNECTION_STRING when the Table SDK cannot read it, without echoing it", () => {
+    const [problem] = problemsOf({ ...VALID, STATE_TABLE_CONNECTION_STRING: "s3cret-garbage" });
+    expect(problem).toMatch(/^STATE_TABLE_CONNECTION_STRING cannot be read by the Table SDK \(/);
+    expect(problem).not.toMatch(/s3cret/);
+  });
+
+  describe("exclusions", () => {
+    let dir: string;
+    beforeAll(() => (dir = mkdtempSync(path.join(tmpdir(), "config-exclusions-"))));
+    afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+    it("refuses EXCLUSIONS and EXCLUSIONS_FILE together", () => {
+      const file = path.join(dir, "x.yaml");
+      writeFileSync(file, "exclusions: []\n");
+      expect(problemsOf({ ...VALID, EXCLUSIONS_FILE: file, EXCLUSIONS: "exclusions: []" })).toEqual(
+        ["EXCLUSIONS_FILE and EXCLUSIONS are both set; expected one of them, not both."],
+      );
+    });
+
+    it("names a missing file or a directory as EXCLUSIONS_FILE", () => {
+      const missing = path.join(dir, "missing.yaml");
+      expect(problemsOf({ ...VALID, EXCLUSIONS_FILE: missing })).toEqual([
+        expect.stringMatching(/^EXCLUSIONS_FILE '.*missing\.yaml' does not exist; expected a path/),
+      ]);
+      expect(problemsOf({ ...VALID, EXCLUSIONS_FILE: dir })).toEqual([
+        expect.stringMatching(/^EXCLUSIONS_FILE '.*' is not a regular file/),
+      ]);
+    });
+
+    it("reports an invalid exclusions document with the other problems, naming the setting", () => {
+      expect(
+        problemsOf({ ...VALID, LOOKBACK: "x", EXCLUSIONS: "exclusions: [{ name: a }]" }),
+      ).toEqual([
+        expect.stringMatching(/^LOOKBACK is 'x'/),
+        expect.stringMatching(/^EXCLUSIONS: \/exclusions\/0 must have required property/),
+        expect.stringMatching(/^EXCLUSIONS: \/exclusions\/0 must have required property/),
+      ]);
+    });
   });
 
   it("accepts plain http only on loopback, for Azurite and the local stand-ins", () => {

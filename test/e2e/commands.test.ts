@@ -121,14 +121,60 @@ describe("npm run detect (compiled command line)", () => {
     expect(result.stderr).toMatch(/LOOKBACK is 'forever'; expected an ISO 8601 duration/);
   });
 
-  it("exits 1 when the run itself fails (an unknown workspace)", async () => {
-    const result = await runNode(
-      DETECT,
-      ["--dry-run"],
-      standinEnv("99999999-0000-4000-8000-000000000000"),
-    );
+  it("exits 2 with one line per bad setting, never a stack trace, whatever the setting", async () => {
+    const settings = {
+      LOG_ANALYTICS_WORKSPACE_ID: WORKSPACE_ID,
+      PLAYBOOK_URL: "https://127.0.0.1:1/playbook",
+      STATE_TABLE_CONNECTION_STRING: "garbage",
+      DETECTION_SCHEDULE: "99 99 99 99 99 99",
+      LOOKBACK: "P999999999D",
+      QUERY_TIMEOUT: "PT597H",
+      PLAYBOOK_TIMEOUT: "PT597H",
+      EXCLUSIONS: "exclusions: []",
+      EXCLUSIONS_FILE: path.join(work, "missing.yaml"),
+    };
+    const result = await runNode(DETECT, [], cleanEnv(settings));
+    expectExit(result, EXIT.badConfiguration);
+    const lines = result.stderr.trim().split("\n");
+    expect(lines.map((line) => /^Invalid configuration: ([A-Z_]+)/.exec(line)?.[1])).toEqual([
+      "LOOKBACK",
+      "DETECTION_SCHEDULE",
+      "STATE_TABLE_CONNECTION_STRING",
+      "QUERY_TIMEOUT",
+      "PLAYBOOK_TIMEOUT",
+      "EXCLUSIONS_FILE",
+    ]);
+    for (const file of [path.join(work, "missing.yaml"), work]) {
+      const missing = await runNode(
+        DETECT,
+        [],
+        cleanEnv({
+          ...settings,
+          EXCLUSIONS: "",
+          EXCLUSIONS_FILE: file,
+          STATE_TABLE_CONNECTION_STRING: azurite.connectionString,
+          DETECTION_SCHEDULE: "0 */5 * * * *",
+          LOOKBACK: "P7D",
+          QUERY_TIMEOUT: "PT1M",
+          PLAYBOOK_TIMEOUT: "PT1M",
+        }),
+      );
+      expectExit(missing, EXIT.badConfiguration);
+      expect(missing.stderr.trim()).toMatch(
+        /^Invalid configuration: EXCLUSIONS_FILE '[^\n]*' (does not exist|is not a regular file)[^\n]*$/,
+      );
+    }
+  });
+
+  it("exits 1 when the run itself fails (an unknown workspace), in one line; the stack with --verbose", async () => {
+    const env = standinEnv("99999999-0000-4000-8000-000000000000");
+    const result = await runNode(DETECT, ["--dry-run"], env);
     expectExit(result, EXIT.runFailed);
-    expect(result.stderr).toMatch(/Run failed: .*workspace/i);
+    expect(result.stderr.trim()).toMatch(/^Run failed: [^\n]*workspace[^\n]*$/i);
+
+    const verbose = await runNode(DETECT, ["--dry-run", "--verbose"], env);
+    expectExit(verbose, EXIT.runFailed);
+    expect(verbose.stderr).toMatch(/^Run failed: .*\n.*Error.*\n\s+at /i);
   });
 
   it("--help prints the usage", async () => {

@@ -8,6 +8,7 @@ import {
   parseExclusions,
   type ExclusionSet,
 } from "../../functions/triage/exclusions";
+import { ConfigError } from "../../functions/config/configError";
 import { SchemaValidationError } from "../../functions/validation";
 import { makeEvent, makeHit } from "../support/events";
 import { problemsOf as problemsOfCall } from "../support/problems";
@@ -229,9 +230,9 @@ describe("rejected at start with a clear error", () => {
   });
 
   it("names the setting in the message", () => {
-    expect(() => inline(exclusion(`name: forever\n${condition}`))).toThrow(
-      /^exclusions \(EXCLUSIONS\) is invalid:\n {2}- \/exclusions\/0 must have required property 'expires'/,
-    );
+    expect(
+      problemsOfCall(ConfigError, () => inline(exclusion(`name: forever\n${condition}`))),
+    ).toEqual(["EXCLUSIONS: /exclusions/0 must have required property 'expires'"]);
   });
 });
 
@@ -267,16 +268,20 @@ describe("sources", () => {
     expect(applyExclusions([hit], set).suppressed).toEqual([{ hit, exclusion: "json-one" }]);
   });
 
-  it("names the file and the setting when the file is unreadable or invalid", () => {
+  it("names the file and the setting, as bad configuration, when the file is unreadable or invalid", () => {
     const missing = path.join(dir, "missing.yaml");
-    expect(() => loadExclusions({ file: missing }, NOW)).toThrow(
-      new RegExp(`^EXCLUSIONS_FILE: cannot read ${missing.replace(/\\/g, "\\\\")}`),
-    );
+    expect(problemsOfCall(ConfigError, () => loadExclusions({ file: missing }, NOW))).toEqual([
+      `EXCLUSIONS_FILE '${missing}' cannot be read (ENOENT).`,
+    ]);
+    expect(problemsOfCall(ConfigError, () => loadExclusions({ file: dir }, NOW))).toEqual([
+      `EXCLUSIONS_FILE '${dir}' cannot be read (EISDIR).`,
+    ]);
     const bad = path.join(dir, "bad.yaml");
     writeFileSync(bad, "exclusions:\n  - name: x\n");
-    expect(() => loadExclusions({ file: bad }, NOW)).toThrow(
-      /exclusions \(EXCLUSIONS_FILE .*bad\.yaml\)/,
-    );
+    expect(problemsOfCall(ConfigError, () => loadExclusions({ file: bad }, NOW))).toEqual([
+      expect.stringMatching(/^EXCLUSIONS_FILE .*bad\.yaml: \/exclusions\/0 must have required/),
+      expect.stringMatching(/^EXCLUSIONS_FILE .*bad\.yaml: \/exclusions\/0 must have required/),
+    ]);
   });
 
   it("means no exclusions when neither setting is set or the document is empty", () => {
@@ -288,8 +293,8 @@ describe("sources", () => {
   });
 
   it("refuses both settings at once rather than guess", () => {
-    expect(() => loadExclusions({ file: "x.yaml", inline: json }, NOW)).toThrow(
-      /EXCLUSIONS_FILE and EXCLUSIONS are both set/,
-    );
+    expect(
+      problemsOfCall(ConfigError, () => loadExclusions({ file: "x.yaml", inline: json }, NOW)),
+    ).toEqual([expect.stringMatching(/^EXCLUSIONS_FILE and EXCLUSIONS are both set/)]);
   });
 });

@@ -104,6 +104,24 @@ module storage 'modules/storage.bicep' = {
   }
 }
 
+// The workspace itself, read for its region: the alert table's DCR must be in it.
+resource sentinelWorkspace 'Microsoft.OperationalInsights/workspaces@2025-07-01' existing = {
+  scope: resourceGroup(workspaceSubscriptionId, workspaceResourceGroupName)
+  name: workspaceName
+}
+
+// The custom table of alert rows and its DCR live with the workspace (sentinel-table.bicep).
+module sentinelTable 'modules/sentinel-table.bicep' = {
+  name: 'sentinel-table-${resourceToken}'
+  scope: resourceGroup(workspaceSubscriptionId, workspaceResourceGroupName)
+  params: {
+    workspaceName: workspaceName
+    workspaceLocation: sentinelWorkspace.location
+    dataCollectionRuleName: '${abbrs.insightsDataCollectionRules}${resourceToken}'
+    tags: tags
+  }
+}
+
 module playbook 'modules/playbook.bicep' = {
   name: 'playbook'
   scope: rg

@@ -4,6 +4,7 @@ import { entitiesOf } from "../enrich/entities";
 import type { EnrichedHit } from "../model";
 import type { BenignScenario } from "../triage/scenarios";
 import { severityOf, type SeverityPolicy } from "../triage/severity";
+import { buildAlertRows } from "./alertRows";
 import { renderIncidentText } from "./description";
 import { incidentIdFor } from "./incidentId";
 import type { IncidentPayload } from "./payload";
@@ -31,12 +32,13 @@ export function buildIncident(hits: EnrichedHit[], ctx: IncidentContext): Incide
     scenarios: ctx.scenarios,
   });
   const times = hits.map((h) => h.event.Timestamp).sort();
+  const incidentId = incidentIdFor(
+    rule.id,
+    hits.map((h) => h.key),
+  );
   return {
-    schemaVersion: "1.0",
-    incidentId: incidentIdFor(
-      rule.id,
-      hits.map((h) => h.key),
-    ),
+    schemaVersion: "2.0",
+    incidentId,
     title: text.title,
     severity,
     severityReason: reason,
@@ -65,5 +67,15 @@ export function buildIncident(hits: EnrichedHit[], ctx: IncidentContext): Incide
     detection: { id: rule.id, name: rule.name, version: rule.version },
     workspaceId: ctx.workspaceId,
     grouping: ctx.grouping,
+    alertRows: buildAlertRows(hits, {
+      incidentId,
+      title: text.title,
+      severity,
+      description: text.description,
+      evidenceComment: text.evidenceComment,
+      firstActivityTimeUtc: times[0],
+      lastActivityTimeUtc: times[times.length - 1],
+      rule,
+    }),
   };
 }

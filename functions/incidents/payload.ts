@@ -2,6 +2,7 @@ import incidentSchema from "../../infra/incident.schema.json";
 import type { DetectionEvent, MatchedBy, BenignMatch, Severity } from "../model";
 import type { Grouping } from "../config/config";
 import { compileSchema } from "../validation";
+import { validateAlertRows, type AlertRow } from "./alertRows";
 
 // TypeScript view of infra/incident.schema.json; the schema file is the contract, and
 // validateIncidentPayload keeps the two honest at run time and in the tests.
@@ -35,7 +36,7 @@ export interface IncidentEntities {
 
 /** What the function posts to the playbook. */
 export interface IncidentPayload {
-  schemaVersion: "1.0";
+  schemaVersion: "2.0";
   incidentId: string;
   title: string;
   severity: Severity;
@@ -59,13 +60,21 @@ export interface IncidentPayload {
   detection: { id: string; name: string; version: string };
   workspaceId: string;
   grouping: Grouping;
+  /** The custom-table rows the playbook ingests, one per event (see alertRows.ts). */
+  alertRows: AlertRow[];
 }
 
 /** The incident payload JSON Schema, as the Logic App trigger loads it. */
 export const INCIDENT_SCHEMA: object = incidentSchema;
 
-/** Checks a payload against infra/incident.schema.json; throws listing every violation. */
-export const validateIncidentPayload = compileSchema<IncidentPayload>(
-  INCIDENT_SCHEMA,
-  "incident payload",
-);
+const validatePayloadShape = compileSchema<IncidentPayload>(INCIDENT_SCHEMA, "incident payload");
+
+/**
+ * Checks a payload against infra/incident.schema.json, and its alert rows against the custom
+ * table's stream (infra/alert-table.json), as the DCR will; throws listing every violation.
+ */
+export function validateIncidentPayload(value: unknown, source?: string): IncidentPayload {
+  const payload = validatePayloadShape(value, source);
+  validateAlertRows(payload.alertRows, source);
+  return payload;
+}

@@ -1,0 +1,259 @@
+import alertTable from "../../infra/alert-table.json";
+import type { DetectionRule } from "../detection/rule";
+import type { EnrichedHit, Severity } from "../model";
+import { compileSchema } from "../validation";
+import { ELLIPSIS } from "./markdown";
+
+// The rows the playbook ingests into the custom table NbtscanAlerts_CL, from which the Sentinel
+// analytics rule (infra/modules/sentinel-rule.bicep) makes alerts and incidents.
+//
+// One row per event, not one per incident. An entity mapping reads one value per column per row,
+// so a row per incident could carry one host, one account, one file and one process at most,
+// whereas a group of events may have several of each; a row per event gives every alert its own
+// complete entities. The rule makes one alert per row (at most 150 per run, far above the
+// events one five-minute window brings) and groups the alerts by IncidentKey, so one incident
+// of ours is still one Sentinel incident, with up to MAX_EVENTS_PER_INCIDENT (50) alerts, within
+// Sentinel's 150 alerts per incident.
+//
+// Limits of the Logs Ingestion API (learn.microsoft.com/azure/azure-monitor/logs/
+// logs-ingestion-api-overview#limits-and-restrictions, and service-limits#logs-ingestion-api):
+// 1 MB per call, 64 KB per field (longer values are truncated by the service). Every field is
+// cut to FIELD_BYTES here, so a cut is ours and visible ("…"), and the rows of one incident are
+// kept under CALL_BYTES so the playbook's single call is accepted.
+
+/** One column of the custom table, as infra/alert-table.json declares it. */
+export interface AlertColumn {
+  name: string;
+  type: "string" | "int" | "long" | "real" | "boolean" | "datetime" | "dynamic";
+}
+
+/** The custom table: the Bicep table and the DCR's stream take its columns as they are. */
+export const ALERT_TABLE = alertTable as unknown as {
+  name: string;
+  description: string;
+  columns: AlertColumn[];
+  columnDescriptions: Record<string, string>;
+};
+
+/** The DCR's transformation sets TimeGenerated at ingestion; the rows never carry it. */
+export const INGESTION_TIME_COLUMN = "TimeGenerated";
+
+/** Columns the rows carry: the table's, minus the one the DCR's transformation sets. */
+export const ROW_COLUMNS: readonly AlertColumn[] = ALERT_TABLE.columns.filter(
+  (c) => c.name !== INGESTION_TIME_COLUMN,
+);
+
+/** One row of NbtscanAlerts_CL as the function sends it. */
+export interface AlertRow {
+  IncidentKey: string;
+  EventKey: string;
+  EventIndex: number;
+  EventCount: number;
+  AlertTitle: string;
+  AlertSeverity: Severity;
+  AlertDescription: string;
+  EvidenceComment: string;
+  DetectionId: string;
+  DetectionVersion: string;
+  EventTime: string;
+  EventIngestionTime: string;
+  FirstActivityTime: string;
+  LastActivityTime: string;
+  SourceTable: string;
+  ActionType: string;
+  ReportId: string;
+  DeviceId: string;
+  DeviceName: string;
+  HostName: string;
+  HostDnsDomain: string;
+  AccountName: string;
+  AccountDomain: string;
+  FileName: string;
+  FileDirectory: string;
+  SHA1: string;
+  SHA256: string;
+  ProcessCommandLine: string;
+  ParentProcessName: string;
+  ParentProcessCommandLine: string;
+  GrandparentProcessName: string;
+  MatchedBy: string;
+  RenamedBinary: boolean;
+  BenignScenarios: string[];
+  References: string[];
+}
+
+/** Largest field the service stores whole is 64 KB; this leaves room to spare. */
+export const FIELD_BYTES = 32_000;
+/** The Logs Ingestion API takes at most 1 MB per call; the playbook sends one call per incident. */
+export const CALL_BYTES = 900_000;
+/** What a row other than the first says when the incident's rows would not fit in one call. */
+const SHORT_FIELD_BYTES = 128;
+/** The first row's fields when even the shortened rows do not fit. */
+const FIRST_ROW_FALLBACK_BYTES = 2_000;
+
+// The JSON Schema the DCR's stream implies for our rows: each column with its type, nothing else.
+function columnSchema(column: AlertColumn): object {
+  switch (column.type) {
+    case "string":
+      return { type: "string" };
+    case "int":
+    case "long":
+      return { type: "integer" };
+    case "real":
+      return { type: "number" };
+    case "boolean":
+      return { type: "boolean" };
+    case "datetime":
+      return { type: "string", format: "date-time" };
+    case "dynamic":
+      return {};
+  }
+}
+
+/** JSON Schema of one ingested row, derived from infra/alert-table.json. */
+export const ALERT_ROW_SCHEMA: object = {
+  type: "object",
+  additionalProperties: false,
+  required: ROW_COLUMNS.map((c) => c.name),
+  properties: Object.fromEntries(ROW_COLUMNS.map((c) => [c.name, columnSchema(c)])),
+};
+
+/** Checks rows against the table's stream, as the DCR would; throws listing every problem. */
+export const validateAlertRows = compileSchema<AlertRow[]>(
+  { type: "array", minItems: 1, items: ALERT_ROW_SCHEMA },
+  `rows for ${ALERT_TABLE.name}`,
+);
+
+/** Size of a value as UTF-8 JSON, as it travels; never less than what the service stores. */
+function jsonBytes(value: unknown): number {
+  return Buffer.byteLength(JSON.stringify(value), "utf8");
+}
+
+/** Cuts a string to at most maxBytes of UTF-8 JSON, on a code point boundary, marking the cut. */
+export function truncateUtf8(text: string, maxBytes: number): string {
+  if (jsonBytes(text) - 2 <= maxBytes) return text;
+  const budget = maxBytes - jsonBytes(ELLIPSIS) + 2;
+  let out = "";
+  let used = 0;
+  for (const char of text) {
+    const size = jsonBytes(char) - 2;
+    if (used + size > budget) break;
+    out += char;
+    used += size;
+  }
+  return out + ELLIPSIS;
+}
+
+function mapStrings(row: AlertRow, cut: (value: string, column: string) => string): AlertRow {
+  return Object.fromEntries(
+    Object.entries(row).map(([column, value]) => [
+      column,
+      typeof value === "string" ? cut(value, column) : value,
+    ]),
+  ) as unknown as AlertRow;
+}
+
+// Defender's DeviceName is the fully qualified name; Sentinel's Host entity wants the host name
+// and its DNS domain apart (HostName+DnsDomain is a strong identifier, entities-reference).
+function splitDeviceName(deviceName: string): { hostName: string; dnsDomain: string } {
+  const dot = deviceName.indexOf(".");
+  return dot > 0
+    ? { hostName: deviceName.slice(0, dot), dnsDomain: deviceName.slice(dot + 1) }
+    : { hostName: deviceName, dnsDomain: "" };
+}
+
+// Defender reports a folder path that ends in the file name; the File entity wants the folder.
+function directoryOf(folderPath: string, fileName: string): string {
+  if (fileName && folderPath.toLowerCase().endsWith(`\\${fileName.toLowerCase()}`)) {
+    return folderPath.slice(0, folderPath.length - fileName.length - 1);
+  }
+  return folderPath;
+}
+
+/** The incident-level text and identity every row of one incident carries. */
+export interface AlertRowsInput {
+  incidentId: string;
+  title: string;
+  severity: Severity;
+  description: string;
+  evidenceComment: string;
+  firstActivityTimeUtc: string;
+  lastActivityTimeUtc: string;
+  rule: DetectionRule;
+}
+
+/** The custom-table rows of one incident: one per event, in the incident's event order. */
+export function buildAlertRows(hits: readonly EnrichedHit[], input: AlertRowsInput): AlertRow[] {
+  const references = input.rule.references.map((r) => r.url);
+  const rows = hits.map((hit, i): AlertRow => {
+    const e = hit.event;
+    const { hostName, dnsDomain } = splitDeviceName(e.DeviceName);
+    return {
+      IncidentKey: input.incidentId,
+      EventKey: hit.key,
+      EventIndex: i + 1,
+      EventCount: hits.length,
+      AlertTitle: input.title,
+      AlertSeverity: input.severity,
+      AlertDescription: input.description,
+      // The comment playbook reads it from the first row: once per incident is enough.
+      EvidenceComment: i === 0 ? input.evidenceComment : "",
+      DetectionId: input.rule.id,
+      DetectionVersion: input.rule.version,
+      EventTime: e.Timestamp,
+      EventIngestionTime: e.IngestionTime,
+      FirstActivityTime: input.firstActivityTimeUtc,
+      LastActivityTime: input.lastActivityTimeUtc,
+      SourceTable: e.SourceTable,
+      ActionType: e.ActionType,
+      ReportId: e.ReportId,
+      DeviceId: e.DeviceId,
+      DeviceName: e.DeviceName,
+      HostName: hostName,
+      HostDnsDomain: dnsDomain,
+      AccountName: e.InitiatingProcessAccountName,
+      AccountDomain: e.InitiatingProcessAccountDomain,
+      FileName: e.FileName,
+      FileDirectory: directoryOf(e.FolderPath, e.FileName),
+      SHA1: e.SHA1,
+      SHA256: e.SHA256,
+      ProcessCommandLine: e.ProcessCommandLine,
+      ParentProcessName: e.InitiatingProcessFileName,
+      ParentProcessCommandLine: e.InitiatingProcessCommandLine,
+      GrandparentProcessName: e.InitiatingProcessParentFileName,
+      MatchedBy: hit.matchedBy,
+      RenamedBinary: hit.renamedBinary,
+      BenignScenarios: hit.benign.map((b) => b.scenario),
+      References: references,
+    };
+  });
+  return fitOneCall(
+    rows.map((row) => mapStrings(row, (value) => truncateUtf8(value, FIELD_BYTES))),
+  );
+}
+
+// The keys identify the row (the comment playbook and the health rule look rows up by them), so
+// they are never cut; every other string is.
+const KEY_COLUMNS = new Set(["IncidentKey", "EventKey"]);
+
+function cutTo(maxBytes: number): (value: string, column: string) => string {
+  return (value, column) => (KEY_COLUMNS.has(column) ? value : truncateUtf8(value, maxBytes));
+}
+
+function callBytes(rows: AlertRow[]): number {
+  return jsonBytes(rows);
+}
+
+// Only attacker-sized values (huge command lines, paths, names) can push 50 rows past one call.
+// Then the first row stays whole (the incident's description and evidence live there) and the
+// others keep their identifying columns but short free text: an alert that says less beats an
+// incident whose rows the service refuses.
+function fitOneCall(rows: AlertRow[]): AlertRow[] {
+  if (callBytes(rows) <= CALL_BYTES) return rows;
+  const [first, ...rest] = rows;
+  const shortened = rest.map((row) => mapStrings(row, cutTo(SHORT_FIELD_BYTES)));
+  const fitted = [first, ...shortened];
+  if (callBytes(fitted) <= CALL_BYTES) return fitted;
+  // Still too big: the first row's free text is cut too.
+  return [mapStrings(first, cutTo(FIRST_ROW_FALLBACK_BYTES)), ...shortened];
+}

@@ -80,6 +80,12 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
     const config = loadConfig(env, { requirePlaybook: !dryRun });
     const runtime = new DetectionRuntime(config, { host: "cli", dryRun });
     const { summary, incidents } = await runDetection(await runtime.dependenciesFor(consoleLog));
+    if (summary.skipped) {
+      // Another run (the deployed function, another terminal) owns the detection: not an error.
+      if (args.json) console.log(JSON.stringify({ summary }, null, 2));
+      else console.log(`Nothing done: ${summary.skipped}.`);
+      return EXIT.ok;
+    }
     if (args.json)
       console.log(JSON.stringify({ summary, ...(dryRun ? { incidents } : {}) }, null, 2));
     else printHuman(summary, incidents);

@@ -35,6 +35,11 @@ export interface DetectionConfig {
   playbookTimeoutMs: number;
   playbookMaxRetries: number;
   maxRetryAfterMs: number;
+  /** Time one run may take; below the host's functionTimeout. */
+  runBudgetMs: number;
+  maxHitsPerRun: number;
+  deliveryConcurrency: number;
+  deliveredRetentionMs: number;
   exclusions: { file?: string; inline?: string };
   severityPolicy: { default: Severity; elevated: Severity; benign: Severity };
   managedIdentityClientId: string | undefined;
@@ -274,6 +279,10 @@ export function loadConfig(
     playbookTimeoutMs: r.durationMs("PLAYBOOK_TIMEOUT"),
     playbookMaxRetries: r.integer("PLAYBOOK_MAX_RETRIES"),
     maxRetryAfterMs: r.durationMs("MAX_RETRY_AFTER"),
+    runBudgetMs: r.durationMs("RUN_BUDGET"),
+    maxHitsPerRun: r.integer("MAX_HITS_PER_RUN"),
+    deliveryConcurrency: r.integer("DELIVERY_CONCURRENCY"),
+    deliveredRetentionMs: r.durationMs("DELIVERED_RETENTION"),
     exclusions: r.exclusions(),
     severityPolicy: {
       default: r.oneOf("SEVERITY_DEFAULT", SEVERITIES),

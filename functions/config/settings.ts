@@ -129,6 +129,41 @@ export const SETTINGS = [
     range: { min: "PT1S", max: "PT5M" },
   },
   {
+    name: "RUN_BUDGET",
+    default: "PT8M",
+    example: "an ISO 8601 duration such as PT8M",
+    description:
+      "Time one run may take. It stops starting work before then and the next run carries on; it must stay below host.json's functionTimeout (10 minutes).",
+    source: "optional",
+    range: { min: "PT30S", max: "PT9M" },
+  },
+  {
+    name: "MAX_HITS_PER_RUN",
+    default: "100000",
+    example: "a whole number such as 100000",
+    description:
+      "Most hits one run takes on; a larger backlog is read in ingestion-time sub-windows over the next runs.",
+    source: "optional",
+    range: { min: "1000", max: "1000000" },
+  },
+  {
+    name: "DELIVERY_CONCURRENCY",
+    default: "4",
+    example: "a whole number such as 4",
+    description: "Incidents posted to the playbook at once.",
+    source: "optional",
+    range: { min: "1", max: "32" },
+  },
+  {
+    name: "DELIVERED_RETENTION",
+    default: "P30D",
+    example: "an ISO 8601 duration such as P30D",
+    description:
+      "How long the outbox keeps its log of delivered incidents. Ledger days are kept for LOOKBACK plus one day.",
+    source: "optional",
+    range: { min: "P1D", max: "P365D" },
+  },
+  {
     name: "EXCLUSIONS_FILE",
     example: "a path to a JSON or YAML exclusions file",
     description: "Reviewed exclusions (benign activity to suppress, with expiry). See README.",

@@ -28,6 +28,14 @@ export interface PlaybookClientOptions {
   retryDelayMs?: number;
 }
 
+/** Limits a caller puts on one post, retries included. */
+export interface PostLimits {
+  /** Shorter per-attempt timeout than the configured one. */
+  timeoutMs?: number;
+  /** Aborts the post and its retries (the run's deadline). */
+  abortSignal?: AbortSignal;
+}
+
 const TRANSIENT_STATUSES = new Set([408, 429]);
 
 /** The playbook URL without its query string, which carries the trigger's signature. */
@@ -59,8 +67,11 @@ export class PlaybookClient {
     this.pipeline.addPolicy(retryAfterCapPolicy(options.maxRetryAfterMs), { afterPhase: "Retry" });
   }
 
-  /** Sends one incident; never throws for HTTP or network failures, it classifies them. */
-  async post(payload: IncidentPayload): Promise<DeliveryResult> {
+  /**
+   * Sends one incident; never throws for HTTP or network failures, it classifies them. A run
+   * passes `within` so that neither one attempt nor the retries outlast its budget.
+   */
+  async post(payload: IncidentPayload, within: PostLimits = {}): Promise<DeliveryResult> {
     const request = createPipelineRequest({
       url: this.url.toString(),
       method: "POST",
@@ -69,7 +80,8 @@ export class PlaybookClient {
         "content-type": "application/json",
         "x-ms-client-tracking-id": payload.incidentId,
       }),
-      timeout: this.options.timeoutMs,
+      timeout: Math.min(this.options.timeoutMs, within.timeoutMs ?? Infinity),
+      abortSignal: within.abortSignal,
       // Configuration only admits http on loopback (the local receiver); Azure is https.
       allowInsecureConnection: this.url.protocol === "http:",
     });

@@ -53,6 +53,11 @@ export class PartialResultError extends Error {
 
 export interface QueryOutcome {
   events: DetectionEvent[];
+  /**
+   * The end of the part of the window these events cover: the window's end, or earlier when
+   * `maxEvents` stopped the query (the rest of the window is a later sub-window's).
+   */
+  coveredUntil: Date;
   /** Requests made, including the ones a partial result caused. */
   requests: number;
   /** How many times a partial result made the window split. */
@@ -68,10 +73,21 @@ export interface DetectionQuery {
 
 /**
  * Runs the detection over the plan's window. A partial result is never taken as complete: the
- * window is split and each half queried until every piece succeeds.
+ * window is split and each half queried until every piece succeeds. Past `maxEvents` it stops at
+ * the end of the last whole piece it kept (an ingestion-time prefix of the window), splitting a
+ * first piece that alone holds too many.
  */
-export async function queryDetection(q: DetectionQuery, plan: QueryPlan): Promise<QueryOutcome> {
-  const outcome: QueryOutcome = { events: [], requests: 0, splits: 0 };
+export async function queryDetection(
+  q: DetectionQuery,
+  plan: QueryPlan,
+  maxEvents = Infinity,
+): Promise<QueryOutcome> {
+  const outcome: QueryOutcome = {
+    events: [],
+    coveredUntil: plan.window.start,
+    requests: 0,
+    splits: 0,
+  };
   const pending: IngestionWindow[] = [plan.window];
   // Depth-first, oldest half first, so events come back in ingestion order.
   while (pending.length > 0) {
@@ -87,12 +103,24 @@ export async function queryDetection(q: DetectionQuery, plan: QueryPlan): Promis
         requestOptions: { timeout: q.timeoutMs },
       },
     );
+    const tooLarge = (events: DetectionEvent[]): boolean =>
+      outcome.events.length + events.length > maxEvents;
+    const small = window.end.getTime() - window.start.getTime() <= MIN_SPLIT_WINDOW_MS;
     if (result.status === LogsQueryResultStatus.Success) {
-      outcome.events.push(...result.tables.flatMap(eventsFromTable));
+      const events = result.tables.flatMap(eventsFromTable);
+      if (!tooLarge(events) || (small && outcome.events.length === 0)) {
+        for (const event of events) outcome.events.push(event);
+        outcome.coveredUntil = window.end;
+        continue;
+      }
+      // Over the cap: keep what is held; a first piece alone too large is split and retried.
+      if (outcome.events.length > 0) break;
+      outcome.splits += 1;
+      pending.unshift(...splitWindow(window));
       continue;
     }
     const detail = `${result.partialError.code ?? "PartialError"}: ${result.partialError.message ?? ""}`;
-    if (window.end.getTime() - window.start.getTime() <= MIN_SPLIT_WINDOW_MS) {
+    if (small) {
       throw new PartialResultError(window, detail);
     }
     outcome.splits += 1;

@@ -1,4 +1,5 @@
 import type { DetectionConfig } from "../config/config";
+import { yieldToEventLoop } from "../concurrency";
 import type { DetectionRule } from "../detection/rule";
 import type { PlaybookClient } from "../delivery/playbookClient";
 import { enrichHit } from "../enrich/enrich";
@@ -6,18 +7,21 @@ import { buildIncident } from "../incidents/buildIncident";
 import { groupHits } from "../incidents/group";
 import type { IncidentPayload } from "../incidents/payload";
 import { validateIncidentPayload } from "../incidents/payload";
-import type { DetectionEvent, EnrichedHit, SuppressedHit } from "../model";
+import type { DetectionEvent, EnrichedHit, IngestionWindow, SuppressedHit } from "../model";
 import { queryDetection, type DetectionQuery } from "../query/detectionQuery";
-import { planQuery } from "../query/window";
+import { planQuery, type QueryPlan } from "../query/window";
+import { LeaseHeldError, type Lease } from "../state/lease";
 import {
   ledgerRecordsOf,
   type LedgerRecord,
   type OutboxRecord,
   type StateStore,
+  type Watermark,
 } from "../state/stateStore";
 import { applyExclusions, type ExclusionSet } from "../triage/exclusions";
 import { annotateBenign, type BenignScenario } from "../triage/scenarios";
-import { deliverOutbox, type DeliveryCounts } from "./deliverOutbox";
+import { CLOSING_RESERVE_MS, RunBudget } from "./budget";
+import { addCounts, CircuitBreaker, deliverOutbox, NO_DELIVERIES } from "./deliverOutbox";
 import type { RunLog } from "./runLog";
 import { RunSummary } from "./summary";
 
@@ -36,84 +40,266 @@ export interface RunDependencies {
   runId: string;
 }
 
-/** The outcome of a run: its summary, and the incidents it built (what a dry run prints). */
+/** The outcome of a run: its summary, and (for a dry run) the incidents it built. */
 export interface RunResult {
   summary: RunSummary;
   incidents: IncidentPayload[];
 }
 
-/** One detection cycle: query → dedupe → enrich → group → record → deliver. */
+/** What the stages of one real run share. */
+interface Run extends RunDependencies {
+  playbook: PlaybookClient;
+  concurrency: number;
+  summary: RunSummary;
+  budget: RunBudget;
+  breaker: CircuitBreaker;
+  lease: Lease;
+}
+
+/** Incidents built, recorded and posted at a time, so memory stays bounded by the chunk. */
+const INCIDENTS_PER_CHUNK = 500;
+/** Hits enriched and looked up in the ledger at a time, yielding to the event loop between. */
+const HITS_PER_CHUNK = 5000;
+/** While more remains to record, posts start only while this share of the budget is left. */
+const RECORDING_SHARE = 0.25;
+/** The lease outlasts the budget by this, so a crashed run's lease lapses soon after it died. */
+const LEASE_GRACE_MS = 2 * 60_000;
+
+/**
+ * One detection cycle: query → dedupe → enrich → group → record → deliver. The run first takes
+ * the detection's lease (another run holding it makes this one stop, cleanly), records new hits
+ * before it spends time on older undelivered incidents, and stops starting work before its
+ * budget runs out.
+ */
 export async function runDetection(deps: RunDependencies): Promise<RunResult> {
-  const { config, state, log } = deps;
   const startedAt = deps.now();
   const summary = new RunSummary(deps.runId, startedAt, deps.playbook === undefined);
+  if (!deps.playbook) return dryRun(deps, summary);
+  const budget = new RunBudget(deps.now, deps.config.runBudgetMs, startedAt);
 
-  // Incidents earlier runs recorded but could not deliver go first.
-  if (deps.playbook) {
-    const leftovers = await state.pendingOutbox();
-    await state.repairLedger(leftovers);
-    summary.retried = await deliverOutbox(leftovers, deps.playbook, state, log);
+  let grant;
+  try {
+    grant = await deps.state.acquireLease({
+      owner: deps.runId,
+      mode: "routine",
+      durationMs: budget.totalMs + LEASE_GRACE_MS,
+      now: deps.now,
+    });
+  } catch (error) {
+    if (!(error instanceof LeaseHeldError)) throw error;
+    deps.log.info(`nothing to do: ${error.message}`);
+    summary.skipped = error.message;
+    return { summary: summary.finish(), incidents: [] };
   }
+  const run: Run = {
+    ...deps,
+    playbook: deps.playbook,
+    concurrency: deps.config.deliveryConcurrency,
+    summary,
+    budget,
+    breaker: new CircuitBreaker(),
+    lease: grant.lease,
+  };
 
-  const watermark = await state.readWatermark();
-  const plan = planQuery({ watermark: watermark.value, now: startedAt, ...config });
-  if (!plan) return { summary: summary.finish(), incidents: [] };
+  await holding(run, async () => {
+    if (grant.previousEndedUncleanly) await repairAfterCrash(run);
+    await detectNewHits(run);
+    summary.retention = await deps.state.applyRetention(deps.now(), {
+      ledgerMs: deps.config.lookbackMs + DAY_MS,
+      deliveredMs: deps.config.deliveredRetentionMs,
+      stop: () => budget.nearlySpent(CLOSING_RESERVE_MS + budget.totalMs * RECORDING_SHARE),
+    });
+    summary.retried = await deliverLeftovers(run);
+    summary.breakerOpened = run.breaker.open;
+  });
+  return { summary: summary.finish(), incidents: [] };
+}
+
+const DAY_MS = 24 * 60 * 60_000;
+
+/** Runs `work` holding the lease, and releases it after, without hiding the work's own error. */
+async function holding(run: Run, work: () => Promise<void>): Promise<void> {
+  try {
+    await work();
+  } catch (error) {
+    await run.lease.release().catch((releaseError: unknown) => {
+      run.log.warn(`could not release the lease: ${String(releaseError)}`);
+    });
+    throw error;
+  }
+  await run.lease.release();
+}
+
+/**
+ * The previous run died without releasing its lease, maybe between writing incidents and their
+ * ledger rows: write those rows again before anything reads the ledger.
+ */
+async function repairAfterCrash(run: Run): Promise<void> {
+  for await (const page of run.state.pendingPages()) await run.state.repairLedger(page);
+  run.summary.repaired = true;
+}
+
+/**
+ * Queries the window since the watermark and records every new hit, in ingestion-time
+ * sub-windows when the backlog is larger than MAX_HITS_PER_RUN; the watermark moves after each.
+ */
+async function detectNewHits(run: Run): Promise<void> {
+  const { config, summary, budget } = run;
+  let watermark = await run.state.readWatermark();
+  const plan = planQuery({ watermark: watermark.value, now: summary.startedAt, ...config });
+  if (!plan) return;
   summary.window = plan.window;
-  if (plan.coverageGap)
-    log.warn(`watermark ${watermark.value?.toISOString()} is older than LOOKBACK`);
+  if (plan.coverageGap) {
+    run.log.warn(`watermark ${watermark.value?.toISOString()} is older than LOOKBACK`);
+  }
+  let window: IngestionWindow | undefined = plan.window;
+  let allowance = config.maxHitsPerRun;
+  // The first query always runs; a further sub-window only with time and hits to spare.
+  while (window) {
+    const result = await queryDetection(run.query, { ...plan, window }, allowance);
+    summary.recordQuery(result);
+    const coveredUntil: Date = result.coveredUntil;
+    const more: boolean = coveredUntil.getTime() < window.end.getTime();
+    await recordAndDeliver(result.events, run, more);
+    watermark = await advance(run, coveredUntil, watermark);
+    summary.subWindows += 1;
+    allowance -= result.events.length;
+    window = more ? { start: coveredUntil, end: window.end } : undefined;
+    const timeForAnother = !budget.nearlySpent(
+      config.queryTimeoutMs + CLOSING_RESERVE_MS + budget.totalMs * RECORDING_SHARE,
+    );
+    if (window && (allowance <= 0 || !timeForAnother)) {
+      summary.backlog = true;
+      break;
+    }
+  }
+}
 
-  const result = await queryDetection(deps.query, plan);
-  summary.recordQuery(result);
+async function advance(run: Run, to: Date, watermark: Watermark): Promise<Watermark> {
+  await run.lease.renewIfDue();
+  const next = await run.state.advanceWatermark(to, watermark);
+  run.summary.watermark = to;
+  return next;
+}
 
-  const hits = uniqueByKey(result.events.map((e) => enrich(e, deps)));
-  const seen = await state.seenEventKeys(hits.map((h) => ledgerKey(h)));
-  const fresh = hits.filter((h) => !seen.has(h.key));
-  summary.duplicates = hits.length - fresh.length;
+/** dedupe → enrich → group → record → deliver, for the events of one sub-window. */
+async function recordAndDeliver(
+  events: DetectionEvent[],
+  run: Run,
+  moreToRecord: boolean,
+): Promise<void> {
+  const { kept, suppressed } = await newHitsOf(events, run, run.summary);
+  const groups = groupHits(kept, run.config.grouping);
+  run.summary.newHits += kept.length;
+  for (let i = 0; i < groups.length; i += INCIDENTS_PER_CHUNK) {
+    const incidents = await buildIncidents(groups.slice(i, i + INCIDENTS_PER_CHUNK), run);
+    // Durable first: a crash from here on loses nothing, and a repeat post reuses the same id.
+    const outbox = incidents.map((p) => outboxRecord(p, run.runId, run.summary.startedAt));
+    await run.lease.renewIfDue();
+    await run.state.record(outbox, outbox.flatMap(ledgerRecordsOf));
+    run.summary.incidents += outbox.length;
+    // Posting yields to recording: while more is to be recorded, part of the budget stays for it.
+    const last = !moreToRecord && i + INCIDENTS_PER_CHUNK >= groups.length;
+    const reserve = CLOSING_RESERVE_MS + (last ? 0 : run.budget.totalMs * RECORDING_SHARE);
+    run.summary.recordDelivery(await deliverOutbox(outbox, run, reserve));
+  }
+  await run.lease.renewIfDue();
+  await run.state.record([], suppressedLedger(suppressed, run.runId));
+}
 
+/** Incidents earlier runs (or this one) recorded and could not deliver, page by page. */
+async function deliverLeftovers(run: Run): Promise<typeof NO_DELIVERIES> {
+  let counts = { ...NO_DELIVERIES };
+  for await (const page of run.state.pendingPages()) {
+    // This run's own retry-later incidents come back too: their next attempt is the next run's.
+    const due = page.filter((r) => r.runId !== run.runId || r.attempts === 0);
+    if (run.breaker.open || run.budget.nearlySpent(CLOSING_RESERVE_MS)) break;
+    counts = addCounts(counts, await deliverOutbox(due, run, CLOSING_RESERVE_MS));
+  }
+  return counts;
+}
+
+/**
+ * Enriches the events, drops those the ledger has seen, and applies exclusions, a chunk at a
+ * time so that timers and sockets get their turn between chunks.
+ */
+async function newHitsOf(
+  events: DetectionEvent[],
+  deps: RunDependencies,
+  summary: RunSummary,
+): Promise<{ kept: EnrichedHit[]; suppressed: SuppressedHit[] }> {
+  const unique = new Map<string, EnrichedHit>();
+  const fresh: EnrichedHit[] = [];
+  for (let i = 0; i < events.length; i += HITS_PER_CHUNK) {
+    const hits: EnrichedHit[] = [];
+    for (const event of events.slice(i, i + HITS_PER_CHUNK)) {
+      const hit = enrich(event, deps);
+      // Split windows never overlap, but a row returned twice must still count once.
+      if (unique.has(hit.key)) continue;
+      unique.set(hit.key, hit);
+      hits.push(hit);
+    }
+    const seen = await deps.state.seenEventKeys(
+      hits.map((h) => ({ eventKey: h.key, timestamp: h.event.Timestamp })),
+    );
+    for (const hit of hits) if (!seen.has(hit.key)) fresh.push(hit);
+    summary.duplicates += seen.size;
+    await yieldToEventLoop();
+  }
   const { kept, suppressed, coveringEverything } = applyExclusions(fresh, deps.exclusions);
   // With a single hit "every hit" says nothing about an exclusion's breadth.
   for (const name of fresh.length > 1 ? coveringEverything : []) {
-    log.warn(`exclusion '${name}' suppressed every new hit of this run; check it is not too broad`);
+    deps.log.warn(
+      `exclusion '${name}' suppressed every new hit of this run; check it is not too broad`,
+    );
   }
   summary.recordSuppressed(suppressed);
+  return { kept, suppressed };
+}
 
-  const incidents = groupHits(kept, config.grouping).map((group) =>
-    validateIncidentPayload(
-      buildIncident(group, {
-        rule: deps.rule,
-        workspaceId: config.workspaceId,
-        grouping: config.grouping,
-        severityPolicy: config.severityPolicy,
-        scenarios: deps.scenarios,
-      }),
-    ),
-  );
+async function buildIncidents(
+  groups: EnrichedHit[][],
+  deps: RunDependencies,
+): Promise<IncidentPayload[]> {
+  const incidents: IncidentPayload[] = [];
+  for (const group of groups) {
+    incidents.push(
+      validateIncidentPayload(
+        buildIncident(group, {
+          rule: deps.rule,
+          workspaceId: deps.config.workspaceId,
+          grouping: deps.config.grouping,
+          severityPolicy: deps.config.severityPolicy,
+          scenarios: deps.scenarios,
+        }),
+      ),
+    );
+    if (incidents.length % 50 === 0) await yieldToEventLoop();
+  }
+  return incidents;
+}
+
+/** Queries and builds incidents as a real run would; records and posts nothing. */
+async function dryRun(deps: RunDependencies, summary: RunSummary): Promise<RunResult> {
+  const watermark = await deps.state.readWatermark();
+  const plan: QueryPlan | undefined = planQuery({
+    watermark: watermark.value,
+    now: summary.startedAt,
+    ...deps.config,
+  });
+  if (!plan) return { summary: summary.finish(), incidents: [] };
+  summary.window = plan.window;
+  const result = await queryDetection(deps.query, plan);
+  summary.recordQuery(result);
+  const { kept } = await newHitsOf(result.events, deps, summary);
+  const incidents = await buildIncidents(groupHits(kept, deps.config.grouping), deps);
   summary.newHits = kept.length;
   summary.incidents = incidents.length;
-  if (!deps.playbook) return { summary: summary.finish(), incidents };
-
-  // Durable first: a crash from here on loses nothing, and a repeat post reuses the same id.
-  const outbox = incidents.map((payload) => outboxRecord(payload, deps.runId, startedAt));
-  await state.record(outbox, ledgerRecords(outbox, suppressed, deps.runId));
-  await state.advanceWatermark(plan.window.end, watermark);
-  summary.watermark = plan.window.end;
-
-  const delivered: DeliveryCounts = await deliverOutbox(outbox, deps.playbook, state, log);
-  summary.recordDelivery(delivered);
   return { summary: summary.finish(), incidents };
 }
 
 function enrich(event: DetectionEvent, deps: RunDependencies): EnrichedHit {
   return enrichHit(event, deps.rule, (e) => annotateBenign(e, deps.scenarios));
-}
-
-// Split windows never overlap, but a row returned twice must still count once.
-function uniqueByKey(hits: EnrichedHit[]): EnrichedHit[] {
-  return [...new Map(hits.map((h) => [h.key, h])).values()];
-}
-
-function ledgerKey(hit: EnrichedHit): { eventKey: string; timestamp: string } {
-  return { eventKey: hit.key, timestamp: hit.event.Timestamp };
 }
 
 function outboxRecord(payload: IncidentPayload, runId: string, createdAt: Date): OutboxRecord {
@@ -127,12 +313,8 @@ function outboxRecord(payload: IncidentPayload, runId: string, createdAt: Date):
   };
 }
 
-function ledgerRecords(
-  outbox: OutboxRecord[],
-  suppressed: SuppressedHit[],
-  runId: string,
-): LedgerRecord[] {
-  const fromSuppressed = suppressed.map(({ hit, exclusion }) => ({
+function suppressedLedger(suppressed: SuppressedHit[], runId: string): LedgerRecord[] {
+  return suppressed.map(({ hit, exclusion }) => ({
     eventKey: hit.key,
     timestamp: hit.event.Timestamp,
     deviceName: hit.event.DeviceName,
@@ -140,5 +322,4 @@ function ledgerRecords(
     disposition: "suppressed" as const,
     exclusion,
   }));
-  return [...outbox.flatMap(ledgerRecordsOf), ...fromSuppressed];
 }

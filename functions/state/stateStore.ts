@@ -6,21 +6,41 @@ import {
   type TableEntity,
   type TransactionAction,
 } from "@azure/data-tables";
+import { mapConcurrent } from "../concurrency";
 import type { IncidentPayload } from "../incidents/payload";
+import { acquireLease, type AcquireOptions, type LeaseGrant } from "./lease";
 
-// One table holds three kinds of rows, told apart by partition:
+// One table holds every kind of row, told apart by partition (and, in the outbox, by RowKey):
+//   lease                one row per detection: which run owns it (./lease.ts)
 //   watermark            one row per detection: the end of the last completed ingestion window
-//   ledger-YYYYMMDD      one row per seen event, partitioned by the event's UTC day
-//   outbox               one row per incident: its payload and delivery status
+//   ledger-YYYYMMDD      one row per seen event, by the event's UTC day; RowKey
+//                        <Timestamp>_<sha256(event key)> so one day's keys sort by time
+//   outbox               one row per undelivered incident (pending or failed), RowKey its id,
+//                        and, after every "~" RowKey, delivery-log rows: "~delivered_<when>_…"
+//                        listing the incidents one transaction marked delivered
+// A delivered incident leaves the outbox in the same transaction that logs it, so finding the
+// pending ones reads only undelivered rows, whatever the history; the log is pruned by age.
 
 const WATERMARK_PARTITION = "watermark";
 const OUTBOX_PARTITION = "outbox";
+const LEDGER_PREFIX = "ledger-";
+/** Sorts after every incident id (lower-case UUIDs), so "RowKey lt '~'" skips the log. */
+const LOG_PREFIX = "~delivered_";
 const MAX_TRANSACTION_ACTIONS = 100;
 // A transaction's body may not exceed 4 MiB; outbox rows carry whole payloads, so batches are
 // cut by size as well as by count, with room left for the multipart framing.
 const MAX_TRANSACTION_BYTES = 3 * 1024 * 1024;
 // Table Storage caps a string property at 64 KiB (32K UTF-16 code units).
 const PAYLOAD_CHUNK_CHARS = 30_000;
+/** Requests in flight at once: transactions to different partitions, lookups. */
+const TABLE_CONCURRENCY = 8;
+// "No more than 15 discrete comparisons are permitted within a $filter string" (Query Entities,
+// learn.microsoft.com/rest/api/storageservices/querying-tables-and-entities): one for the
+// partition, fourteen RowKeys.
+const KEYS_PER_FILTER = 14;
+/** Up to this many keys in one ledger day, lookups by key; above, a RowKey range read first. */
+const KEY_LOOKUP_MAX = KEYS_PER_FILTER * 8;
+const QUERY_PAGE = 1000;
 
 /** Another run advanced the watermark first; this run must not overwrite it. */
 export class WatermarkConflictError extends Error {
@@ -50,7 +70,7 @@ export interface LedgerRecord {
 
 export type DeliveryStatus = "pending" | "delivered" | "failed";
 
-/** An incident waiting in, or done with, the outbox. */
+/** An incident waiting in the outbox (pending), or parked there for a human (failed). */
 export interface OutboxRecord {
   incidentId: string;
   payload: IncidentPayload;
@@ -59,6 +79,38 @@ export interface OutboxRecord {
   status: DeliveryStatus;
   attempts: number;
   lastError?: string;
+}
+
+/** Where an incident stands, without its payload (delivered incidents keep none). */
+export interface OutboxStatus {
+  incidentId: string;
+  runId: string;
+  createdAt: string;
+  status: DeliveryStatus;
+  attempts: number;
+  lastError?: string;
+  deliveredAt?: string;
+}
+
+/** The outcome of one delivery attempt, as written back to the outbox. */
+export type DeliveryMark =
+  | { incidentId: string; status: "delivered"; attempts: number; runId: string; createdAt: string }
+  | { incidentId: string; status: "pending" | "failed"; attempts: number; lastError: string };
+
+/** How long delivered and seen things are kept. */
+export interface RetentionPolicy {
+  /** Ledger days that ended more than this long ago are deleted. */
+  ledgerMs: number;
+  /** Delivery-log rows older than this are deleted. */
+  deliveredMs: number;
+  /** Stop deleting when this says so (the run's budget); the rest goes next run. */
+  stop: () => boolean;
+}
+
+/** How many rows retention deleted. */
+export interface RetentionCounts {
+  ledgerRows: number;
+  deliveryLogRows: number;
 }
 
 type LedgerEntity = TableEntity<{
@@ -82,13 +134,26 @@ type OutboxEntity = TableEntity<
   } & Record<`Payload${number}`, string>
 >;
 
-function rowKeyFor(eventKey: string): string {
-  // Event keys hold device names and other characters Table keys forbid (/ \ # ?).
-  return createHash("sha256").update(eventKey).digest("hex");
+type DeliveryLogEntity = TableEntity<{ DeliveredAt: string; Incidents: string }>;
+/** [incidentId, attempts, runId, createdAt] */
+type DeliveryLogItem = [string, number, string, string];
+
+// Characters Table keys forbid; event keys and timestamps come from the data.
+// eslint-disable-next-line no-control-regex -- control characters are exactly what is forbidden
+const FORBIDDEN_KEY_CHARS = /[\\/#?\u0000-\u001f\u007f-\u009f]/g;
+
+function ledgerRowKey(eventKey: string, timestamp: string): string {
+  const hash = createHash("sha256").update(eventKey).digest("hex");
+  return `${timestamp.replace(FORBIDDEN_KEY_CHARS, "_")}_${hash}`;
 }
 
 function ledgerPartition(timestamp: string): string {
-  return `ledger-${timestamp.slice(0, 10).replace(/-/g, "")}`;
+  return `${LEDGER_PREFIX}${timestamp.slice(0, 10).replace(/-/g, "")}`;
+}
+
+/** The ledger partition of the UTC day of `instant`. */
+function ledgerPartitionOfDay(instant: Date): string {
+  return ledgerPartition(instant.toISOString());
 }
 
 // Table Storage measures strings in UTF-16 code units; a cut must not split a surrogate pair.
@@ -109,13 +174,13 @@ function estimatedBytes(entity: TableEntity): number {
   return JSON.stringify(entity).length * 2;
 }
 
-/** Groups one partition's entities into transactions within the count and size limits. */
-function transactionBatches(entities: TableEntity[]): TableEntity[][] {
-  const batches: TableEntity[][] = [];
-  let current: TableEntity[] = [];
+/** Cuts one partition's actions into transactions within the count and size limits. */
+function transactionBatches(actions: TransactionAction[]): TransactionAction[][] {
+  const batches: TransactionAction[][] = [];
+  let current: TransactionAction[] = [];
   let bytes = 0;
-  for (const entity of entities) {
-    const size = estimatedBytes(entity);
+  for (const action of actions) {
+    const size = estimatedBytes(action[1]);
     if (
       current.length === MAX_TRANSACTION_ACTIONS ||
       (current.length > 0 && bytes + size > MAX_TRANSACTION_BYTES)
@@ -124,11 +189,29 @@ function transactionBatches(entities: TableEntity[]): TableEntity[][] {
       current = [];
       bytes = 0;
     }
-    current.push(entity);
+    current.push(action);
     bytes += size;
   }
   if (current.length > 0) batches.push(current);
   return batches;
+}
+
+/** Groups items by a key in one pass (no re-copying of the groups). */
+function groupBy<T>(items: Iterable<T>, keyOf: (item: T) => string): Map<string, T[]> {
+  const groups = new Map<string, T[]>();
+  for (const item of items) {
+    const key = keyOf(item);
+    const group = groups.get(key);
+    if (group) group.push(item);
+    else groups.set(key, [item]);
+  }
+  return groups;
+}
+
+function chunks<T>(items: readonly T[], size: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
 }
 
 function isStatus(error: unknown, ...codes: number[]): boolean {
@@ -151,6 +234,11 @@ export class StateStore {
     }
   }
 
+  /** Takes the detection's lease (see ./lease.ts); throws LeaseHeldError if another run has it. */
+  async acquireLease(options: AcquireOptions): Promise<LeaseGrant> {
+    return acquireLease(this.table, this.detectionId, options);
+  }
+
   /** Reads the watermark and the ETag that guards its next update. */
   async readWatermark(): Promise<Watermark> {
     try {
@@ -165,42 +253,75 @@ export class StateStore {
     }
   }
 
-  /** Moves the watermark forward; throws WatermarkConflictError if another run moved it first. */
-  async advanceWatermark(to: Date, previous: Watermark): Promise<void> {
+  /**
+   * Moves the watermark forward and returns it as now stored (for the next sub-window); throws
+   * WatermarkConflictError if another run moved it first.
+   */
+  async advanceWatermark(to: Date, previous: Watermark): Promise<Watermark> {
     const entity = {
       partitionKey: WATERMARK_PARTITION,
       rowKey: this.detectionId,
       Watermark: to.toISOString(),
     };
     try {
-      if (previous.etag === undefined) await this.table.createEntity(entity);
-      else await this.table.updateEntity(entity, "Replace", { etag: previous.etag });
+      const response =
+        previous.etag === undefined
+          ? await this.table.createEntity(entity)
+          : await this.table.updateEntity(entity, "Replace", { etag: previous.etag });
+      return { value: to, etag: response.etag };
     } catch (error) {
-      if (isStatus(error, 409, 412)) throw new WatermarkConflictError();
-      throw error;
+      if (!isStatus(error, 409, 412)) throw error;
+      // A retried write whose first attempt landed conflicts with itself: that one is fine.
+      const stored = await this.readWatermark();
+      if (stored.value?.getTime() !== to.getTime()) throw new WatermarkConflictError();
+      return stored;
     }
   }
 
-  /** Returns which of these event keys the ledger already holds, one query per UTC day. */
+  /**
+   * Returns which of these event keys the ledger already holds. The cost follows the keys
+   * asked, not the ledger's size: per UTC day, a few keys are looked up by RowKey (fourteen per
+   * request, in parallel); many keys first read the RowKey range they span, which is cheap when
+   * the day holds few other rows, and fall back to lookups for what that read did not settle.
+   */
   async seenEventKeys(events: { eventKey: string; timestamp: string }[]): Promise<Set<string>> {
-    const byPartition = new Map<string, Map<string, string>>();
+    const wanted = new Map<string, string>();
+    const byPartition = new Map<string, string[]>();
     for (const e of events) {
+      const rowKey = ledgerRowKey(e.eventKey, e.timestamp);
+      wanted.set(rowKey, e.eventKey);
       const partition = ledgerPartition(e.timestamp);
-      const rows = byPartition.get(partition) ?? new Map<string, string>();
-      rows.set(rowKeyFor(e.eventKey), e.eventKey);
-      byPartition.set(partition, rows);
+      const keys = byPartition.get(partition);
+      if (keys) keys.push(rowKey);
+      else byPartition.set(partition, [rowKey]);
     }
     const seen = new Set<string>();
+    const found = (rowKey: string | undefined): void => {
+      const eventKey = wanted.get(rowKey ?? "");
+      if (eventKey !== undefined) seen.add(eventKey);
+    };
     try {
-      for (const [partition, rows] of byPartition) {
-        const entities = this.table.listEntities<LedgerEntity>({
-          queryOptions: { filter: odata`PartitionKey eq ${partition}`, select: ["RowKey"] },
-        });
-        for await (const entity of entities) {
-          const key = rows.get(entity.rowKey ?? "");
-          if (key !== undefined) seen.add(key);
+      const unsettled = await mapConcurrent(
+        [...byPartition],
+        TABLE_CONCURRENCY,
+        async ([partition, keys]): Promise<[string, string[]][]> => {
+          const sorted = keys.sort();
+          const rest =
+            sorted.length > KEY_LOOKUP_MAX
+              ? await this.seenInRange(partition, sorted, found)
+              : sorted;
+          return chunks(rest, KEYS_PER_FILTER).map((chunk) => [partition, chunk]);
+        },
+      );
+      await mapConcurrent(unsettled.flat(), TABLE_CONCURRENCY, async ([partition, keys]) => {
+        const rowKeys = keys.map((k) => odata`RowKey eq ${k}`).join(" or ");
+        const filter = `${odata`PartitionKey eq ${partition}`} and (${rowKeys})`;
+        for await (const entity of this.table.listEntities({
+          queryOptions: { filter, select: ["RowKey"] },
+        })) {
+          found(entity.rowKey);
         }
-      }
+      });
     } catch (error) {
       // A dry run before the first real run finds no table yet: nothing has been seen.
       if (!isStatus(error, 404)) throw error;
@@ -209,9 +330,37 @@ export class StateStore {
   }
 
   /**
-   * Records a run's incidents and ledger rows. The outbox is written first: a crash between the
-   * two leaves incidents whose events are not yet in the ledger, and repairLedger mends that
-   * before they are delivered, so no hit is ever both forgotten and undelivered.
+   * Reads the RowKeys between the first and last of `sorted` (which it reports through
+   * `found`), for at most as many pages as the lookups would cost; returns the keys the read
+   * did not reach.
+   */
+  private async seenInRange(
+    partition: string,
+    sorted: string[],
+    found: (rowKey: string | undefined) => void,
+  ): Promise<string[]> {
+    const filter = odata`PartitionKey eq ${partition} and RowKey ge ${sorted[0]} and RowKey le ${sorted[sorted.length - 1]}`;
+    const pages = this.table
+      .listEntities({ queryOptions: { filter, select: ["RowKey"] } })
+      .byPage({ maxPageSize: QUERY_PAGE });
+    let budget = Math.ceil(sorted.length / KEYS_PER_FILTER);
+    let reached = "";
+    for await (const page of pages) {
+      for (const entity of page) {
+        found(entity.rowKey);
+        reached = entity.rowKey ?? reached;
+      }
+      if (--budget <= 0 && page.continuationToken) {
+        return sorted.filter((key) => key > reached);
+      }
+    }
+    return [];
+  }
+
+  /**
+   * Records incidents and ledger rows. The outbox is written first: a crash between the two
+   * leaves incidents whose events are not yet in the ledger, and repairLedger mends that before
+   * the next run reads, so no hit is ever both forgotten and undelivered.
    */
   async record(incidents: OutboxRecord[], ledger: LedgerRecord[]): Promise<void> {
     await this.upsertAll(incidents.map(outboxEntity));
@@ -223,27 +372,51 @@ export class StateStore {
     await this.upsertAll(pending.flatMap(ledgerRecordsOf).map(ledgerEntity));
   }
 
-  /** Incidents not yet delivered, oldest first. */
+  /** Pending incidents, a page at a time (the order is the outbox's, by incident id). */
+  async *pendingPages(pageSize = 100): AsyncIterableIterator<OutboxRecord[]> {
+    const pages = this.table
+      .listEntities<OutboxEntity>({
+        queryOptions: {
+          filter: odata`PartitionKey eq ${OUTBOX_PARTITION} and RowKey lt '~' and Status eq 'pending'`,
+        },
+      })
+      .byPage({ maxPageSize: pageSize });
+    for await (const page of pages) {
+      if (page.length > 0) yield page.map(outboxRecord);
+    }
+  }
+
+  /** Every pending incident, oldest first (for audits and tests; runs read pendingPages). */
   async pendingOutbox(): Promise<OutboxRecord[]> {
-    const pending = await this.listOutbox(
-      odata`PartitionKey eq ${OUTBOX_PARTITION} and Status eq 'pending'`,
-    );
+    const pending: OutboxRecord[] = [];
+    for await (const page of this.pendingPages()) pending.push(...page);
     return pending.sort((a, b) => a.createdAt.localeCompare(b.createdAt));
   }
 
-  /** Every outbox row, any status (for audits and tests). */
-  async allOutbox(): Promise<OutboxRecord[]> {
-    return this.listOutbox(odata`PartitionKey eq ${OUTBOX_PARTITION}`);
-  }
-
-  private async listOutbox(filter: string): Promise<OutboxRecord[]> {
-    const records: OutboxRecord[] = [];
-    for await (const entity of this.table.listEntities<OutboxEntity>({
-      queryOptions: { filter },
+  /** Every incident the outbox knows of: undelivered rows and the delivery log (audits, tests). */
+  async allOutbox(): Promise<OutboxStatus[]> {
+    const statuses: OutboxStatus[] = [];
+    for await (const entity of this.table.listEntities<OutboxEntity & DeliveryLogEntity>({
+      queryOptions: { filter: odata`PartitionKey eq ${OUTBOX_PARTITION}` },
     })) {
-      records.push(outboxRecord(entity));
+      if (!entity.rowKey.startsWith(LOG_PREFIX)) {
+        statuses.push(outboxStatus(entity));
+        continue;
+      }
+      for (const [incidentId, attempts, runId, createdAt] of JSON.parse(
+        entity.Incidents,
+      ) as DeliveryLogItem[]) {
+        statuses.push({
+          incidentId,
+          attempts,
+          runId,
+          createdAt,
+          status: "delivered",
+          deliveredAt: entity.DeliveredAt,
+        });
+      }
     }
-    return records;
+    return statuses;
   }
 
   /** Every ledger row of one UTC day (for audits and tests). */
@@ -266,36 +439,91 @@ export class StateStore {
     return records;
   }
 
-  /** Records the outcome of one delivery attempt. */
-  async markDelivery(
-    incidentId: string,
-    status: DeliveryStatus,
-    attempts: number,
-    lastError?: string,
-  ): Promise<void> {
-    await this.table.updateEntity(
-      {
-        partitionKey: OUTBOX_PARTITION,
-        rowKey: incidentId,
-        Status: status,
-        Attempts: attempts,
-        LastError: lastError ?? "",
-      },
-      "Merge",
-    );
+  /** Records the outcome of one delivery attempt (see markDeliveries). */
+  async markDelivery(mark: DeliveryMark, at: Date = new Date()): Promise<void> {
+    await this.markDeliveries([mark], at);
+  }
+
+  /**
+   * Writes delivery outcomes as transactions in the outbox partition: a delivered incident's row
+   * is deleted and a log row listing it is inserted in the same transaction; a retry or a
+   * rejection updates the row's status and attempts.
+   */
+  async markDeliveries(marks: readonly DeliveryMark[], at: Date = new Date()): Promise<void> {
+    const batches = chunks(marks, MAX_TRANSACTION_ACTIONS - 1);
+    await mapConcurrent(batches, TABLE_CONCURRENCY, async (batch, index) => {
+      const actions: TransactionAction[] = [];
+      const delivered: DeliveryLogItem[] = [];
+      for (const mark of batch) {
+        const keys = { partitionKey: OUTBOX_PARTITION, rowKey: mark.incidentId };
+        if (mark.status === "delivered") {
+          actions.push(["delete", keys]);
+          delivered.push([mark.incidentId, mark.attempts, mark.runId, mark.createdAt]);
+        } else {
+          const update = { ...keys, Status: mark.status, Attempts: mark.attempts };
+          actions.push(["update", { ...update, LastError: mark.lastError }, "Merge"]);
+        }
+      }
+      if (delivered.length > 0) {
+        const log: DeliveryLogEntity = {
+          partitionKey: OUTBOX_PARTITION,
+          rowKey: `${LOG_PREFIX}${at.toISOString()}_${delivered[0][0]}_${index}`,
+          DeliveredAt: at.toISOString(),
+          Incidents: JSON.stringify(delivered),
+        };
+        actions.push(["upsert", log, "Replace"]);
+      }
+      await this.table.submitTransaction(actions);
+    });
+  }
+
+  /**
+   * Deletes ledger days older than the policy keeps and delivery-log rows past their retention.
+   * Both are range reads of keys alone over rows that are due, so the cost follows what is
+   * deleted; a run stops when `stop()` says so and the next one carries on.
+   */
+  async applyRetention(now: Date, policy: RetentionPolicy): Promise<RetentionCounts> {
+    const oldestKeptDay = ledgerPartitionOfDay(new Date(now.getTime() - policy.ledgerMs));
+    const deliveredCutoff = new Date(now.getTime() - policy.deliveredMs).toISOString();
+    return {
+      ledgerRows: await this.deleteWhere(
+        odata`PartitionKey ge ${LEDGER_PREFIX} and PartitionKey lt ${oldestKeptDay}`,
+        policy.stop,
+      ),
+      deliveryLogRows: await this.deleteWhere(
+        odata`PartitionKey eq ${OUTBOX_PARTITION} and RowKey ge ${LOG_PREFIX} and RowKey lt ${LOG_PREFIX + deliveredCutoff}`,
+        policy.stop,
+      ),
+    };
+  }
+
+  private async deleteWhere(filter: string, stop: () => boolean): Promise<number> {
+    let deleted = 0;
+    const pages = this.table
+      .listEntities({ queryOptions: { filter, select: ["PartitionKey", "RowKey"] } })
+      .byPage({ maxPageSize: QUERY_PAGE });
+    for await (const page of pages) {
+      const actions = page.map((e): TransactionAction => [
+        "delete",
+        { partitionKey: e.partitionKey ?? "", rowKey: e.rowKey ?? "" },
+      ]);
+      await this.submitAll(actions);
+      deleted += actions.length;
+      if (stop()) break;
+    }
+    return deleted;
   }
 
   private async upsertAll(entities: TableEntity[]): Promise<void> {
-    const byPartition = new Map<string, TableEntity[]>();
-    for (const e of entities) {
-      byPartition.set(e.partitionKey, [...(byPartition.get(e.partitionKey) ?? []), e]);
-    }
-    for (const group of byPartition.values()) {
-      for (const batch of transactionBatches(group)) {
-        const actions: TransactionAction[] = batch.map((e) => ["upsert", e, "Replace"]);
-        await this.table.submitTransaction(actions);
-      }
-    }
+    await this.submitAll(entities.map((e): TransactionAction => ["upsert", e, "Replace"]));
+  }
+
+  /** Submits actions as transactions per partition, different partitions in parallel. */
+  private async submitAll(actions: TransactionAction[]): Promise<void> {
+    const batches = [...groupBy(actions, (a) => a[1].partitionKey).values()].flatMap(
+      transactionBatches,
+    );
+    await mapConcurrent(batches, TABLE_CONCURRENCY, (batch) => this.table.submitTransaction(batch));
   }
 }
 
@@ -318,7 +546,7 @@ function outboxEntity(record: OutboxRecord): OutboxEntity {
 function ledgerEntity(r: LedgerRecord): LedgerEntity {
   return {
     partitionKey: ledgerPartition(r.timestamp),
-    rowKey: rowKeyFor(r.eventKey),
+    rowKey: ledgerRowKey(r.eventKey, r.timestamp),
     EventKey: r.eventKey,
     DeviceName: r.deviceName,
     EventTimestamp: r.timestamp,
@@ -329,17 +557,29 @@ function ledgerEntity(r: LedgerRecord): LedgerEntity {
   };
 }
 
-function outboxRecord(e: OutboxEntity): OutboxRecord {
-  let json = "";
-  for (let i = 0; i < e.PayloadParts; i++) json += e[`Payload${i}`];
+function outboxStatus(e: OutboxEntity): OutboxStatus {
   return {
     incidentId: e.rowKey,
-    payload: JSON.parse(json) as IncidentPayload,
     runId: e.RunId,
     createdAt: e.CreatedAt,
     status: e.Status,
     attempts: e.Attempts,
     ...(e.LastError ? { lastError: e.LastError } : {}),
+  };
+}
+
+function outboxRecord(e: OutboxEntity): OutboxRecord {
+  let json = "";
+  for (let i = 0; i < e.PayloadParts; i++) json += e[`Payload${i}`];
+  const { incidentId, runId, createdAt, status, attempts, lastError } = outboxStatus(e);
+  return {
+    incidentId,
+    payload: JSON.parse(json) as IncidentPayload,
+    runId,
+    createdAt,
+    status,
+    attempts,
+    ...(lastError ? { lastError } : {}),
   };
 }
 

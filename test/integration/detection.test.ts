@@ -203,10 +203,11 @@ describe("the timer handler against Azurite and the local stand-ins", () => {
 
   it("after a crash between outbox and ledger, delivers the recorded incident and adds no second one", async () => {
     const events = sampleEvents();
-    // Incidents as a run records them, taken from another deployment that ran to the end...
+    // Incidents as a run records them, taken from another deployment whose playbook was down...
     const donor = await sandbox({ events });
+    donor.playbook.respondWith(503, 3);
     await donor.run();
-    const recorded = await donor.state.allOutbox();
+    const recorded = await donor.state.pendingOutbox();
     // ...and left here as a crashed run would: outbox rows written, ledger and watermark not.
     const s = await sandbox({ events });
     await s.state.ensureTable();

@@ -52,6 +52,8 @@ export interface SandboxOptions {
   maxRowsPerResponse?: number;
   /** Settings added to (or, as undefined, removed from) the defaults below. */
   env?: Record<string, string | undefined>;
+  /** Another sandbox's state table: two deployments of one detection sharing their state. */
+  tableName?: string;
 }
 
 /** One isolated detection deployment: its own state table, stand-in and playbook. */
@@ -59,6 +61,7 @@ export interface Sandbox {
   la: LogAnalyticsStandin;
   playbook: PlaybookReceiver;
   state: StateStore;
+  tableName: string;
   /** The state table itself, for tests that tamper with it as a crash would. */
   table: TableClient;
   now: Date;
@@ -90,7 +93,7 @@ export async function createSandbox(
     maxRowsPerResponse: options.maxRowsPerResponse,
   });
   const playbook = await startPlaybookReceiver({ tls: shared.tls });
-  const tableName = `t${randomUUID().replace(/-/g, "")}`;
+  const tableName = options.tableName ?? `t${randomUUID().replace(/-/g, "")}`;
   const env: Record<string, string | undefined> = {
     LOG_ANALYTICS_WORKSPACE_ID: WORKSPACE_ID,
     LOG_ANALYTICS_ENDPOINT: la.url,
@@ -108,6 +111,7 @@ export async function createSandbox(
     la,
     playbook,
     state: new StateStore(table, loadDetectionRule().id),
+    tableName,
     table,
     get now() {
       return now;

@@ -133,8 +133,19 @@ describe("StateStore against Azurite", () => {
       [],
     );
     expect((await store.pendingOutbox()).map((o) => o.incidentId)).toEqual(["early", "late"]);
-    await store.markDelivery("early", "delivered", 1);
-    await store.markDelivery("late", "pending", 1, "HTTP 503");
+    await store.markDelivery({
+      incidentId: "early",
+      status: "delivered",
+      attempts: 1,
+      runId: "run-1",
+      createdAt: "2026-11-25T10:00:00Z",
+    });
+    await store.markDelivery({
+      incidentId: "late",
+      status: "pending",
+      attempts: 1,
+      lastError: "HTTP 503",
+    });
     const pending = await store.pendingOutbox();
     expect(pending).toEqual([
       expect.objectContaining({ incidentId: "late", attempts: 1, lastError: "HTTP 503" }),

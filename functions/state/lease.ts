@@ -1,0 +1,180 @@
+import { RestError, type TableClient } from "@azure/data-tables";
+
+// One row per detection in the state table says which run owns it:
+//   lease / <detectionId>   Owner, Mode, ExpiresAt, Released
+// A run takes it before it writes anything, with an ETag (or an insert) so that of two runs
+// starting together exactly one wins; every mode of the detection (routine, catch-up) takes the
+// same row, so they serialise. It expires, so a run that crashed does not block the detection for
+// ever, and a clean end marks it released, so the next run knows the last one did not crash.
+
+const LEASE_PARTITION = "lease";
+
+type LeaseEntity = {
+  partitionKey: string;
+  rowKey: string;
+  Owner: string;
+  Mode: string;
+  ExpiresAt: string;
+  Released: boolean;
+};
+
+/** Another run holds the lease: this run must not write; it is not a failure. */
+export class LeaseHeldError extends Error {
+  constructor(
+    readonly owner: string,
+    readonly mode: string,
+    readonly expiresAt: Date,
+  ) {
+    super(
+      `another run (${owner}, ${mode}) holds this detection until ${expiresAt.toISOString()}; ` +
+        "this run did nothing",
+    );
+    this.name = "LeaseHeldError";
+  }
+}
+
+/** This run's lease expired and another run took it: the run must stop writing at once. */
+export class LeaseLostError extends Error {
+  constructor(owner: string) {
+    super(`run ${owner} lost its lease to another run; it stopped before writing more`);
+    this.name = "LeaseLostError";
+  }
+}
+
+function isStatus(error: unknown, ...codes: number[]): boolean {
+  return error instanceof RestError && codes.includes(error.statusCode ?? 0);
+}
+
+/** What a run learns when it takes the lease. */
+export interface LeaseGrant {
+  lease: Lease;
+  /**
+   * The previous holder ended without releasing (it crashed or was killed), or no lease row
+   * existed: writes it had started may be half done, so the run repairs before it reads.
+   */
+  previousEndedUncleanly: boolean;
+}
+
+/** A held lease: renew it while working, release it at the end. */
+export class Lease {
+  constructor(
+    private readonly table: TableClient,
+    private readonly detectionId: string,
+    readonly owner: string,
+    private readonly mode: string,
+    private readonly durationMs: number,
+    private readonly now: () => Date,
+    private etag: string,
+    private expiresAt: number,
+  ) {}
+
+  /** Extends the lease when less than half of it is left; throws LeaseLostError if taken. */
+  async renewIfDue(): Promise<void> {
+    if (this.expiresAt - this.now().getTime() > this.durationMs / 2) return;
+    await this.write(false);
+  }
+
+  /** Marks the lease released, so the next run starts at once and knows this one ended cleanly. */
+  async release(): Promise<void> {
+    await this.write(true);
+  }
+
+  private async write(released: boolean): Promise<void> {
+    const expiresAt = released ? this.now().getTime() : this.now().getTime() + this.durationMs;
+    try {
+      const response = await this.table.updateEntity<LeaseEntity>(
+        leaseEntity(this.detectionId, this.owner, this.mode, expiresAt, released),
+        "Replace",
+        { etag: this.etag },
+      );
+      this.etag = response.etag ?? this.etag;
+      this.expiresAt = expiresAt;
+    } catch (error) {
+      if (!isStatus(error, 404, 412)) throw error;
+      // A retried write whose first attempt landed also gets 412: still ours if we own it.
+      const row = await readLease(this.table, this.detectionId);
+      if (row?.Owner !== this.owner) throw new LeaseLostError(this.owner);
+      this.etag = row.etag;
+      this.expiresAt = Date.parse(row.ExpiresAt);
+    }
+  }
+}
+
+function leaseEntity(
+  detectionId: string,
+  owner: string,
+  mode: string,
+  expiresAt: number,
+  released: boolean,
+): LeaseEntity {
+  return {
+    partitionKey: LEASE_PARTITION,
+    rowKey: detectionId,
+    Owner: owner,
+    Mode: mode,
+    ExpiresAt: new Date(expiresAt).toISOString(),
+    Released: released,
+  };
+}
+
+async function readLease(
+  table: TableClient,
+  detectionId: string,
+): Promise<(LeaseEntity & { etag: string }) | undefined> {
+  try {
+    return await table.getEntity<LeaseEntity>(LEASE_PARTITION, detectionId);
+  } catch (error) {
+    if (isStatus(error, 404)) return undefined;
+    throw error;
+  }
+}
+
+/** Options of one acquisition. */
+export interface AcquireOptions {
+  owner: string;
+  /** What the run does (routine, catch-up), told to a run that finds the lease taken. */
+  mode: string;
+  durationMs: number;
+  now: () => Date;
+}
+
+/**
+ * Takes the detection's lease, or throws LeaseHeldError when another run holds an unexpired
+ * one. Two runs racing for a missing or expired lease: the insert or ETag-guarded replace of
+ * exactly one of them succeeds.
+ */
+export async function acquireLease(
+  table: TableClient,
+  detectionId: string,
+  options: AcquireOptions,
+): Promise<LeaseGrant> {
+  const { owner, mode, durationMs, now } = options;
+  const current = await readLease(table, detectionId);
+  const held = (holder: LeaseEntity): LeaseHeldError =>
+    new LeaseHeldError(holder.Owner, holder.Mode, new Date(holder.ExpiresAt));
+  if (current && !current.Released && Date.parse(current.ExpiresAt) > now().getTime()) {
+    throw held(current);
+  }
+  const expiresAt = now().getTime() + durationMs;
+  const entity = leaseEntity(detectionId, owner, mode, expiresAt, false);
+  try {
+    const response = current
+      ? await table.updateEntity(entity, "Replace", { etag: current.etag })
+      : await table.createEntity(entity);
+    const etag = response.etag ?? "";
+    return {
+      lease: new Lease(table, detectionId, owner, mode, durationMs, now, etag, expiresAt),
+      previousEndedUncleanly: !current?.Released,
+    };
+  } catch (error) {
+    if (!isStatus(error, 409, 412)) throw error;
+    // Lost the race, or a retried write whose first attempt landed: the row says which.
+    const winner = await readLease(table, detectionId);
+    if (!winner) throw error;
+    if (winner.Owner !== owner) throw held(winner);
+    return {
+      lease: new Lease(table, detectionId, owner, mode, durationMs, now, winner.etag, expiresAt),
+      previousEndedUncleanly: !current?.Released,
+    };
+  }
+}

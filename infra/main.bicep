@@ -129,7 +129,20 @@ module playbook 'modules/playbook.bicep' = {
     name: '${abbrs.logicWorkflows}${resourceToken}'
     location: location
     tags: tags
-    sentinelWorkspaceResourceId: sentinelWorkspaceResourceId
+    logsIngestionEndpoint: sentinelTable.outputs.logsIngestionEndpoint
+    dataCollectionRuleImmutableId: sentinelTable.outputs.dataCollectionRuleImmutableId
+    streamName: sentinelTable.outputs.streamName
+    diagnosticsWorkspaceId: monitoring.outputs.logAnalyticsWorkspaceId
+  }
+}
+
+// The playbooks' roles where the workspace and the DCR are (sentinel-roles.bicep).
+module sentinelRoles 'modules/sentinel-roles.bicep' = {
+  name: 'sentinel-roles-${resourceToken}'
+  scope: resourceGroup(workspaceSubscriptionId, workspaceResourceGroupName)
+  params: {
+    dataCollectionRuleName: sentinelTable.outputs.dataCollectionRuleName
+    ingestPlaybookPrincipalId: playbook.outputs.principalId
   }
 }
 
@@ -153,7 +166,6 @@ module sentinelAccess 'modules/sentinel-access.bicep' = {
   params: {
     workspaceName: workspaceName
     detectorPrincipalId: identity.outputs.principalId
-    playbookPrincipalId: playbook.outputs.principalId
   }
 }
 

@@ -61,3 +61,5 @@ resource publisherRole 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
 
 output applicationInsightsName string = applicationInsights.name
 output applicationInsightsId string = applicationInsights.id
+// Where the playbooks' run history (diagnostic settings) goes.
+output logAnalyticsWorkspaceId string = logAnalytics.id

@@ -1,9 +1,12 @@
-// The playbook the detection posts incidents to. It turns one payload (infra/incident.schema.json)
-// into one Sentinel incident plus one evidence comment, both addressed by ids derived from the
-// payload's incidentId. The function redelivers an incident whose post failed (a 502, a timeout),
-// possibly after the incident was created and an analyst changed its status, severity or owner:
-// so the playbook reads the incident first and creates it only when Sentinel answers 404. An
-// existing incident is left as it is; only the evidence comment is rewritten.
+// The playbook the detection posts incidents to. It ingests the payload's alert rows (one per
+// event, built by functions/incidents/alertRows.ts) into the custom table through the Logs
+// Ingestion API; Sentinel's analytics rule over that table (sentinel-rule.bicep) turns them into
+// alerts with entities, grouped into one incident per IncidentKey. The playbook writes nothing
+// to Sentinel itself, so it needs no Sentinel role: only the right to ingest through its DCR.
+//
+// It answers 200 only when the Logs Ingestion API accepted the rows (204), and 502 otherwise, so
+// the function keeps the incident in its outbox and posts it again. A redelivery ingests the
+// rows again; the analytics rule drops rows whose EventKey it has already seen (see its query).
 
 @description('Name of the Logic App (Consumption) workflow.')
 param name string
@@ -14,36 +17,40 @@ param location string
 @description('Tags applied to the workflow.')
 param tags object
 
-@description('Resource id of the Sentinel-enabled Log Analytics workspace incidents are created in.')
-param sentinelWorkspaceResourceId string
+@description('Logs ingestion endpoint of the alert table\'s DCR (properties.endpoints.logsIngestion).')
+param logsIngestionEndpoint string
 
-// Latest stable Microsoft.SecurityInsights version in the Bicep type index (2025-09-01).
-var securityInsightsApiVersion = '2025-09-01'
+@description('Immutable id of the alert table\'s DCR.')
+param dataCollectionRuleImmutableId string
 
-// ARM endpoint of the cloud this is deployed to, without its trailing slash so a resource id can
-// be appended. Sovereign clouds get their own endpoint and token audience.
-var armEndpoint = endsWith(environment().resourceManager, '/')
-  ? substring(environment().resourceManager, 0, max(length(environment().resourceManager) - 1, 0))
-  : environment().resourceManager
-var incidentsUri = '${armEndpoint}${sentinelWorkspaceResourceId}/providers/Microsoft.SecurityInsights/incidents'
-var apiVersionQuery = 'api-version=${securityInsightsApiVersion}'
-// The payload's deterministic id addresses the incident in every call.
-var incidentUri = '${incidentsUri}/@{encodeUriComponent(triggerBody()?[\'incidentId\'])}?${apiVersionQuery}'
+@description('Input stream of the DCR: Custom-<table>.')
+param streamName string
 
-var managedIdentityAuth = {
-  type: 'ManagedServiceIdentity'
-  audience: environment().resourceManager
+@description('Resource id of the Log Analytics workspace the run history (WorkflowRuntime) goes to.')
+param diagnosticsWorkspaceId string
+
+@description('Token audience of the Logs Ingestion API: https://monitor.azure.com in the public cloud, https://monitor.azure.us in Azure Government, https://monitor.azure.cn in Azure China.')
+param monitorAudience string = 'https://monitor.azure.com'
+
+// Logs Ingestion API "Upload": POST {endpoint}/dataCollectionRules/{immutableId}/streams/{stream}
+// with a JSON array body; 204 when accepted (learn.microsoft.com/azure/azure-monitor/logs/
+// logs-ingestion-api-overview, REST spec Azure/azure-rest-api-specs
+// specification/monitor/data-plane/ingestion/stable/2023-01-01).
+var ingestionApiVersion = '2023-01-01'
+var uploadUri = '${logsIngestionEndpoint}/dataCollectionRules/${dataCollectionRuleImmutableId}/streams/${streamName}?api-version=${ingestionApiVersion}'
+
+// Time budget. One delivery must be answered within the function's PLAYBOOK_TIMEOUT (30 s by
+// default) and the Request trigger's 120 s response window; otherwise the function gives up and
+// posts again while this run is still going, and two deliveries of one incident overlap. The
+// upload is retried once (Logic Apps retries 408, 429 and 5xx) after 5 s, each attempt bounded to
+// 10 s: at most 2 x 10 + 5 = 25 s even if the bound applies per attempt. Later retries are the
+// function's (its outbox), not ours.
+var uploadRetryPolicy = {
+  type: 'fixed'
+  count: 1
+  interval: 'PT5S'
 }
-
-// Sentinel answers 429 and 5xx under load; Logic Apps retries those (and 408) with this policy. A
-// 404 is not retried: it fails the action at once, with the status code in its outputs.
-var retryPolicy = {
-  type: 'exponential'
-  count: 4
-  interval: 'PT10S'
-  minimumInterval: 'PT5S'
-  maximumInterval: 'PT1M'
-}
+var uploadAttemptTimeout = 'PT10S'
 
 resource playbook 'Microsoft.Logic/workflows@2019-05-01' = {
   name: name
@@ -70,124 +77,33 @@ resource playbook 'Microsoft.Logic/workflows@2019-05-01' = {
         }
       }
       actions: {
-        // A GET that finds nothing fails with 404 (Logic Apps fails an HTTP action on any 4xx or
-        // 5xx); that failure is the signal to create the incident, so it sits outside any scope
-        // whose status decides the answer.
-        Get_incident: {
+        Ingest_alert_rows: {
           type: 'Http'
           runAfter: {}
           inputs: {
-            method: 'GET'
-            uri: incidentUri
-            authentication: managedIdentityAuth
-            retryPolicy: retryPolicy
-          }
-        }
-        // Runs after every outcome of the GET except success, so it is skipped exactly when the
-        // incident already exists.
-        Create_if_missing: {
-          type: 'If'
-          runAfter: {
-            Get_incident: [
-              'Failed'
-              'TimedOut'
-            ]
-          }
-          // actions() rather than outputs(): a timed-out GET may have no outputs at all.
-          expression: '@equals(actions(\'Get_incident\')?[\'outputs\']?[\'statusCode\'], 404)'
-          actions: {
-            Select_labels: {
-              type: 'Select'
-              runAfter: {}
-              inputs: {
-                from: '@union(createArray(\'nbtscan-detector\'), triggerBody()?[\'tactics\'], triggerBody()?[\'techniques\'])'
-                select: {
-                  labelName: '@item()'
-                }
-              }
-            }
-            // The only write of the incident itself: it happens once, when Sentinel had no
-            // incident under this id, so it never resets what an analyst changed.
-            Put_incident: {
-              type: 'Http'
-              runAfter: {
-                Select_labels: [
-                  'Succeeded'
-                ]
-              }
-              inputs: {
-                method: 'PUT'
-                uri: incidentUri
-                headers: {
-                  'Content-Type': 'application/json'
-                }
-                body: {
-                  properties: {
-                    title: '@triggerBody()?[\'title\']'
-                    description: '@triggerBody()?[\'description\']'
-                    severity: '@triggerBody()?[\'severity\']'
-                    status: '@triggerBody()?[\'status\']'
-                    firstActivityTimeUtc: '@triggerBody()?[\'firstActivityTimeUtc\']'
-                    lastActivityTimeUtc: '@triggerBody()?[\'lastActivityTimeUtc\']'
-                    labels: '@body(\'Select_labels\')'
-                  }
-                }
-                authentication: managedIdentityAuth
-                retryPolicy: retryPolicy
-              }
-            }
-          }
-          // The GET failed otherwise (403, 5xx after the retries, a timeout): whether the
-          // incident exists is unknown, so read it once more. This branch fails, and the run
-          // answers 502, unless the incident can be read; nothing is written either way.
-          else: {
-            actions: {
-              Confirm_incident: {
-                type: 'Http'
-                runAfter: {}
-                inputs: {
-                  method: 'GET'
-                  uri: incidentUri
-                  authentication: managedIdentityAuth
-                  retryPolicy: retryPolicy
-                }
-              }
-            }
-          }
-        }
-        // Reached when the incident exists: the GET found it (Create_if_missing skipped), or it was
-        // created or confirmed (Create_if_missing succeeded).
-        Put_evidence_comment: {
-          type: 'Http'
-          runAfter: {
-            Create_if_missing: [
-              'Succeeded'
-              'Skipped'
-            ]
-          }
-          inputs: {
-            method: 'PUT'
-            // One evidence comment per incident, so the incident id doubles as the comment id:
-            // deterministic (the workflow language has no seeded guid()) and a redelivery
-            // rewrites the comment instead of adding another.
-            uri: '${incidentsUri}/@{encodeUriComponent(triggerBody()?[\'incidentId\'])}/comments/@{encodeUriComponent(triggerBody()?[\'incidentId\'])}?${apiVersionQuery}'
+            method: 'POST'
+            uri: uploadUri
             headers: {
               'Content-Type': 'application/json'
+              // Shows in the ingestion's own diagnostics next to the incident it carried.
+              'x-ms-client-request-id': '@{triggerBody()?[\'incidentId\']}'
             }
-            body: {
-              properties: {
-                message: '@coalesce(triggerBody()?[\'evidenceComment\'], triggerBody()?[\'description\'])'
-              }
+            body: '@triggerBody()?[\'alertRows\']'
+            authentication: {
+              type: 'ManagedServiceIdentity'
+              audience: monitorAudience
             }
-            authentication: managedIdentityAuth
-            retryPolicy: retryPolicy
+            retryPolicy: uploadRetryPolicy
+          }
+          limit: {
+            timeout: uploadAttemptTimeout
           }
         }
-        Respond_created: {
+        Respond_ingested: {
           type: 'Response'
           kind: 'Http'
           runAfter: {
-            Put_evidence_comment: [
+            Ingest_alert_rows: [
               'Succeeded'
             ]
           }
@@ -198,18 +114,18 @@ resource playbook 'Microsoft.Logic/workflows@2019-05-01' = {
             }
             body: {
               incidentId: '@triggerBody()?[\'incidentId\']'
+              rows: '@length(triggerBody()?[\'alertRows\'])'
               runId: '@workflow()?[\'run\']?[\'name\']'
             }
           }
         }
-        // 502 tells the function the delivery failed, so it keeps the incident in its outbox
-        // and retries. The retry is safe: it reads the incident before writing anything.
-        // Skipped covers every failure before the comment (the create or confirm step failed).
+        // 502 tells the function the delivery failed, so it keeps the incident in its outbox and
+        // posts it again later.
         Respond_failed: {
           type: 'Response'
           kind: 'Http'
           runAfter: {
-            Put_evidence_comment: [
+            Ingest_alert_rows: [
               'Failed'
               'TimedOut'
               'Skipped'
@@ -223,7 +139,8 @@ resource playbook 'Microsoft.Logic/workflows@2019-05-01' = {
             body: {
               incidentId: '@triggerBody()?[\'incidentId\']'
               runId: '@workflow()?[\'run\']?[\'name\']'
-              error: 'The playbook could not read or create the Sentinel incident, or write its evidence comment; see this run in the Logic App run history.'
+              ingestionStatus: '@actions(\'Ingest_alert_rows\')?[\'outputs\']?[\'statusCode\']'
+              error: 'The Logs Ingestion API did not accept the alert rows; see this run in the Logic App run history.'
             }
           }
         }
@@ -238,14 +155,35 @@ resource playbook 'Microsoft.Logic/workflows@2019-05-01' = {
           inputs: {
             runStatus: 'Failed'
             runError: {
-              code: 'SentinelIncidentNotCreated'
-              message: 'Reading or creating the Sentinel incident, or writing its evidence comment, failed.'
+              code: 'AlertRowsNotIngested'
+              message: 'The Logs Ingestion API did not accept the alert rows.'
             }
           }
         }
       }
       outputs: {}
     }
+  }
+}
+
+// Run history (trigger, action and run events) to the monitoring workspace, so a failed delivery
+// can be found with a query. WorkflowRuntime is the Logic Apps (Consumption) log category
+// (learn.microsoft.com/azure/logic-apps/monitor-workflows-collect-diagnostic-data).
+// 2021-05-01-preview is the newest api-version of Microsoft.Insights/diagnosticSettings in the
+// Bicep type index (Azure/bicep-types-az); the linter only accepts the old 2016-09-01, a
+// different shape.
+#disable-next-line use-recent-api-versions
+resource runHistory 'Microsoft.Insights/diagnosticSettings@2021-05-01-preview' = {
+  name: 'workflow-runtime'
+  scope: playbook
+  properties: {
+    workspaceId: diagnosticsWorkspaceId
+    logs: [
+      {
+        category: 'WorkflowRuntime'
+        enabled: true
+      }
+    ]
   }
 }
 

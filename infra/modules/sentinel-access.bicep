@@ -7,14 +7,9 @@ param workspaceName string
 @description('Principal id of the function identity: read-only query access.')
 param detectorPrincipalId string
 
-@description('Principal id of the playbook identity: creates incidents and comments.')
-param playbookPrincipalId string
-
 // Log Analytics Reader: query the workspace; it cannot change it or read its shared keys.
 var logAnalyticsReaderRoleId = '73c42c96-874c-492b-b04d-ab87d138a893'
-// Microsoft Sentinel Responder: create and update incidents and comments; it cannot delete them
-// or change analytics rules, data connectors or the workspace.
-var sentinelResponderRoleId = '3e150937-b8fe-4cfb-8069-0eaf05ecd056'
+// The playbooks' roles are in sentinel-roles.bicep.
 
 resource workspace 'Microsoft.OperationalInsights/workspaces@2025-07-01' existing = {
   name: workspaceName
@@ -29,19 +24,6 @@ resource detectorReader 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
       logAnalyticsReaderRoleId
     )
     principalId: detectorPrincipalId
-    principalType: 'ServicePrincipal'
-  }
-}
-
-resource playbookResponder 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
-  name: guid(workspace.id, playbookPrincipalId, sentinelResponderRoleId)
-  scope: workspace
-  properties: {
-    roleDefinitionId: subscriptionResourceId(
-      'Microsoft.Authorization/roleDefinitions',
-      sentinelResponderRoleId
-    )
-    principalId: playbookPrincipalId
     principalType: 'ServicePrincipal'
   }
 }

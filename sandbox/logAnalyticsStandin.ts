@@ -18,6 +18,7 @@ import {
   resultTruncatedError,
   type ErrorResponse,
   type QueryResponse,
+  type QueryStatistics,
 } from "./logAnalyticsWire";
 import {
   catchAs500,
@@ -41,6 +42,11 @@ import { createLoopbackCertificate, type LoopbackCertificate } from "./tls";
 // applies before the query runs. The query's logic is covered by the Kusto.Language tests; here
 // it is parsed and analysed against the table schemas, so a broken query still gets the 400 the
 // service would give, and the result columns and types are the ones the query projects.
+//
+// Data scanned: the service reads every row whose TimeGenerated falls in the timespan before the
+// query's own filters run, and (with Prefer: include-statistics=true) says so in
+// statistics.query.inputDatasetStatistics. The stand-in counts the same: stored rows inside the
+// timespan, and one extent per UTC day of TimeGenerated among them.
 
 /** How to start the stand-in. */
 export interface LogAnalyticsStandinOptions {
@@ -82,6 +88,8 @@ export interface StandinRequest {
   /** The error code returned, for non-200 responses and partial results. */
   errorCode?: string;
   rowCount: number;
+  /** Stored rows inside the request's timespan: what the service would read to answer. */
+  scannedRows: number;
   partial: boolean;
   /** Answered by an enqueued fault. */
   fault: boolean;
@@ -231,12 +239,14 @@ export async function startLogAnalyticsStandin(
     return undefined;
   }
 
-  /** The events the detection query would return for this window and timespan. */
-  function select(window: TimeRange, range: TimeRange | undefined): DetectionEvent[] {
-    const inside = (t: number, r: TimeRange) => t >= r.start.getTime() && t < r.end.getTime();
-    return stored
-      .filter((s) => inside(s.ingestionTime, window) && (!range || inside(s.timeGenerated, range)))
-      .map((s) => s.event);
+  /** The rows the service reads for this timespan, before the query's own filters. */
+  function scan(range: TimeRange | undefined): StoredEvent[] {
+    return range ? stored.filter((s) => inside(s.timeGenerated, range)) : stored;
+  }
+
+  /** The events the detection query would return from the scanned rows for this window. */
+  function select(window: TimeRange, scanned: StoredEvent[]): DetectionEvent[] {
+    return scanned.filter((s) => inside(s.ingestionTime, window)).map((s) => s.event);
   }
 
   function answerQuery(
@@ -257,13 +267,18 @@ export async function startLogAnalyticsStandin(
     log.windowStart = analysed.window.start.toISOString();
     log.windowEnd = analysed.window.end.toISOString();
 
-    const matching = select(analysed.window, request.range);
+    const scanned = scan(request.range);
+    log.scannedRows = scanned.length;
+    const matching = select(analysed.window, scanned);
     const limit = options.maxRowsPerResponse;
     const truncated = limit !== undefined && matching.length > limit;
     const rows = truncated ? matching.slice(0, limit) : matching;
     const response: QueryResponse = {
       tables: [resultTable(analysed.columns, rows)],
       ...(truncated ? { error: resultTruncatedError(limit) } : {}),
+      ...(/\binclude-statistics=true\b/.test(log.prefer ?? "")
+        ? { statistics: queryStatistics(scanned, stored) }
+        : {}),
     };
     log.rowCount = rows.length;
     log.partial = truncated;
@@ -282,6 +297,7 @@ export async function startLogAnalyticsStandin(
       prefer: headerText(req.headers.prefer),
       status: 0,
       rowCount: 0,
+      scannedRows: 0,
       partial: false,
       fault: false,
     };
@@ -330,6 +346,24 @@ export async function startLogAnalyticsStandin(
       faults.push({ ...fault });
     },
     close: () => closeServer(server),
+  };
+}
+
+function inside(t: number, range: TimeRange): boolean {
+  return t >= range.start.getTime() && t < range.end.getTime();
+}
+
+/** The statistics.query.inputDatasetStatistics part of a response, from what was scanned. */
+function queryStatistics(scanned: StoredEvent[], stored: StoredEvent[]): QueryStatistics {
+  const days = (rows: StoredEvent[]) =>
+    new Set(rows.map((s) => Math.floor(s.timeGenerated / 86_400_000))).size;
+  return {
+    query: {
+      inputDatasetStatistics: {
+        extents: { total: days(stored), scanned: days(scanned) },
+        rows: { total: stored.length, scanned: scanned.length },
+      },
+    },
   };
 }
 

@@ -37,10 +37,24 @@ export interface WireInnerError {
   [extra: string]: string | number | WireInnerError | undefined;
 }
 
-/** A 200 response: the tables, plus `error` when the result is partial. */
+/**
+ * What the service says a query read (Prefer: include-statistics=true). The fields the stand-in
+ * fills; the service adds more (executionTime, resourceUsage, datasetStatistics, ...).
+ */
+export interface QueryStatistics {
+  query: {
+    inputDatasetStatistics: {
+      extents: { total: number; scanned: number };
+      rows: { total: number; scanned: number };
+    };
+  };
+}
+
+/** A 200 response: the tables, plus `error` when the result is partial, and any statistics. */
 export interface QueryResponse {
   tables: WireTable[];
   error?: WireError;
+  statistics?: QueryStatistics;
 }
 
 /** A non-200 response: status and `{ error }` body. */

@@ -31,6 +31,10 @@ function printHuman(summary: RunSummary, incidents: IncidentPayload[]): void {
   console.table({
     window: `${String(s.windowStart)} .. ${String(s.windowEnd)}`,
     "rows returned": s.rows,
+    "rows Log Analytics scanned": s.scannedRows ?? "not reported",
+    "catch-up pass": summary.catchUp
+      ? `${summary.catchUp.window.start.toISOString()} .. ${summary.catchUp.window.end.toISOString()}`
+      : "not due",
     "new hits": s.new,
     duplicates: s.duplicates,
     suppressed: s.suppressed,

@@ -26,6 +26,8 @@ export interface DetectionConfig {
   logAnalyticsEndpoint: URL;
   lookbackMs: number;
   settleMs: number;
+  maxIngestionDelayMs: number;
+  catchUpIntervalMs: number;
   schedule: string;
   grouping: Grouping;
   stateTable: StateTableTarget;
@@ -270,6 +272,8 @@ export function loadConfig(
     ),
     lookbackMs: r.durationMs("LOOKBACK"),
     settleMs: r.durationMs("INGESTION_SETTLE"),
+    maxIngestionDelayMs: r.durationMs("MAX_INGESTION_DELAY"),
+    catchUpIntervalMs: r.durationMs("CATCHUP_SCHEDULE"),
     schedule: r.schedule("DETECTION_SCHEDULE"),
     grouping: r.oneOf("INCIDENT_GROUPING", GROUPINGS),
     stateTable: r.stateTable(),
@@ -298,6 +302,7 @@ export function loadConfig(
       r.problems.push("INGESTION_SETTLE must be shorter than LOOKBACK.");
     }
   }
+
   if (r.problems.length > 0) throw new ConfigError(r.problems);
   // Every field was checked above; the casts only drop the `undefined` of failed reads.
   return config as DetectionConfig;

@@ -38,7 +38,7 @@ export const SETTINGS = [
     default: "P7D",
     example: "an ISO 8601 duration such as P7D or PT12H",
     description:
-      "How far back the first run looks, and the TimeGenerated span every query covers so late events are still found.",
+      "How far back the first run looks, and the TimeGenerated span the catch-up pass covers so events that arrive days late are still found.",
     source: "infra",
     range: { min: "PT10M", max: "P30D" },
   },
@@ -49,6 +49,22 @@ export const SETTINGS = [
     description: "Margin before now that a window stops at, so in-flight ingestion is not skipped.",
     source: "infra",
     range: { min: "PT1S", max: "PT1H" },
+  },
+  {
+    name: "MAX_INGESTION_DELAY",
+    default: "P1D",
+    example: "an ISO 8601 duration such as P1D",
+    description:
+      "How long after it happened an event may arrive and still be found by the next scheduled run, which reads only this far back before its window (the catch-up pass finds later arrivals).",
+    source: "optional",
+  },
+  {
+    name: "CATCHUP_SCHEDULE",
+    default: "PT1H",
+    example: "an ISO 8601 duration such as PT1H",
+    description:
+      "How often a scheduled run also makes the catch-up pass: the events ingested since the last one, over the whole LOOKBACK, so devices offline for days are not missed.",
+    source: "infra",
   },
   {
     name: "DETECTION_SCHEDULE",

@@ -62,6 +62,47 @@ export interface QueryOutcome {
   requests: number;
   /** How many times a partial result made the window split. */
   splits: number;
+  /** What Log Analytics read, from its statistics; undefined when it returned none. */
+  scanned: DataScanned | undefined;
+}
+
+/** What Log Analytics read to answer, summed over requests (its query statistics). */
+export interface DataScanned {
+  /** Rows of the source tables the engine read. */
+  rows: number;
+  /** Extents (storage shards, about a day of a table each) it read. */
+  extents: number;
+}
+
+function count(value: unknown): number | undefined {
+  return typeof value === "number" && Number.isFinite(value) && value >= 0 ? value : undefined;
+}
+
+/**
+ * The data a response's statistics say the query read: statistics.query.inputDatasetStatistics
+ * {rows, extents}.scanned (Prefer: include-statistics=true; shape as in the Log Analytics API
+ * examples on Microsoft Learn). Undefined when absent: statistics are diagnostics, never a reason
+ * to fail a run.
+ */
+export function dataScanned(statistics: unknown): DataScanned | undefined {
+  const input = (statistics as { query?: { inputDatasetStatistics?: unknown } } | undefined)
+    ?.query?.inputDatasetStatistics as
+    | { rows?: { scanned?: unknown }; extents?: { scanned?: unknown } }
+    | undefined;
+  const rows = count(input?.rows?.scanned);
+  const extents = count(input?.extents?.scanned);
+  return rows === undefined && extents === undefined
+    ? undefined
+    : { rows: rows ?? 0, extents: extents ?? 0 };
+}
+
+/** Sums two readings; undefined only when neither has one. */
+export function addScanned(
+  a: DataScanned | undefined,
+  b: DataScanned | undefined,
+): DataScanned | undefined {
+  if (a === undefined || b === undefined) return a ?? b;
+  return { rows: a.rows + b.rows, extents: a.extents + b.extents };
 }
 
 export interface DetectionQuery {
@@ -87,6 +128,7 @@ export async function queryDetection(
     coveredUntil: plan.window.start,
     requests: 0,
     splits: 0,
+    scanned: undefined,
   };
   const pending: IngestionWindow[] = [plan.window];
   // Depth-first, oldest half first, so events come back in ingestion order.
@@ -99,12 +141,15 @@ export async function queryDetection(
       plan.timespan,
       {
         serverTimeoutInSeconds: Math.min(MAX_SERVER_TIMEOUT_S, Math.ceil(q.timeoutMs / 1000)),
+        // What the query read goes into the run summary: the cost of a pass, visible per run.
+        includeQueryStatistics: true,
         // This client ignores abortSignal; the request timeout is what bounds a call.
         requestOptions: { timeout: q.timeoutMs },
       },
     );
     const tooLarge = (events: DetectionEvent[]): boolean =>
       outcome.events.length + events.length > maxEvents;
+    outcome.scanned = addScanned(outcome.scanned, dataScanned(result.statistics));
     const small = window.end.getTime() - window.start.getTime() <= MIN_SPLIT_WINDOW_MS;
     if (result.status === LogsQueryResultStatus.Success) {
       const events = result.tables.flatMap(eventsFromTable);

@@ -9,7 +9,7 @@ import type { IncidentPayload } from "../incidents/payload";
 import { validateIncidentPayload } from "../incidents/payload";
 import type { DetectionEvent, EnrichedHit, IngestionWindow, SuppressedHit } from "../model";
 import { queryDetection, type DetectionQuery } from "../query/detectionQuery";
-import { planQuery, type QueryPlan } from "../query/window";
+import { planQuery, type QueryPass, type QueryPlan } from "../query/window";
 import { LeaseHeldError, type Lease } from "../state/lease";
 import {
   ledgerRecordsOf,
@@ -103,7 +103,8 @@ export async function runDetection(deps: RunDependencies): Promise<RunResult> {
 
   await holding(run, async () => {
     if (grant.previousEndedUncleanly) await repairAfterCrash(run);
-    await detectNewHits(run);
+    const routineFrom = await detectNewHits(run, "routine");
+    await catchUp(run, routineFrom);
     summary.retention = await deps.state.applyRetention(deps.now(), {
       ledgerMs: deps.config.lookbackMs + DAY_MS,
       deliveredMs: deps.config.deliveredRetentionMs,
@@ -140,17 +141,60 @@ async function repairAfterCrash(run: Run): Promise<void> {
 }
 
 /**
- * Queries the window since the watermark and records every new hit, in ingestion-time
- * sub-windows when the backlog is larger than MAX_HITS_PER_RUN; the watermark moves after each.
+ * The catch-up pass (see query/window.ts), when it is due. It runs here, under the routine pass's
+ * lease and after it, rather than on a timer of its own: the two passes must never work on the
+ * same state at once (both would see a new hit before either recorded it: two incidents), and a
+ * second timer would fire in the same minute as this one every hour. While the routine pass has
+ * a backlog, or too little of the budget is left, it waits: it stays due, so it is never starved.
  */
-async function detectNewHits(run: Run): Promise<void> {
+async function catchUp(run: Run, routineFrom: Date | undefined): Promise<void> {
+  const watermark = await run.state.readWatermark("catchup");
+  if (watermark.value === undefined) {
+    // The first catch-up starts where the routine pass's narrow timespans began: before this
+    // run, every query read the whole lookback, as a fresh deployment's first window does.
+    const start = routineFrom ?? run.summary.watermark;
+    if (start) await run.state.advanceWatermark(start, watermark, "catchup");
+    return;
+  }
+  const { config, budget } = run;
+  const reserve = config.queryTimeoutMs + CLOSING_RESERVE_MS + budget.totalMs * RECORDING_SHARE;
+  if (run.summary.backlog || budget.nearlySpent(reserve)) return;
+  await detectNewHits(run, "catchup", watermark);
+}
+
+/**
+ * Queries a pass's window since its watermark and records every new hit, in ingestion-time
+ * sub-windows when the backlog is larger than MAX_HITS_PER_RUN; the watermark moves after each.
+ * Returns where the pass started (its watermark before the run).
+ */
+async function detectNewHits(
+  run: Run,
+  pass: QueryPass,
+  stored?: Watermark,
+): Promise<Date | undefined> {
   const { config, summary, budget } = run;
-  let watermark = await run.state.readWatermark();
-  const plan = planQuery({ watermark: watermark.value, now: summary.startedAt, ...config });
-  if (!plan) return;
-  summary.window = plan.window;
+  let watermark = stored ?? (await run.state.readWatermark(pass));
+  const startedFrom = watermark.value;
+  const plan = planQuery({ ...config, pass, watermark: watermark.value, now: summary.startedAt });
+  if (!plan) return startedFrom;
+  const before = { newHits: summary.newHits, incidents: summary.incidents };
+  if (pass === "routine") {
+    summary.window = plan.window;
+    summary.timespan = plan.timespan;
+  } else {
+    summary.catchUp = {
+      window: plan.window,
+      timespan: plan.timespan,
+      watermark: undefined,
+      rows: 0,
+      requests: 0,
+      scanned: undefined,
+      newHits: 0,
+      incidents: 0,
+    };
+  }
   if (plan.coverageGap) {
-    run.log.warn(`watermark ${watermark.value?.toISOString()} is older than LOOKBACK`);
+    run.log.warn(`${pass} watermark ${watermark.value?.toISOString()} is older than LOOKBACK`);
   }
   let window: IngestionWindow | undefined = plan.window;
   let allowance = config.maxHitsPerRun;
@@ -161,7 +205,7 @@ async function detectNewHits(run: Run): Promise<void> {
     const coveredUntil: Date = result.coveredUntil;
     const more: boolean = coveredUntil.getTime() < window.end.getTime();
     await recordAndDeliver(result.events, run, more);
-    watermark = await advance(run, coveredUntil, watermark);
+    watermark = await advance(run, coveredUntil, watermark, pass);
     summary.subWindows += 1;
     allowance -= result.events.length;
     window = more ? { start: coveredUntil, end: window.end } : undefined;
@@ -169,16 +213,28 @@ async function detectNewHits(run: Run): Promise<void> {
       config.queryTimeoutMs + CLOSING_RESERVE_MS + budget.totalMs * RECORDING_SHARE,
     );
     if (window && (allowance <= 0 || !timeForAnother)) {
-      summary.backlog = true;
+      // A catch-up left unfinished stays due; only the routine pass reports a backlog.
+      if (pass === "routine") summary.backlog = true;
       break;
     }
   }
+  if (summary.catchUp && pass === "catchup") {
+    summary.catchUp.newHits = summary.newHits - before.newHits;
+    summary.catchUp.incidents = summary.incidents - before.incidents;
+  }
+  return startedFrom;
 }
 
-async function advance(run: Run, to: Date, watermark: Watermark): Promise<Watermark> {
+async function advance(
+  run: Run,
+  to: Date,
+  watermark: Watermark,
+  pass: QueryPass,
+): Promise<Watermark> {
   await run.lease.renewIfDue();
-  const next = await run.state.advanceWatermark(to, watermark);
-  run.summary.watermark = to;
+  const next = await run.state.advanceWatermark(to, watermark, pass);
+  if (pass === "routine") run.summary.watermark = to;
+  else if (run.summary.catchUp) run.summary.catchUp.watermark = to;
   return next;
 }
 
@@ -289,6 +345,7 @@ async function dryRun(deps: RunDependencies, summary: RunSummary): Promise<RunRe
   });
   if (!plan) return { summary: summary.finish(), incidents: [] };
   summary.window = plan.window;
+  summary.timespan = plan.timespan;
   const result = await queryDetection(deps.query, plan);
   summary.recordQuery(result);
   const { kept } = await newHitsOf(result.events, deps, summary);

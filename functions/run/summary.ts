@@ -1,11 +1,35 @@
 import { performance } from "node:perf_hooks";
 import type { IngestionWindow, SuppressedHit } from "../model";
-import type { QueryOutcome } from "../query/detectionQuery";
+import { addScanned, type DataScanned, type QueryOutcome } from "../query/detectionQuery";
+import type { QueryPlan } from "../query/window";
 import { NO_DELIVERIES, type DeliveryCounts } from "./deliverOutbox";
+
+/** What the catch-up pass of a run did (the rest of the summary counts both passes). */
+export interface CatchUpSummary {
+  window: IngestionWindow;
+  timespan: QueryPlan["timespan"];
+  watermark: Date | undefined;
+  rows: number;
+  requests: number;
+  scanned: DataScanned | undefined;
+  newHits: number;
+  incidents: number;
+}
+
+function isoOrNull(date: Date | undefined): string | null {
+  return date?.toISOString() ?? null;
+}
 
 /** What one run did, logged as one structured line and printed by the command line. */
 export class RunSummary {
+  /** The routine pass's ingestion window. */
   window: IngestionWindow | undefined;
+  /** The routine pass's TimeGenerated span (the API's timespan). */
+  timespan: QueryPlan["timespan"] | undefined;
+  /** What Log Analytics read for every query of the run, per its statistics. */
+  scanned: DataScanned | undefined;
+  /** Set when the run made a catch-up pass (see query/window.ts). */
+  catchUp: CatchUpSummary | undefined;
   watermark: Date | undefined;
   rows = 0;
   requests = 0;
@@ -46,6 +70,12 @@ export class RunSummary {
     this.rows += outcome.events.length;
     this.requests += outcome.requests;
     this.splits += outcome.splits;
+    this.scanned = addScanned(this.scanned, outcome.scanned);
+    if (this.catchUp) {
+      this.catchUp.rows += outcome.events.length;
+      this.catchUp.requests += outcome.requests;
+      this.catchUp.scanned = addScanned(this.catchUp.scanned, outcome.scanned);
+    }
   }
 
   /** Counts suppressed hits, per exclusion, for the audit trail. */
@@ -78,10 +108,27 @@ export class RunSummary {
       ...(this.skipped ? { skipped: this.skipped } : {}),
       windowStart: this.window?.start.toISOString() ?? null,
       windowEnd: this.window?.end.toISOString() ?? null,
+      timespanStart: isoOrNull(this.timespan?.startTime),
       watermark: this.watermark?.toISOString() ?? null,
       rows: this.rows,
       requests: this.requests,
       splits: this.splits,
+      scannedRows: this.scanned?.rows ?? null,
+      scannedExtents: this.scanned?.extents ?? null,
+      catchUp: this.catchUp
+        ? {
+            windowStart: this.catchUp.window.start.toISOString(),
+            windowEnd: this.catchUp.window.end.toISOString(),
+            timespanStart: this.catchUp.timespan.startTime.toISOString(),
+            watermark: isoOrNull(this.catchUp.watermark),
+            rows: this.catchUp.rows,
+            requests: this.catchUp.requests,
+            scannedRows: this.catchUp.scanned?.rows ?? null,
+            scannedExtents: this.catchUp.scanned?.extents ?? null,
+            new: this.catchUp.newHits,
+            incidents: this.catchUp.incidents,
+          }
+        : null,
       new: this.newHits,
       duplicates: this.duplicates,
       suppressed: this.suppressed,

@@ -8,11 +8,13 @@ import {
 } from "@azure/data-tables";
 import { mapConcurrent } from "../concurrency";
 import type { IncidentPayload } from "../incidents/payload";
+import type { QueryPass } from "../query/window";
 import { acquireLease, type AcquireOptions, type LeaseGrant } from "./lease";
 
 // One table holds every kind of row, told apart by partition (and, in the outbox, by RowKey):
 //   lease                one row per detection: which run owns it (./lease.ts)
-//   watermark            one row per detection: the end of the last completed ingestion window
+//   watermark            one row per detection and query pass: the end of its last completed
+//                        ingestion window
 //   ledger-YYYYMMDD      one row per seen event, by the event's UTC day; RowKey
 //                        <Timestamp>_<sha256(event key)> so one day's keys sort by time
 //   outbox               one row per undelivered incident (pending or failed), RowKey its id,
@@ -239,12 +241,17 @@ export class StateStore {
     return acquireLease(this.table, this.detectionId, options);
   }
 
-  /** Reads the watermark and the ETag that guards its next update. */
-  async readWatermark(): Promise<Watermark> {
+  // Each query pass keeps its own watermark; the routine one keeps the row it always had.
+  private watermarkRow(pass: QueryPass): string {
+    return pass === "routine" ? this.detectionId : `${this.detectionId}-${pass}`;
+  }
+
+  /** Reads a query pass's watermark and the ETag that guards its next update. */
+  async readWatermark(pass: QueryPass = "routine"): Promise<Watermark> {
     try {
       const row = await this.table.getEntity<{ Watermark: string }>(
         WATERMARK_PARTITION,
-        this.detectionId,
+        this.watermarkRow(pass),
       );
       return { value: new Date(row.Watermark), etag: row.etag };
     } catch (error) {
@@ -257,10 +264,14 @@ export class StateStore {
    * Moves the watermark forward and returns it as now stored (for the next sub-window); throws
    * WatermarkConflictError if another run moved it first.
    */
-  async advanceWatermark(to: Date, previous: Watermark): Promise<Watermark> {
+  async advanceWatermark(
+    to: Date,
+    previous: Watermark,
+    pass: QueryPass = "routine",
+  ): Promise<Watermark> {
     const entity = {
       partitionKey: WATERMARK_PARTITION,
-      rowKey: this.detectionId,
+      rowKey: this.watermarkRow(pass),
       Watermark: to.toISOString(),
     };
     try {
@@ -272,7 +283,7 @@ export class StateStore {
     } catch (error) {
       if (!isStatus(error, 409, 412)) throw error;
       // A retried write whose first attempt landed conflicts with itself: that one is fine.
-      const stored = await this.readWatermark();
+      const stored = await this.readWatermark(pass);
       if (stored.value?.getTime() !== to.getTime()) throw new WatermarkConflictError();
       return stored;
     }

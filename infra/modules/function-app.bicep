@@ -53,6 +53,9 @@ param lookback string
 @description('INGESTION_SETTLE: ISO 8601 margin before now that a window stops at.')
 param ingestionSettle string
 
+@description('CATCHUP_SCHEDULE: ISO 8601 interval of the catch-up pass over the whole lookback.')
+param catchupSchedule string = 'PT1H'
+
 @description('DETECTION_SCHEDULE: six-field NCRONTAB schedule of the timer.')
 param detectionSchedule string
 
@@ -173,6 +176,11 @@ resource functionApp 'Microsoft.Web/sites@2025-03-01' = {
         {
           name: 'DETECTION_SCHEDULE'
           value: detectionSchedule
+        }
+        {
+          // Runs within the scheduled run that falls due, never as a second, colliding timer.
+          name: 'CATCHUP_SCHEDULE'
+          value: catchupSchedule
         }
         {
           name: 'INCIDENT_GROUPING'

@@ -230,3 +230,20 @@ describe("isLoopbackUrl", () => {
     expect(isLoopbackUrl(new URL(url))).toBe(expected);
   });
 });
+
+describe("loadConfig: the query passes", () => {
+  it("reads a day back before the routine window and makes a catch-up pass hourly by default", () => {
+    const config = loadConfig(VALID);
+    expect(config.maxIngestionDelayMs).toBe(24 * 3600 * 1000);
+    expect(config.catchUpIntervalMs).toBe(3600 * 1000);
+  });
+
+  it("names MAX_INGESTION_DELAY and CATCHUP_SCHEDULE when they are not durations", () => {
+    expect(
+      problemsOf({ ...VALID, MAX_INGESTION_DELAY: "1 day", CATCHUP_SCHEDULE: "hourly" }),
+    ).toEqual([
+      "MAX_INGESTION_DELAY is '1 day'; expected an ISO 8601 duration such as P1D.",
+      "CATCHUP_SCHEDULE is 'hourly'; expected an ISO 8601 duration such as PT1H.",
+    ]);
+  });
+});

@@ -112,23 +112,56 @@ describe("the timer handler against Azurite and the local stand-ins", () => {
     expect(s.la.requests.at(-1)?.windowStart).toBe(ago(2 * MINUTE));
   });
 
-  it("catches an event that arrives late exactly once", async () => {
+  it("leaves an event generated days before it arrives to the catch-up pass, which raises it exactly once", async () => {
     const s = await sandbox({ events: sampleEvents() });
-    await s.run();
+    const first = await s.run();
+    // The first routine pass read the whole lookback: no catch-up pass yet.
+    expect(first.summary.catchUp).toBeNull();
     // Generated five days before it reached the workspace, a minute after START: after the first
-    // window closed.
+    // window closed, and far older than what the routine pass reads before its window.
     const late = at(5 * DAY, -MINUTE, hostA);
     s.la.addEvents([late]);
     s.advance(5 * MINUTE);
     const second = await s.run();
-    s.advance(5 * MINUTE);
-    const third = await s.run();
+    expect(second.summary).toMatchObject({ rows: 0, new: 0, incidents: 0, catchUp: null });
+    // Its timespan started a day (MAX_INGESTION_DELAY) before its window, not seven, so it read
+    // today's rows only.
+    expect(second.summary).toMatchObject({
+      timespanStart: ago(2 * MINUTE + DAY),
+      scannedRows: 3,
+      scannedExtents: 1,
+    });
 
-    expect(second.summary).toMatchObject({ rows: 1, new: 1, incidents: 1, delivered: 1 });
-    expect(third.summary).toMatchObject({ rows: 0, new: 0, incidents: 0 });
+    // An hour (CATCHUP_SCHEDULE) after the first window closed, the run adds a catch-up pass.
+    s.advance(55 * MINUTE);
+    const third = await s.run();
+    expect(third.summary).toMatchObject({ new: 1, incidents: 1, delivered: 1 });
+    expect(third.summary.catchUp).toMatchObject({
+      windowStart: ago(2 * MINUTE),
+      windowEnd: ago(-58 * MINUTE),
+      timespanStart: ago(-60 * MINUTE + 7 * DAY),
+      rows: 1,
+      scannedRows: 5,
+      scannedExtents: 3,
+      new: 1,
+      incidents: 1,
+    });
+    // Another hour on, the next catch-up starts where that one ended and finds nothing new.
+    s.advance(60 * MINUTE);
+    const fourth = await s.run();
+    expect(fourth.summary.catchUp).toMatchObject({ windowStart: ago(-58 * MINUTE), new: 0 });
+
     const keys = eventKeysOf(s);
     expect(keys.filter((k) => k.endsWith(`|${late.ReportId}`))).toHaveLength(1);
     expect(new Set(keys).size).toBe(keys.length);
+  });
+
+  it("reports what Log Analytics scanned, from its query statistics", async () => {
+    const s = await sandbox({ events: sampleEvents() });
+    const { summary } = await s.run();
+    // The first run reads the whole lookback: all four stored rows, on two UTC days.
+    expect(summary).toMatchObject({ scannedRows: 4, scannedExtents: 2 });
+    expect(s.la.requests[0].prefer).toMatch(/include-statistics=true/);
   });
 
   it("re-reading a window after a crash before the watermark moved counts duplicates, sends nothing", async () => {

@@ -30,6 +30,35 @@ describe("planQuery", () => {
   });
 });
 
+describe("planQuery: routine and catch-up passes", () => {
+  const passes = { ...base, maxIngestionDelayMs: 24 * HOUR, catchUpIntervalMs: HOUR };
+  const watermark = new Date("2026-11-25T11:53:00.000Z");
+
+  it("routine: the timespan starts MAX_INGESTION_DELAY before the window, not a lookback ago", () => {
+    const plan = planQuery({ ...passes, pass: "routine", watermark });
+    expect(plan?.window.start).toEqual(watermark);
+    expect(plan?.timespan.startTime.toISOString()).toBe("2026-11-24T11:53:00.000Z");
+  });
+
+  it("routine, first run: the timespan is the whole lookback, as its window is", () => {
+    const plan = planQuery({ ...passes, pass: "routine", watermark: undefined });
+    expect(plan?.timespan.startTime.toISOString()).toBe("2026-11-18T12:00:00.000Z");
+  });
+
+  it("catch-up: the whole lookback, once its window spans CATCHUP_SCHEDULE", () => {
+    const hourAgo = new Date("2026-11-25T10:58:00.000Z");
+    const plan = planQuery({ ...passes, pass: "catchup", watermark: hourAgo });
+    expect(plan?.pass).toBe("catchup");
+    expect(plan?.window).toEqual({ start: hourAgo, end: new Date("2026-11-25T11:58:00.000Z") });
+    expect(plan?.timespan.startTime.toISOString()).toBe("2026-11-18T12:00:00.000Z");
+  });
+
+  it("catch-up: not due while its window is shorter than CATCHUP_SCHEDULE", () => {
+    const recent = new Date("2026-11-25T10:58:00.001Z");
+    expect(planQuery({ ...passes, pass: "catchup", watermark: recent })).toBeUndefined();
+  });
+});
+
 describe("splitWindow", () => {
   it("splits at the midpoint into adjacent half-open windows", () => {
     const start = new Date("2026-11-25T10:00:00.000Z");

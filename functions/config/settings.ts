@@ -57,6 +57,7 @@ export const SETTINGS = [
     description:
       "How long after it happened an event may arrive and still be found by the next scheduled run, which reads only this far back before its window (the catch-up pass finds later arrivals).",
     source: "optional",
+    range: { min: "PT10M", max: "P30D" },
   },
   {
     name: "CATCHUP_SCHEDULE",
@@ -65,6 +66,7 @@ export const SETTINGS = [
     description:
       "How often a scheduled run also makes the catch-up pass: the events ingested since the last one, over the whole LOOKBACK, so devices offline for days are not missed.",
     source: "infra",
+    range: { min: "PT5M", max: "P1D" },
   },
   {
     name: "DETECTION_SCHEDULE",

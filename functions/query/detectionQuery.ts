@@ -85,10 +85,9 @@ function count(value: unknown): number | undefined {
  * to fail a run.
  */
 export function dataScanned(statistics: unknown): DataScanned | undefined {
-  const input = (statistics as { query?: { inputDatasetStatistics?: unknown } } | undefined)
-    ?.query?.inputDatasetStatistics as
-    | { rows?: { scanned?: unknown }; extents?: { scanned?: unknown } }
-    | undefined;
+  const input = (statistics as { query?: { inputDatasetStatistics?: unknown } } | undefined)?.query
+    ?.inputDatasetStatistics as
+    { rows?: { scanned?: unknown }; extents?: { scanned?: unknown } } | undefined;
   const rows = count(input?.rows?.scanned);
   const extents = count(input?.extents?.scanned);
   return rows === undefined && extents === undefined

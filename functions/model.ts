@@ -67,6 +67,9 @@ export interface BenignMatch {
   matchedFields: EventColumn[];
 }
 
+/** What an event's ledger key rests on: its ReportId, or a hash of the row when that is empty. */
+export type EventKeyBasis = "ReportId" | "contentHash";
+
 /** An event after enrichment: its ledger key, how it matched, and triage annotations. */
 export interface EnrichedHit {
   key: string;

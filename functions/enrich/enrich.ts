@@ -1,14 +1,40 @@
+import { createHash } from "node:crypto";
 import type { DetectionRule } from "../detection/rule";
-import type { BenignMatch, DetectionEvent, EnrichedHit, MatchedBy } from "../model";
+import {
+  EVENT_COLUMNS,
+  type BenignMatch,
+  type DetectionEvent,
+  type EnrichedHit,
+  type EventKeyBasis,
+  type MatchedBy,
+} from "../model";
+import type { QuarantinedRow } from "../query/rows";
+
+/** Marks a key whose last part is a hash of the row's content, not a ReportId. */
+const CONTENT_HASH_PREFIX = "sha256:";
+// Columns that say when the row reached the workspace, not what happened: the same event
+// ingested twice must still get one key.
+const INGESTION_COLUMNS = new Set(["TimeGenerated", "IngestionTime"]);
+
+/** What the event's key rests on: its ReportId, or (when that is empty) the row's content. */
+export function eventKeyBasis(event: DetectionEvent): EventKeyBasis {
+  return event.ReportId ? "ReportId" : "contentHash";
+}
+
+function contentHash(event: DetectionEvent): string {
+  const content = EVENT_COLUMNS.filter((c) => !INGESTION_COLUMNS.has(c)).map((c) => event[c]);
+  return CONTENT_HASH_PREFIX + createHash("sha256").update(JSON.stringify(content)).digest("hex");
+}
 
 /**
  * The event's identity in the ledger: table, DeviceName, Timestamp and ReportId, which Microsoft
- * documents as unique together.
+ * documents as unique together. Without a ReportId, two different hits on one device at one
+ * instant would share a key (and one would be lost as a duplicate), so a hash of the row's
+ * content stands in for it.
  */
 export function eventKey(event: DetectionEvent): string {
-  return [event.SourceTable, event.DeviceName.toLowerCase(), event.Timestamp, event.ReportId].join(
-    "|",
-  );
+  const report = eventKeyBasis(event) === "ReportId" ? event.ReportId : contentHash(event);
+  return [event.SourceTable, event.DeviceName.toLowerCase(), event.Timestamp, report].join("|");
 }
 
 /** Which rule of the query matched this event: the file name, a known hash, or both. */
@@ -30,6 +56,20 @@ export class UnexplainedHitError extends Error {
     );
     this.name = "UnexplainedHitError";
   }
+}
+
+/** Sets aside the rows that neither rule explains (quarantined, with the reason); pure. */
+export function explainedEvents(
+  events: readonly DetectionEvent[],
+  rule: DetectionRule,
+): { events: DetectionEvent[]; quarantined: QuarantinedRow[] } {
+  const explained: DetectionEvent[] = [];
+  const quarantined: QuarantinedRow[] = [];
+  for (const event of events) {
+    if (matchedBy(event, rule) !== undefined) explained.push(event);
+    else quarantined.push({ reason: new UnexplainedHitError(event).message, row: { ...event } });
+  }
+  return { events: explained, quarantined };
 }
 
 /** Annotates one query row: its key, how it matched, and the benign scenarios it fits. */

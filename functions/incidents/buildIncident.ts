@@ -1,5 +1,6 @@
 import type { Grouping } from "../config/config";
 import type { DetectionRule } from "../detection/rule";
+import { eventKeyBasis } from "../enrich/enrich";
 import { entitiesOf } from "../enrich/entities";
 import type { EnrichedHit } from "../model";
 import type { BenignScenario } from "../triage/scenarios";
@@ -7,7 +8,8 @@ import { severityOf, type SeverityPolicy } from "../triage/severity";
 import { buildAlertRows } from "./alertRows";
 import { renderIncidentText } from "./description";
 import { incidentIdFor } from "./incidentId";
-import type { IncidentPayload } from "./payload";
+import { capEvent } from "./budget";
+import type { IncidentEvent, IncidentPayload } from "./payload";
 
 /** What every incident of a run shares. */
 export interface IncidentContext {
@@ -19,7 +21,25 @@ export interface IncidentContext {
   scenarios: readonly BenignScenario[];
 }
 
-/** Turns one group of hits into the payload the playbook receives. */
+/** The hit as the payload carries it: attacker-controlled text capped, and what was cut marked. */
+function incidentEvent(hit: EnrichedHit): IncidentEvent {
+  const { event, truncated } = capEvent(hit.event);
+  return {
+    ...event,
+    eventKey: hit.key,
+    eventKeyBasis: eventKeyBasis(hit.event),
+    matchedBy: hit.matchedBy,
+    renamedBinary: hit.renamedBinary,
+    benignScenarios: hit.benign,
+    ...(Object.keys(truncated).length > 0 ? { truncated } : {}),
+  };
+}
+
+/**
+ * Turns one group of hits into the payload the playbook receives. What it stores and sends has
+ * attacker-controlled text capped (budget.ts); the title, description and evidence are built
+ * from the full values with their own limits.
+ */
 export function buildIncident(hits: EnrichedHit[], ctx: IncidentContext): IncidentPayload {
   const { rule } = ctx;
   const { severity, reason } = severityOf(hits, ctx.severityPolicy);
@@ -55,14 +75,8 @@ export function buildIncident(hits: EnrichedHit[], ctx: IncidentContext): Incide
     },
     firstActivityTimeUtc: times[0],
     lastActivityTimeUtc: times[times.length - 1],
-    entities: entitiesOf(hits),
-    events: hits.map((h) => ({
-      ...h.event,
-      eventKey: h.key,
-      matchedBy: h.matchedBy,
-      renamedBinary: h.renamedBinary,
-      benignScenarios: h.benign,
-    })),
+    entities: entitiesOf(hits.map((h) => ({ ...h, event: capEvent(h.event).event }))),
+    events: hits.map(incidentEvent),
     references: rule.references,
     detection: { id: rule.id, name: rule.name, version: rule.version },
     workspaceId: ctx.workspaceId,

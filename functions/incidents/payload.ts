@@ -1,5 +1,12 @@
 import incidentSchema from "../../infra/incident.schema.json";
-import type { DetectionEvent, MatchedBy, BenignMatch, Severity } from "../model";
+import type {
+  BenignMatch,
+  DetectionEvent,
+  EventColumn,
+  EventKeyBasis,
+  MatchedBy,
+  Severity,
+} from "../model";
 import type { Grouping } from "../config/config";
 import { compileSchema } from "../validation";
 import { validateAlertRows, type AlertRow } from "./alertRows";
@@ -16,6 +23,10 @@ export interface AttackObject {
 
 export interface IncidentEvent extends DetectionEvent {
   eventKey: string;
+  /** "contentHash" when the event had no ReportId and its key hashes the row instead. */
+  eventKeyBasis: EventKeyBasis;
+  /** Columns cut to fit, each with its original length; the full value is in Log Analytics. */
+  truncated?: Partial<Record<EventColumn, number>>;
   matchedBy: MatchedBy;
   renamedBinary: boolean;
   benignScenarios: BenignMatch[];

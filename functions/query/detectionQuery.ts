@@ -4,7 +4,7 @@ import { LogsQueryClient, LogsQueryResultStatus } from "@azure/monitor-query-log
 import type { DetectionEvent, IngestionWindow } from "../model";
 import { retryAfterCapPolicy } from "../http/retryAfterCap";
 import { buildQuery } from "./buildQuery";
-import { eventsFromTable } from "./rows";
+import { readRows, type QuarantinedRow } from "./rows";
 import { splitWindow, type QueryPlan } from "./window";
 
 /** Smallest window worth splitting further; a second that still overflows needs a human. */
@@ -53,6 +53,8 @@ export class PartialResultError extends Error {
 
 export interface QueryOutcome {
   events: DetectionEvent[];
+  /** Rows the detection cannot process, each with its reason: recorded and skipped. */
+  quarantined: QuarantinedRow[];
   /**
    * The end of the part of the window these events cover: the window's end, or earlier when
    * `maxEvents` stopped the query (the rest of the window is a later sub-window's).
@@ -124,6 +126,7 @@ export async function queryDetection(
 ): Promise<QueryOutcome> {
   const outcome: QueryOutcome = {
     events: [],
+    quarantined: [],
     coveredUntil: plan.window.start,
     requests: 0,
     splits: 0,
@@ -151,9 +154,11 @@ export async function queryDetection(
     outcome.scanned = addScanned(outcome.scanned, dataScanned(result.statistics));
     const small = window.end.getTime() - window.start.getTime() <= MIN_SPLIT_WINDOW_MS;
     if (result.status === LogsQueryResultStatus.Success) {
-      const events = result.tables.flatMap(eventsFromTable);
+      const reads = result.tables.map(readRows);
+      const events = reads.flatMap((read) => read.events);
       if (!tooLarge(events) || (small && outcome.events.length === 0)) {
         for (const event of events) outcome.events.push(event);
+        for (const read of reads) outcome.quarantined.push(...read.quarantined);
         outcome.coveredUntil = window.end;
         continue;
       }

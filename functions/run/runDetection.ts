@@ -22,6 +22,7 @@ import { applyExclusions, type ExclusionSet } from "../triage/exclusions";
 import { annotateBenign, type BenignScenario } from "../triage/scenarios";
 import { CLOSING_RESERVE_MS, RunBudget } from "./budget";
 import { addCounts, CircuitBreaker, deliverOutbox, NO_DELIVERIES } from "./deliverOutbox";
+import { processableEvents } from "./quarantine";
 import type { RunLog } from "./runLog";
 import { RunSummary } from "./summary";
 
@@ -204,7 +205,8 @@ async function detectNewHits(
     summary.recordQuery(result);
     const coveredUntil: Date = result.coveredUntil;
     const more: boolean = coveredUntil.getTime() < window.end.getTime();
-    await recordAndDeliver(result.events, run, more);
+    const events = await processableEvents(result, { ...run, record: true });
+    await recordAndDeliver(events, run, more);
     watermark = await advance(run, coveredUntil, watermark, pass);
     summary.subWindows += 1;
     allowance -= result.events.length;
@@ -348,7 +350,8 @@ async function dryRun(deps: RunDependencies, summary: RunSummary): Promise<RunRe
   summary.timespan = plan.timespan;
   const result = await queryDetection(deps.query, plan);
   summary.recordQuery(result);
-  const { kept } = await newHitsOf(result.events, deps, summary);
+  const events = await processableEvents(result, { ...deps, summary, record: false });
+  const { kept } = await newHitsOf(events, deps, summary);
   const incidents = await buildIncidents(groupHits(kept, deps.config.grouping), deps);
   summary.newHits = kept.length;
   summary.incidents = incidents.length;

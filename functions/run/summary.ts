@@ -38,6 +38,8 @@ export class RunSummary {
   newHits = 0;
   suppressed = 0;
   suppressedBy: Record<string, number> = {};
+  /** Rows the detection could not process: recorded in the state table and skipped. */
+  quarantined = 0;
   incidents = 0;
   delivered = 0;
   pending = 0;
@@ -133,6 +135,7 @@ export class RunSummary {
       duplicates: this.duplicates,
       suppressed: this.suppressed,
       suppressedBy: this.suppressedBy,
+      quarantined: this.quarantined,
       incidents: this.incidents,
       delivered: this.delivered,
       pending: this.pending,

@@ -8,6 +8,7 @@ import {
 } from "@azure/data-tables";
 import { mapConcurrent } from "../concurrency";
 import type { IncidentPayload } from "../incidents/payload";
+import type { QuarantinedRow } from "../query/rows";
 import type { QueryPass } from "../query/window";
 import { acquireLease, type AcquireOptions, type LeaseGrant } from "./lease";
 
@@ -20,11 +21,15 @@ import { acquireLease, type AcquireOptions, type LeaseGrant } from "./lease";
 //   outbox               one row per undelivered incident (pending or failed), RowKey its id,
 //                        and, after every "~" RowKey, delivery-log rows: "~delivered_<when>_…"
 //                        listing the incidents one transaction marked delivered
+//   quarantine           one row per query row the detection could not process, with the reason
 // A delivered incident leaves the outbox in the same transaction that logs it, so finding the
 // pending ones reads only undelivered rows, whatever the history; the log is pruned by age.
 
 const WATERMARK_PARTITION = "watermark";
 const OUTBOX_PARTITION = "outbox";
+const QUARANTINE_PARTITION = "quarantine";
+// A quarantined row's content is kept as evidence in one string property (64 KiB at most).
+const QUARANTINE_ROW_CHARS = 30_000;
 const LEDGER_PREFIX = "ledger-";
 /** Sorts after every incident id (lower-case UUIDs), so "RowKey lt '~'" skips the log. */
 const LOG_PREFIX = "~delivered_";
@@ -525,6 +530,28 @@ export class StateStore {
     return deleted;
   }
 
+  /** Records rows set aside by a run (idempotent: the same row keeps one entry). */
+  async recordQuarantine(rows: QuarantinedRow[], runId: string, at: Date): Promise<void> {
+    await this.upsertAll(rows.map((row) => quarantineEntity(row, runId, at)));
+  }
+
+  /** Every quarantined row (for audits and tests). */
+  async allQuarantine(): Promise<QuarantineRecord[]> {
+    const records: QuarantineRecord[] = [];
+    for await (const e of this.table.listEntities<QuarantineEntity>({
+      queryOptions: { filter: odata`PartitionKey eq ${QUARANTINE_PARTITION}` },
+    })) {
+      records.push({
+        reason: e.Reason,
+        row: e.Row,
+        rowTruncated: e.RowTruncated,
+        runId: e.RunId,
+        recordedAt: e.RecordedAt,
+      });
+    }
+    return records;
+  }
+
   private async upsertAll(entities: TableEntity[]): Promise<void> {
     await this.submitAll(entities.map((e): TransactionAction => ["upsert", e, "Replace"]));
   }
@@ -552,6 +579,38 @@ function outboxEntity(record: OutboxRecord): OutboxEntity {
   };
   parts.forEach((part, i) => (entity[`Payload${i}`] = part));
   return entity;
+}
+
+/** A quarantined row as stored: the reason, and the row as JSON (cut to one property). */
+export interface QuarantineRecord {
+  reason: string;
+  row: string;
+  rowTruncated: boolean;
+  runId: string;
+  recordedAt: string;
+}
+
+type QuarantineEntity = TableEntity<{
+  Reason: string;
+  Row: string;
+  RowTruncated: boolean;
+  RunId: string;
+  RecordedAt: string;
+}>;
+
+function quarantineEntity(q: QuarantinedRow, runId: string, at: Date): QuarantineEntity {
+  const json = JSON.stringify(q.row);
+  const row = utf16Chunks(json, QUARANTINE_ROW_CHARS)[0] ?? "";
+  return {
+    partitionKey: QUARANTINE_PARTITION,
+    // The same row read again (a window re-read after a crash) keeps its one entry.
+    rowKey: createHash("sha256").update(json).digest("hex"),
+    Reason: q.reason.slice(0, 1000),
+    Row: row,
+    RowTruncated: row.length < json.length,
+    RunId: runId,
+    RecordedAt: at.toISOString(),
+  };
 }
 
 function ledgerEntity(r: LedgerRecord): LedgerEntity {

@@ -1,5 +1,12 @@
 import { loadDetectionRule } from "../../functions/detection/rule";
-import { enrichHit, eventKey, matchedBy, UnexplainedHitError } from "../../functions/enrich/enrich";
+import {
+  enrichHit,
+  eventKey,
+  eventKeyBasis,
+  explainedEvents,
+  matchedBy,
+  UnexplainedHitError,
+} from "../../functions/enrich/enrich";
 import { KNOWN_SHA1, makeEvent } from "../support/events";
 
 const rule = loadDetectionRule();
@@ -40,5 +47,29 @@ describe("eventKey", () => {
     const e = makeEvent({ DeviceName: "WS-1", ReportId: "42" });
     expect(eventKey(e)).toBe(`DeviceProcessEvents|ws-1|${e.Timestamp}|42`);
     expect(eventKey({ ...e, SourceTable: "DeviceFileEvents" })).not.toBe(eventKey(e));
+    expect(eventKeyBasis(e)).toBe("ReportId");
+  });
+
+  it("without a ReportId, hashes the row's content so two different hits keep two keys", () => {
+    const one = makeEvent({ ReportId: "", Timestamp: "2026-11-25T08:00:00.000Z" });
+    const two = { ...one, ProcessCommandLine: "nbtscan.exe -r 10.9.0.0/16" };
+    expect(eventKeyBasis(one)).toBe("contentHash");
+    expect(eventKey(one)).toMatch(
+      /^DeviceProcessEvents\|ws-fin-07\.contoso\.local\|.*\|sha256:[0-9a-f]{64}$/,
+    );
+    expect(eventKey(two)).not.toBe(eventKey(one));
+    // The same event ingested again is the same event.
+    expect(eventKey({ ...one, IngestionTime: "2026-11-25T09:00:00.000Z" })).toBe(eventKey(one));
+  });
+});
+
+describe("explainedEvents", () => {
+  it("sets aside, with the reason, a row that neither rule explains", () => {
+    const odd = makeEvent({ FileName: "calc.exe" });
+    const good = makeEvent();
+    const { events, quarantined } = explainedEvents([odd, good], rule);
+    expect(events).toEqual([good]);
+    expect(quarantined.map((q) => q.row)).toEqual([odd]);
+    expect(quarantined[0].reason).toMatch(/matching neither the file name nor a known hash/);
   });
 });

@@ -1,0 +1,93 @@
+import { loadDetectionRule } from "../../functions/detection/rule";
+import { enrichHit } from "../../functions/enrich/enrich";
+import {
+  capEvent,
+  jsonBytes,
+  MAX_FIELD_CHARS,
+  MAX_PAYLOAD_BYTES,
+  TRUNCATED_COLUMNS,
+  truncateText,
+} from "../../functions/incidents/budget";
+import { buildIncident, type IncidentContext } from "../../functions/incidents/buildIncident";
+import { groupHits } from "../../functions/incidents/group";
+import { validateIncidentPayload } from "../../functions/incidents/payload";
+import type { DetectionEvent, EventColumn } from "../../functions/model";
+import { MAX_IDENTIFIER_CHARS } from "../../functions/query/rows";
+import { annotateBenign, loadBenignScenarios } from "../../functions/triage/scenarios";
+import { DEFAULT_SEVERITY_POLICY } from "../../functions/triage/severity";
+import { makeEvent } from "../support/events";
+
+const rule = loadDetectionRule();
+const scenarios = loadBenignScenarios();
+const ctx: IncidentContext = {
+  rule,
+  workspaceId: "11111111-2222-4333-8444-555555555555",
+  grouping: "device",
+  severityPolicy: DEFAULT_SEVERITY_POLICY,
+  scenarios,
+};
+
+/** The worst row an attacker can make: every free-text column at the Windows maximum, with
+ * characters JSON must escape, and every identifier at its longest. */
+function worstEvent(i: number): DetectionEvent {
+  const text = `nbtscan "inventory" \\\\ scan ${i} `.padEnd(32_767, '"\\\u0001');
+  const free = Object.fromEntries(TRUNCATED_COLUMNS.map((c) => [c, text]));
+  return makeEvent({
+    ...free,
+    FileName: "nbtscan.exe",
+    DeviceName: "d".repeat(MAX_IDENTIFIER_CHARS),
+    ReportId: String(i).padStart(MAX_IDENTIFIER_CHARS, "9"),
+    SHA256: "f".repeat(MAX_IDENTIFIER_CHARS),
+  });
+}
+
+describe("truncateText", () => {
+  it("cuts to the limit with an ellipsis, never splitting a surrogate pair", () => {
+    expect(truncateText("abcdef", 4)).toBe("abc…");
+    expect(truncateText("abcd", 4)).toBe("abcd");
+    expect(truncateText("ab😀cd", 4)).toBe("ab…");
+  });
+});
+
+describe("capEvent", () => {
+  it("cuts attacker-controlled columns, records their length, keeps identifiers and hashes whole", () => {
+    const event = makeEvent({ ProcessCommandLine: "x".repeat(32_000), SHA1: "a".repeat(40) });
+    const { event: capped, truncated } = capEvent(event);
+    expect(truncated).toEqual({ ProcessCommandLine: 32_000 });
+    expect(capped.ProcessCommandLine).toHaveLength(MAX_FIELD_CHARS);
+    expect(capped.ProcessCommandLine.endsWith("…")).toBe(true);
+    const untouched = (Object.keys(event) as EventColumn[]).filter(
+      (c) => c !== "ProcessCommandLine",
+    );
+    for (const column of untouched) expect(capped[column]).toBe(event[column]);
+  });
+});
+
+describe("incidents within the storage budget", () => {
+  const worst = Array.from({ length: 60 }, (_, i) =>
+    enrichHit(worstEvent(i), rule, (e) => annotateBenign(e, scenarios)),
+  );
+
+  it("splits a group whose worst-case payload cannot fit, every hit in exactly one part", () => {
+    const parts = groupHits(worst, "device");
+    expect(parts.length).toBeGreaterThan(1);
+    const keys = parts.flat().map((h) => h.key);
+    expect(keys.sort()).toEqual(worst.map((h) => h.key).sort());
+    for (const part of parts) {
+      const payload = validateIncidentPayload(buildIncident(part, ctx));
+      expect(jsonBytes(payload)).toBeLessThanOrEqual(MAX_PAYLOAD_BYTES);
+      expect(payload.events.every((e) => Object.keys(e.truncated ?? {}).length > 0)).toBe(true);
+    }
+  });
+
+  it("splits the same hits the same way every time, in any order", () => {
+    const ids = (hits: typeof worst) =>
+      groupHits(hits, "device").map((part) => buildIncident(part, ctx).incidentId);
+    expect(ids([...worst].reverse())).toEqual(ids(worst));
+  });
+
+  it("leaves ordinary groups as they were: up to 50 events in one incident", () => {
+    const plain = Array.from({ length: 50 }, () => enrichHit(makeEvent(), rule, () => []));
+    expect(groupHits(plain, "device")).toHaveLength(1);
+  });
+});

@@ -1,15 +1,21 @@
 // What one incident may weigh. The outbox stores each payload in one Table Storage entity (at most
 // 1 MiB, strings counted at 2 bytes per UTF-16 code unit, 64 KiB per property), and the same
 // payload is what the playbook receives. Attacker-controlled text (a command line can be 32,767
-// characters) is cut to a per-field cap, marked as cut, and hits are grouped so that a payload's
-// size, bounded from its hits before it is built, stays within the budget.
-import type { DetectionEvent, EnrichedHit, EventColumn } from "../model";
+// characters) is cut to a per-field cap and marked as cut; an incident whose payload still
+// exceeds the budget is split (buildIncidentParts in buildIncident.ts).
+import type { DetectionEvent, EventColumn } from "../model";
 import { ELLIPSIS } from "./markdown";
 
-/** Largest payload, as UTF-16 bytes of its JSON: the rest of the 1 MiB entity is headroom. */
-export const MAX_PAYLOAD_BYTES = 768 * 1024;
+/**
+ * Largest payload, as UTF-16 bytes of its JSON text (what the outbox stores). The other 64 KiB
+ * of the 1 MiB entity hold the row's own properties and each property's name and overhead.
+ */
+export const MAX_PAYLOAD_BYTES = 960 * 1024;
 
-/** Longest value of an attacker-controlled column in what is stored and sent. */
+/**
+ * Longest attacker-controlled value in what is stored and sent, counted as JSON text (a quote or
+ * backslash takes 2 characters there, a control character 6), so the cap bounds what is stored.
+ */
 export const MAX_FIELD_CHARS = 8192;
 
 /**
@@ -27,13 +33,6 @@ export const TRUNCATED_COLUMNS: readonly EventColumn[] = [
   "InitiatingProcessParentFileName",
 ];
 
-/**
- * Everything of a payload that does not grow with its hits: title, description and evidence
- * comment (35,255 characters at most, doubled for JSON escapes of Markdown backslashes), the
- * ATT&CK mapping, references and identifiers, with a wide margin.
- */
-const FIXED_PART_BYTES = 2 * (2 * 35_255 + 30_000);
-
 /** Size of a text in Table Storage's measure: 2 bytes per UTF-16 code unit. */
 export function utf16Bytes(text: string): number {
   return text.length * 2;
@@ -44,13 +43,38 @@ export function jsonBytes(value: unknown): number {
   return utf16Bytes(JSON.stringify(value) ?? "");
 }
 
-/** A value cut to `max` UTF-16 units, ending in "…", never splitting a surrogate pair. */
+/** Length of a string's JSON text, without the quotes: what storing it really takes. */
+export function jsonLength(text: string): number {
+  return JSON.stringify(text).length - 2;
+}
+
+/**
+ * A value cut so that its JSON text is at most `max` UTF-16 units, ending in "…", on a code point
+ * boundary (never half a surrogate pair).
+ */
 export function truncateText(text: string, max: number): string {
-  if (text.length <= max) return text;
-  let end = max - ELLIPSIS.length;
-  const last = text.charCodeAt(end - 1);
-  if (last >= 0xd800 && last <= 0xdbff) end -= 1;
+  if (jsonLength(text) <= max) return text;
+  const budget = max - ELLIPSIS.length;
+  let used = 0;
+  let end = 0;
+  while (end < text.length) {
+    const code = text.codePointAt(end) ?? 0;
+    const units = code > 0xffff ? 2 : 1;
+    const size = units === 2 ? 2 : charJsonLength(code);
+    if (used + size > budget) break;
+    used += size;
+    end += units;
+  }
   return text.slice(0, end) + ELLIPSIS;
+}
+
+// What JSON.stringify makes of one UTF-16 unit (not part of a pair): quote and backslash and the
+// short escapes take 2, other control characters and lone surrogates \uXXXX (6).
+function charJsonLength(code: number): number {
+  if (code === 0x22 || code === 0x5c) return 2;
+  if (code < 0x20) return [0x08, 0x09, 0x0a, 0x0c, 0x0d].includes(code) ? 2 : 6;
+  if (code >= 0xd800 && code <= 0xdfff) return 6;
+  return 1;
 }
 
 /** The event with its attacker-controlled columns capped, and the original length of each cut. */
@@ -62,23 +86,9 @@ export function capEvent(event: DetectionEvent): {
   const truncated: Partial<Record<EventColumn, number>> = {};
   for (const column of TRUNCATED_COLUMNS) {
     const value = event[column];
-    if (value.length <= MAX_FIELD_CHARS) continue;
+    if (value.length <= MAX_FIELD_CHARS / 6 || jsonLength(value) <= MAX_FIELD_CHARS) continue;
     truncated[column] = value.length;
     (capped as Record<EventColumn, string>)[column] = truncateText(value, MAX_FIELD_CHARS);
   }
   return { event: capped, truncated };
-}
-
-/**
- * An upper bound on what one hit adds to a payload: its capped event, eventKey and annotations
- * in `events`, and at most as much again (plus property names) in `entities`.
- */
-export function hitBytesBound(hit: EnrichedHit): number {
-  const event = jsonBytes(capEvent(hit.event).event);
-  return 3 * event + 2 * jsonBytes(hit.key) + jsonBytes(hit.benign) + 2048;
-}
-
-/** Whether a payload built from these hits is certain to fit MAX_PAYLOAD_BYTES. */
-export function fitsOnePayload(bytesBound: number): boolean {
-  return FIXED_PART_BYTES + bytesBound <= MAX_PAYLOAD_BYTES;
 }

@@ -2,13 +2,13 @@ import type { Grouping } from "../config/config";
 import type { DetectionRule } from "../detection/rule";
 import { eventKeyBasis } from "../enrich/enrich";
 import { entitiesOf } from "../enrich/entities";
-import type { EnrichedHit } from "../model";
+import type { DetectionEvent, EnrichedHit } from "../model";
 import type { BenignScenario } from "../triage/scenarios";
 import { severityOf, type SeverityPolicy } from "../triage/severity";
 import { buildAlertRows } from "./alertRows";
 import { renderIncidentText } from "./description";
 import { incidentIdFor } from "./incidentId";
-import { capEvent } from "./budget";
+import { capEvent, jsonBytes, MAX_PAYLOAD_BYTES, TRUNCATED_COLUMNS } from "./budget";
 import type { IncidentEvent, IncidentPayload } from "./payload";
 
 /** What every incident of a run shares. */
@@ -22,8 +22,10 @@ export interface IncidentContext {
 }
 
 /** The hit as the payload carries it: attacker-controlled text capped, and what was cut marked. */
-function incidentEvent(hit: EnrichedHit): IncidentEvent {
-  const { event, truncated } = capEvent(hit.event);
+function incidentEvent(hit: EnrichedHit, event: DetectionEvent): IncidentEvent {
+  const truncated = Object.fromEntries(
+    TRUNCATED_COLUMNS.filter((c) => event[c] !== hit.event[c]).map((c) => [c, hit.event[c].length]),
+  );
   return {
     ...event,
     eventKey: hit.key,
@@ -52,6 +54,8 @@ export function buildIncident(hits: EnrichedHit[], ctx: IncidentContext): Incide
     scenarios: ctx.scenarios,
   });
   const times = hits.map((h) => h.event.Timestamp).sort();
+  // What is stored and sent carries attacker-controlled text capped; the text above, full values.
+  const capped = hits.map((h) => ({ ...h, event: capEvent(h.event).event }));
   const incidentId = incidentIdFor(
     rule.id,
     hits.map((h) => h.key),
@@ -75,13 +79,13 @@ export function buildIncident(hits: EnrichedHit[], ctx: IncidentContext): Incide
     },
     firstActivityTimeUtc: times[0],
     lastActivityTimeUtc: times[times.length - 1],
-    entities: entitiesOf(hits.map((h) => ({ ...h, event: capEvent(h.event).event }))),
-    events: hits.map(incidentEvent),
+    entities: entitiesOf(capped),
+    events: hits.map((hit, i) => incidentEvent(hit, capped[i].event)),
     references: rule.references,
     detection: { id: rule.id, name: rule.name, version: rule.version },
     workspaceId: ctx.workspaceId,
     grouping: ctx.grouping,
-    alertRows: buildAlertRows(hits, {
+    alertRows: buildAlertRows(capped, {
       incidentId,
       title: text.title,
       severity,
@@ -92,4 +96,21 @@ export function buildIncident(hits: EnrichedHit[], ctx: IncidentContext): Incide
       rule,
     }),
   };
+}
+
+/**
+ * The group's incident or, when its payload would exceed the storage budget (budget.ts), the
+ * incidents of consecutive equal slices of it (as many as the excess suggests; a slice still too
+ * large is cut again). Deterministic: the same hits always give the same parts, so an incident id
+ * never stands for two contents, and each hit is in exactly one part.
+ */
+export function buildIncidentParts(hits: EnrichedHit[], ctx: IncidentContext): IncidentPayload[] {
+  const payload = buildIncident(hits, ctx);
+  const bytes = jsonBytes(payload);
+  if (hits.length === 1 || bytes <= MAX_PAYLOAD_BYTES) return [payload];
+  const parts = Math.min(hits.length, Math.max(2, Math.ceil(bytes / MAX_PAYLOAD_BYTES)));
+  const size = Math.ceil(hits.length / parts);
+  const slices: EnrichedHit[][] = [];
+  for (let i = 0; i < hits.length; i += size) slices.push(hits.slice(i, i + size));
+  return slices.flatMap((slice) => buildIncidentParts(slice, ctx));
 }

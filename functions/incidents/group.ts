@@ -1,6 +1,5 @@
 import type { Grouping } from "../config/config";
 import type { EnrichedHit } from "../model";
-import { fitsOnePayload, hitBytesBound } from "./budget";
 
 /** Upper bound on events per incident, so an incident stays readable. */
 export const MAX_EVENTS_PER_INCIDENT = 50;
@@ -20,27 +19,12 @@ function chronological(a: EnrichedHit, b: EnrichedHit): number {
   return a.event.Timestamp.localeCompare(b.event.Timestamp) || a.key.localeCompare(b.key);
 }
 
-/**
- * Cuts a group, oldest first, into incidents of at most MAX_EVENTS_PER_INCIDENT hits whose
- * payload is certain to fit the storage budget (budget.ts). Deterministic: the same hits always
- * give the same parts, so each part's incident id always stands for the same content.
- */
+// Oldest first, at most MAX_EVENTS_PER_INCIDENT hits per incident.
 function split(group: readonly EnrichedHit[]): EnrichedHit[][] {
   const parts: EnrichedHit[][] = [];
-  let current: EnrichedHit[] = [];
-  let bytes = 0;
-  for (const hit of group) {
-    const size = hitBytesBound(hit);
-    const full = current.length === MAX_EVENTS_PER_INCIDENT || !fitsOnePayload(bytes + size);
-    if (current.length > 0 && full) {
-      parts.push(current);
-      current = [];
-      bytes = 0;
-    }
-    current.push(hit);
-    bytes += size;
+  for (let i = 0; i < group.length; i += MAX_EVENTS_PER_INCIDENT) {
+    parts.push(group.slice(i, i + MAX_EVENTS_PER_INCIDENT));
   }
-  if (current.length > 0) parts.push(current);
   return parts;
 }
 

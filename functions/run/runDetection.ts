@@ -3,7 +3,7 @@ import { yieldToEventLoop } from "../concurrency";
 import type { DetectionRule } from "../detection/rule";
 import type { PlaybookClient } from "../delivery/playbookClient";
 import { enrichHit } from "../enrich/enrich";
-import { buildIncident } from "../incidents/buildIncident";
+import { buildIncidentParts } from "../incidents/buildIncident";
 import { groupHits } from "../incidents/group";
 import type { IncidentPayload } from "../incidents/payload";
 import { validateIncidentPayload } from "../incidents/payload";
@@ -321,17 +321,15 @@ async function buildIncidents(
 ): Promise<IncidentPayload[]> {
   const incidents: IncidentPayload[] = [];
   for (const group of groups) {
-    incidents.push(
-      validateIncidentPayload(
-        buildIncident(group, {
-          rule: deps.rule,
-          workspaceId: deps.config.workspaceId,
-          grouping: deps.config.grouping,
-          severityPolicy: deps.config.severityPolicy,
-          scenarios: deps.scenarios,
-        }),
-      ),
-    );
+    // More than one part when the group's evidence does not fit one stored payload.
+    const parts = buildIncidentParts(group, {
+      rule: deps.rule,
+      workspaceId: deps.config.workspaceId,
+      grouping: deps.config.grouping,
+      severityPolicy: deps.config.severityPolicy,
+      scenarios: deps.scenarios,
+    });
+    for (const part of parts) incidents.push(validateIncidentPayload(part));
     if (incidents.length % 50 === 0) await yieldToEventLoop();
   }
   return incidents;

@@ -8,7 +8,7 @@ import {
   TRUNCATED_COLUMNS,
   truncateText,
 } from "../../functions/incidents/budget";
-import { buildIncident, type IncidentContext } from "../../functions/incidents/buildIncident";
+import { buildIncidentParts, type IncidentContext } from "../../functions/incidents/buildIncident";
 import { groupHits } from "../../functions/incidents/group";
 import { validateIncidentPayload } from "../../functions/incidents/payload";
 import type { DetectionEvent, EventColumn } from "../../functions/model";
@@ -47,6 +47,11 @@ describe("truncateText", () => {
     expect(truncateText("abcd", 4)).toBe("abcd");
     expect(truncateText("ab😀cd", 4)).toBe("ab…");
   });
+
+  it("counts the value as JSON stores it: escapes take their escaped length", () => {
+    expect(truncateText('a"b"c', 4)).toBe('a"…');
+    expect(truncateText("\u0001\u0001", 7)).toBe("\u0001…");
+  });
 });
 
 describe("capEvent", () => {
@@ -64,30 +69,35 @@ describe("capEvent", () => {
 });
 
 describe("incidents within the storage budget", () => {
-  const worst = Array.from({ length: 60 }, (_, i) =>
+  const worst = Array.from({ length: 20 }, (_, i) =>
     enrichHit(worstEvent(i), rule, (e) => annotateBenign(e, scenarios)),
   );
+  const partsOf = (hits: typeof worst) =>
+    groupHits(hits, "device").flatMap((group) => buildIncidentParts(group, ctx));
 
-  it("splits a group whose worst-case payload cannot fit, every hit in exactly one part", () => {
-    const parts = groupHits(worst, "device");
+  it("splits an incident whose worst-case evidence cannot fit, every hit in exactly one part", () => {
+    const parts = partsOf(worst);
     expect(parts.length).toBeGreaterThan(1);
-    const keys = parts.flat().map((h) => h.key);
+    const keys = parts.flatMap((p) => p.events.map((e) => e.eventKey));
     expect(keys.sort()).toEqual(worst.map((h) => h.key).sort());
     for (const part of parts) {
-      const payload = validateIncidentPayload(buildIncident(part, ctx));
+      const payload = validateIncidentPayload(part);
       expect(jsonBytes(payload)).toBeLessThanOrEqual(MAX_PAYLOAD_BYTES);
       expect(payload.events.every((e) => Object.keys(e.truncated ?? {}).length > 0)).toBe(true);
+      const longest = Math.max(...payload.alertRows.map((r) => r.ProcessCommandLine.length));
+      expect(longest).toBeLessThanOrEqual(MAX_FIELD_CHARS);
     }
   });
 
   it("splits the same hits the same way every time, in any order", () => {
-    const ids = (hits: typeof worst) =>
-      groupHits(hits, "device").map((part) => buildIncident(part, ctx).incidentId);
+    const ids = (hits: typeof worst) => partsOf(hits).map((p) => p.incidentId);
     expect(ids([...worst].reverse())).toEqual(ids(worst));
   });
 
-  it("leaves ordinary groups as they were: up to 50 events in one incident", () => {
-    const plain = Array.from({ length: 50 }, () => enrichHit(makeEvent(), rule, () => []));
-    expect(groupHits(plain, "device")).toHaveLength(1);
+  it("leaves an ordinary group of 50 hits in one incident", () => {
+    const plain = Array.from({ length: 50 }, () =>
+      enrichHit(makeEvent(), rule, (e) => annotateBenign(e, scenarios)),
+    );
+    expect(partsOf(plain)).toHaveLength(1);
   });
 });

@@ -3,7 +3,7 @@
 // and the workspace may live in any resource group or subscription of the tenant.
 targetScope = 'subscription'
 
-import { schedulePeriod } from 'modules/health-alert.bicep'
+import { schedulePeriod, schedules } from 'modules/schedule.bicep'
 
 @description('Resource id of the existing Sentinel-enabled Log Analytics workspace: /subscriptions/<sub>/resourceGroups/<rg>/providers/Microsoft.OperationalInsights/workspaces/<name>.')
 param sentinelWorkspaceResourceId string
@@ -17,10 +17,7 @@ param environmentName string = 'nbtscan-detector'
 @description('Azure region for the new resources; it must offer the Flex Consumption plan.')
 param location string = deployment().location
 
-@description('Timer schedule of the detection, six-field NCRONTAB (DETECTION_SCHEDULE).')
-param detectionSchedule string = '0 */5 * * * *'
-
-@description('Minutes between scheduled runs; the health alert fires when none completed in twice this. Keep it in step with detectionSchedule.')
+@description('Minutes between scheduled runs: the timer (DETECTION_SCHEDULE) and the health alert timings are derived from it (modules/schedule.bicep).')
 param schedulePeriodMinutes schedulePeriod = 5
 
 @description('How hits become incidents: one per device per run, one per run, or one per event (INCIDENT_GROUPING).')
@@ -46,8 +43,9 @@ param logAnalyticsEndpoint string = 'https://api.loganalytics.io/v1'
 @maxLength(63)
 param stateTableName string = 'nbtscandetector'
 
-@description('Email addresses notified by the detection health alert; may be empty.')
-param healthAlertEmails string[] = []
+// A string, not an array: azd binds it from one environment variable (HEALTH_ALERT_EMAILS).
+@description('Comma-separated email addresses the health alerts notify; empty notifies nobody (azd up warns).')
+param healthAlertEmails string = ''
 
 var abbrs = loadJsonContent('abbreviations.json')
 var resourceToken = toLower(uniqueString(subscription().id, environmentName, location))
@@ -56,6 +54,8 @@ var tags = {
 }
 var serviceName = 'detector'
 var playbookUrlSecretName = 'playbook-url'
+var schedule = schedules[string(schedulePeriodMinutes)]
+var alertEmails = filter(map(split(healthAlertEmails, ','), address => trim(address)), address => !empty(address))
 
 // /subscriptions/<sub>/resourceGroups/<rg>/providers/Microsoft.OperationalInsights/workspaces/<name>
 var workspaceIdParts = split(sentinelWorkspaceResourceId, '/')
@@ -101,6 +101,7 @@ module storage 'modules/storage.bicep' = {
     deploymentContainerName: 'app-package-${resourceToken}'
     stateTableName: stateTableName
     functionPrincipalId: identity.outputs.principalId
+    logAnalyticsWorkspaceId: monitoring.outputs.logAnalyticsWorkspaceId
   }
 }
 
@@ -156,6 +157,7 @@ module keyVault 'modules/keyvault.bicep' = {
     playbookName: playbook.outputs.name
     playbookUrlSecretName: playbookUrlSecretName
     readerPrincipalId: identity.outputs.principalId
+    logAnalyticsWorkspaceId: monitoring.outputs.logAnalyticsWorkspaceId
   }
 }
 
@@ -189,7 +191,7 @@ module functionApp 'modules/function-app.bicep' = {
     logAnalyticsEndpoint: logAnalyticsEndpoint
     lookback: lookback
     ingestionSettle: ingestionSettle
-    detectionSchedule: detectionSchedule
+    detectionSchedule: schedule.ncrontab
     incidentGrouping: incidentGrouping
     stateTableName: storage.outputs.stateTableName
     playbookUrlReferenceUri: keyVault.outputs.playbookUrlReferenceUri
@@ -201,12 +203,13 @@ module healthAlert 'modules/health-alert.bicep' = {
   scope: rg
   params: {
     alertName: '${abbrs.insightsScheduledQueryRules}${resourceToken}'
+    dataAlertName: '${abbrs.insightsScheduledQueryRules}data-${resourceToken}'
     actionGroupName: '${abbrs.insightsActionGroups}${resourceToken}'
     location: location
     tags: tags
-    applicationInsightsId: monitoring.outputs.applicationInsightsId
+    applicationInsightsName: monitoring.outputs.applicationInsightsName
     schedulePeriodMinutes: schedulePeriodMinutes
-    emailReceivers: healthAlertEmails
+    emailReceivers: alertEmails
   }
 }
 
@@ -220,4 +223,5 @@ output KEY_VAULT_NAME string = keyVault.outputs.name
 output STORAGE_ACCOUNT_NAME string = storage.outputs.name
 output APPLICATION_INSIGHTS_NAME string = monitoring.outputs.applicationInsightsName
 output HEALTH_ALERT_NAME string = healthAlert.outputs.alertName
+output DATA_ALERT_NAME string = healthAlert.outputs.dataAlertName
 output MANAGED_IDENTITY_CLIENT_ID string = identity.outputs.clientId

@@ -10,3 +10,9 @@ export const RUN_COMPLETED = "nbtscan-detector run completed";
 
 /** The function's name in Azure; the health alert and the Bicep refer to it. */
 export const FUNCTION_NAME = "nbtscanDetection";
+
+/**
+ * The prefix of the line a run logs for each Defender table that is silent or missing; the
+ * data-liveness alert (infra/modules/health-alert.bicep) fires on it.
+ */
+export const DATA_SILENCE = "nbtscan-detector data silence";

@@ -1,37 +1,51 @@
-// Detection health: alerts when the function's runs fail, or when no run has completed for two
-// schedule periods (the timer stopped, the app is down, or runs hang). Contract with the
-// function: its name is nbtscanDetection, a failed run is a failed invocation (requests with
-// success == false), and a completed run logs a trace starting "nbtscan-detector run completed".
+// Detection health, two log search alert rules on the function's Application Insights component:
+// - health: the function's runs fail, or no run has completed for about two schedule periods (the
+//   timer stopped, the app is down, or runs hang);
+// - data: a run found a Defender for Endpoint table silent for DATA_SILENCE_WARNING, or missing
+//   from the workspace, so the detection would find nothing however long it runs.
+// Contract with the function (functions/run/runLog.ts): its name is nbtscanDetection, a failed run
+// is a failed invocation (requests with success == false), a completed run logs a trace starting
+// "nbtscan-detector run completed", and a silent or missing table a trace starting
+// "nbtscan-detector data silence".
 
-@description('Name of the scheduled query rule.')
+import { schedulePeriod, schedules } from 'schedule.bicep'
+
+@description('Name of the detection health scheduled query rule.')
 param alertName string
+
+@description('Name of the data liveness scheduled query rule.')
+param dataAlertName string
 
 @description('Name of the action group.')
 param actionGroupName string
 
-@description('Azure region of the rule.')
+@description('Azure region of the rules.')
 param location string
 
 @description('Tags applied to every resource.')
 param tags object
 
-@description('Resource id of the Application Insights component the function logs to.')
-param applicationInsightsId string
-
-// main.bicep's schedulePeriodMinutes takes this type too, so the two cannot drift apart.
-@export()
-@description('Minutes between scheduled runs: the alert evaluates once per period.')
-type schedulePeriod = 5 | 10 | 15 | 30
+@description('Name of the Application Insights component (same resource group) the function logs to.')
+param applicationInsightsName string
 
 @description('Minutes between scheduled runs of the detection.')
 param schedulePeriodMinutes schedulePeriod
 
-@description('Email addresses notified when the alert fires; empty creates no action group.')
+@description('Email addresses notified when an alert fires; empty creates no action group.')
 param emailReceivers string[]
+
+// Reader, granted on the component alone: its */read covers reading the component and querying
+// its telemetry (Microsoft.Insights/components/query/read) and nothing beyond that one resource.
+// No narrower built-in role reads Application Insights telemetry; Log Analytics Data Reader covers
+// workspaces only.
+var readerRoleId = 'acdd72a7-3385-48ef-bd42-f606fba81ae7'
 
 var functionName = 'nbtscanDetection'
 var completedMessagePrefix = 'nbtscan-detector run completed'
-var windowMinutes = 2 * schedulePeriodMinutes
+var dataSilenceMessagePrefix = 'nbtscan-detector data silence'
+var timing = schedules[string(schedulePeriodMinutes)]
+var evaluationFrequency = 'PT${timing.alertFrequencyMinutes}M'
+var windowSize = 'PT${timing.alertWindowMinutes}M'
 
 // One row when the detection is unhealthy, none when it is healthy.
 var healthQuery = '''
@@ -46,6 +60,17 @@ let completedRuns = toscalar(
 print failed = failedRuns, completed = completedRuns
 | where failed > 0 or completed == 0
 '''
+
+// One row per silence or missing-table line in the window; the message names the table.
+var dataQuery = '''
+traces
+| where message startswith "{0}"
+| summarize lines = count() by message
+'''
+
+resource applicationInsights 'Microsoft.Insights/components@2020-02-02' existing = {
+  name: applicationInsightsName
+}
 
 resource actionGroup 'Microsoft.Insights/actionGroups@2023-01-01' = if (!empty(emailReceivers)) {
   name: actionGroupName
@@ -64,26 +89,30 @@ resource actionGroup 'Microsoft.Insights/actionGroups@2023-01-01' = if (!empty(e
   }
 }
 
-// No managed identity, so no role assignment: Azure Monitor runs the query with the permissions
-// the last account to deploy or edit the rule had at that time. The deploying account created
-// the component, so it can read it; a later edit by an account that cannot read the component
-// leaves the rule unable to query it.
+// Each rule runs its query as its own system-assigned identity (Reader on the component below),
+// not with the permissions of whoever last deployed or edited it.
 resource healthAlert 'Microsoft.Insights/scheduledQueryRules@2026-03-01' = {
   name: alertName
   location: location
   tags: tags
   kind: 'LogAlert'
+  identity: {
+    type: 'SystemAssigned'
+  }
   properties: {
     displayName: 'nbtscan-detector health'
-    description: 'The nbtscan detection function failed, or no run completed in the last ${windowMinutes} minutes.'
+    description: 'The nbtscan detection function failed, or no run completed in the last ${timing.alertWindowMinutes} minutes.'
     severity: 1
     enabled: true
     scopes: [
-      applicationInsightsId
+      applicationInsights.id
     ]
-    evaluationFrequency: 'PT${schedulePeriodMinutes}M'
-    windowSize: 'PT${windowMinutes}M'
+    evaluationFrequency: evaluationFrequency
+    windowSize: windowSize
     autoMitigate: true
+    // Azure Monitor validates the query at creation as the rule's identity, whose role assignment
+    // (below) needs the identity to exist first; the query is fixed text, tested in test/infra.
+    skipQueryValidation: true
     criteria: {
       allOf: [
         {
@@ -104,4 +133,67 @@ resource healthAlert 'Microsoft.Insights/scheduledQueryRules@2026-03-01' = {
   }
 }
 
+resource dataAlert 'Microsoft.Insights/scheduledQueryRules@2026-03-01' = {
+  name: dataAlertName
+  location: location
+  tags: tags
+  kind: 'LogAlert'
+  identity: {
+    type: 'SystemAssigned'
+  }
+  properties: {
+    displayName: 'nbtscan-detector data liveness'
+    description: 'A Defender for Endpoint table the nbtscan detection queries received nothing for DATA_SILENCE_WARNING, or is missing from the workspace: check the Microsoft Defender XDR (Defender for Endpoint) data connector.'
+    severity: 2
+    enabled: true
+    scopes: [
+      applicationInsights.id
+    ]
+    evaluationFrequency: evaluationFrequency
+    windowSize: windowSize
+    autoMitigate: true
+    // Azure Monitor validates the query at creation as the rule's identity, whose role assignment
+    // (below) needs the identity to exist first; the query is fixed text, tested in test/infra.
+    skipQueryValidation: true
+    criteria: {
+      allOf: [
+        {
+          query: format(dataQuery, dataSilenceMessagePrefix)
+          timeAggregation: 'Count'
+          operator: 'GreaterThan'
+          threshold: 0
+          failingPeriods: {
+            numberOfEvaluationPeriods: 1
+            minFailingPeriodsToAlert: 1
+          }
+        }
+      ]
+    }
+    actions: {
+      actionGroups: empty(emailReceivers) ? [] : [actionGroup.id]
+    }
+  }
+}
+
+resource healthAlertReader 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(applicationInsights.id, healthAlert.id, readerRoleId)
+  scope: applicationInsights
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', readerRoleId)
+    principalId: healthAlert.identity.principalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
+resource dataAlertReader 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(applicationInsights.id, dataAlert.id, readerRoleId)
+  scope: applicationInsights
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', readerRoleId)
+    principalId: dataAlert.identity.principalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
 output alertName string = healthAlert.name
+output dataAlertName string = dataAlert.name

@@ -20,6 +20,9 @@ param playbookUrlSecretName string
 @description('Principal id of the function identity, granted Key Vault Secrets User.')
 param readerPrincipalId string
 
+@description('Resource id of the monitoring Log Analytics workspace the vault\'s audit log goes to.')
+param logAnalyticsWorkspaceId string
+
 // Key Vault Secrets User: read secret values, nothing else.
 var keyVaultSecretsUserRoleId = '4633458b-17de-408a-b874-0445c86b69e6'
 
@@ -77,6 +80,24 @@ resource secretsUserRole 'Microsoft.Authorization/roleAssignments@2022-04-01' = 
     )
     principalId: readerPrincipalId
     principalType: 'ServicePrincipal'
+  }
+}
+
+// Who read or changed the playbook URL secret, and when: every data-plane and management access.
+// 2021-05-01-preview is the current diagnostic settings API (the one Microsoft's templates use);
+// the only stable one, 2016-09-01, is the classic form that cannot target a workspace by scope.
+#disable-next-line use-recent-api-versions
+resource auditLog 'Microsoft.Insights/diagnosticSettings@2021-05-01-preview' = {
+  name: 'audit-to-monitoring'
+  scope: vault
+  properties: {
+    workspaceId: logAnalyticsWorkspaceId
+    logs: [
+      {
+        category: 'AuditEvent'
+        enabled: true
+      }
+    ]
   }
 }
 

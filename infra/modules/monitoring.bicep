@@ -61,5 +61,6 @@ resource publisherRole 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
 
 output applicationInsightsName string = applicationInsights.name
 output applicationInsightsId string = applicationInsights.id
-// Where the playbooks' run history (diagnostic settings) goes.
+// Where diagnostic settings send their logs: the playbooks' run history, the key vault's audit
+// log and the state table's access log.
 output logAnalyticsWorkspaceId string = logAnalytics.id

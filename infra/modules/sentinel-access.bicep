@@ -7,8 +7,14 @@ param workspaceName string
 @description('Principal id of the function identity: read-only query access.')
 param detectorPrincipalId string
 
-// Log Analytics Reader: query the workspace; it cannot change it or read its shared keys.
-var logAnalyticsReaderRoleId = '73c42c96-874c-492b-b04d-ab87d138a893'
+// Log Analytics Data Reader (built-in since 2025-09; source: Microsoft Learn, "Azure built-in roles
+// for Monitor"), the narrowest built-in role that can run the detection's query. Its actions:
+// - Microsoft.OperationalInsights/workspaces/read: resolve the workspace the query API addresses;
+// - Microsoft.OperationalInsights/workspaces/query/read: run a query (POST .../query);
+// - data action Microsoft.OperationalInsights/workspaces/tables/data/read: read the rows of the
+//   tables it queries (DeviceProcessEvents, DeviceFileEvents).
+// Log Analytics Reader, used before, adds */read on every resource in scope and search actions.
+var logAnalyticsDataReaderRoleId = '3b03c2da-16b3-4a49-8834-0f8130efdd3b'
 // The playbooks' roles are in sentinel-roles.bicep.
 
 resource workspace 'Microsoft.OperationalInsights/workspaces@2025-07-01' existing = {
@@ -16,12 +22,12 @@ resource workspace 'Microsoft.OperationalInsights/workspaces@2025-07-01' existin
 }
 
 resource detectorReader 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
-  name: guid(workspace.id, detectorPrincipalId, logAnalyticsReaderRoleId)
+  name: guid(workspace.id, detectorPrincipalId, logAnalyticsDataReaderRoleId)
   scope: workspace
   properties: {
     roleDefinitionId: subscriptionResourceId(
       'Microsoft.Authorization/roleDefinitions',
-      logAnalyticsReaderRoleId
+      logAnalyticsDataReaderRoleId
     )
     principalId: detectorPrincipalId
     principalType: 'ServicePrincipal'

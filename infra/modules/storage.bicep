@@ -19,6 +19,9 @@ param stateTableName string
 @description('Principal id of the function identity.')
 param functionPrincipalId string
 
+@description('Resource id of the monitoring Log Analytics workspace the table service\'s logs go to.')
+param logAnalyticsWorkspaceId string
+
 // Storage Blob Data Owner: host storage (container creation, timer singleton leases, keys) and
 // the deployment package. The host docs name it the minimum for host storage.
 var storageBlobDataOwnerRoleId = 'b7e6dc6d-f1e8-4753-8033-0f276bb0955b'
@@ -72,6 +75,33 @@ resource tableService 'Microsoft.Storage/storageAccounts/tableServices@2025-06-0
 resource stateTable 'Microsoft.Storage/storageAccounts/tableServices/tables@2025-06-01' = {
   parent: tableService
   name: stateTableName
+}
+
+// Every read, write and delete on the state table (watermark, ledger, outbox): who changed the
+// detection's memory, and the failures a run hit.
+// 2021-05-01-preview is the current diagnostic settings API (the one Microsoft's templates use);
+// the only stable one, 2016-09-01, is the classic form that cannot target a workspace by scope.
+#disable-next-line use-recent-api-versions
+resource tableServiceLog 'Microsoft.Insights/diagnosticSettings@2021-05-01-preview' = {
+  name: 'table-to-monitoring'
+  scope: tableService
+  properties: {
+    workspaceId: logAnalyticsWorkspaceId
+    logs: [
+      {
+        category: 'StorageRead'
+        enabled: true
+      }
+      {
+        category: 'StorageWrite'
+        enabled: true
+      }
+      {
+        category: 'StorageDelete'
+        enabled: true
+      }
+    ]
+  }
 }
 
 resource blobOwnerRole 'Microsoft.Authorization/roleAssignments@2022-04-01' = {

@@ -1,6 +1,7 @@
 // The azd project: azure.yaml names the service the Bicep tags and deploys a production-only
 // package, and infra/main.parameters.json binds only parameters main.bicep declares, with the same
 // defaults.
+import { spawnSync, type SpawnSyncReturns } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { parse } from "yaml";
@@ -25,6 +26,22 @@ beforeAll(async () => {
 
 function readJson(relative: string): Json {
   return JSON.parse(readFileSync(path.join(REPO_ROOT, relative), "utf8")) as Json;
+}
+
+const CHECK_ALERTING = path.join(REPO_ROOT, "infra", "hooks", "check-alerting.js");
+
+/** Runs the preprovision hook with only the given alerting variables set. */
+function runCheck(env: Record<string, string>): SpawnSyncReturns<string> {
+  const inherited = Object.fromEntries(
+    Object.entries(process.env).filter(
+      ([name]) => !["HEALTH_ALERT_EMAILS", "DETECTION_SCHEDULE"].includes(name),
+    ),
+  );
+  return spawnSync(process.execPath, [CHECK_ALERTING], {
+    cwd: REPO_ROOT,
+    encoding: "utf8",
+    env: { ...inherited, ...env },
+  });
 }
 
 describe("azure.yaml", () => {
@@ -110,6 +127,16 @@ describe("infra/main.parameters.json", () => {
     expect(at(bound, "sentinelWorkspaceResourceId", "value")).toBe("${SENTINEL_WORKSPACE_ID}");
   });
 
+  it("binds the schedule period and the alert recipients from azd", () => {
+    expect(at(bound, "schedulePeriodMinutes", "value")).toBe("${SCHEDULE_PERIOD_MINUTES=5}");
+    expect(at(bound, "healthAlertEmails", "value")).toBe("${HEALTH_ALERT_EMAILS}");
+    // The timer is derived from the period; a second binding could contradict it.
+    expect(at(bound, "detectionSchedule")).toBeUndefined();
+    // azd converts "5" to a number for an int parameter but passes a string as it is, so the
+    // recipients are one comma-separated string, not an array.
+    expect(at(main, "parameters", "healthAlertEmails", "type")).toBe("string");
+  });
+
   it("falls back to main.bicep's own defaults when an azd variable is unset", () => {
     const fallbacks = entries.flatMap(([name, parameter]) => {
       const fallback = /^\$\{[A-Z0-9_]+=(.*)\}$/.exec(text(at(parameter, "value")));
@@ -120,6 +147,105 @@ describe("infra/main.parameters.json", () => {
       expect([name, fallback]).toEqual([name, text(at(main, "parameters", name, "defaultValue"))]);
     }
   });
+});
+
+describe("README's azd parameters", () => {
+  const readme = readFileSync(path.join(REPO_ROOT, "README.md"), "utf8");
+  const bound = at(readJson(path.join("infra", "main.parameters.json")), "parameters");
+  const rows = readme
+    .slice(readme.indexOf("<!-- azd-parameters:start"), readme.indexOf("<!-- azd-parameters:end"))
+    .split("\n")
+    .filter((line) => line.startsWith("| `"))
+    .map((line) =>
+      line
+        .slice(1, -1)
+        .split("|")
+        .map((cell) => cell.trim().replace(/^`|`$/g, "")),
+    );
+
+  it("list every azd variable main.parameters.json binds, with its parameter and default", () => {
+    const documented = rows.map(([variable, parameter, fallback]) => [
+      variable,
+      parameter,
+      fallback,
+    ]);
+    const optional = Object.entries(isObject(bound) ? bound : {}).flatMap(([parameter, entry]) => {
+      const binding = /^\$\{([A-Z0-9_]+)(?:=(.*))?\}$/.exec(text(at(entry, "value")));
+      if (binding === null) return [];
+      // The three azd asks for (or sets) itself are documented in the steps above the table.
+      if (["AZURE_ENV_NAME", "AZURE_LOCATION", "SENTINEL_WORKSPACE_ID"].includes(binding[1]))
+        return [];
+      return [[binding[1], parameter, binding[2] ?? "empty"]];
+    });
+    expect(optional.length).toBeGreaterThan(0);
+    expect(documented.sort()).toEqual(optional.sort());
+  });
+
+  it("give examples the deployment accepts", async () => {
+    const main = await buildMain();
+    const allowed = at(main, "definitions", "schedulePeriod", "allowedValues");
+    const periods = [
+      ...readme.matchAll(/azd env set SCHEDULE_PERIOD_MINUTES (\d+)|schedulePeriodMinutes=(\d+)/g),
+    ].map((match) => Number(match[1] ?? match[2]));
+    expect(periods.length).toBeGreaterThanOrEqual(2);
+    for (const period of periods) expect(allowed).toContain(period);
+    const emails = [
+      ...readme.matchAll(/azd env set HEALTH_ALERT_EMAILS (\S+)|healthAlertEmails=(\S+)/g),
+    ];
+    expect(emails.length).toBeGreaterThanOrEqual(2);
+    for (const match of emails) {
+      const result = runCheck({ HEALTH_ALERT_EMAILS: match[1] ?? match[2] });
+      expect([match[0], result.status, result.stderr]).toEqual([match[0], 0, ""]);
+    }
+  }, 120_000);
+});
+
+describe("alert recipients check (preprovision hook)", () => {
+  it("runs before provisioning, on POSIX and on Windows", () => {
+    const hook = at(project, "hooks", "preprovision");
+    const run = "node infra/hooks/check-alerting.js";
+    expect(at(hook, "posix")).toEqual({ shell: "sh", run });
+    expect(at(hook, "windows")).toEqual({ shell: "pwsh", run });
+  });
+
+  it("warns loudly, without stopping, when nobody will be notified", () => {
+    const result = runCheck({});
+    expect(result.status).toBe(0);
+    expect(result.stderr).toContain(
+      "WARNING: HEALTH_ALERT_EMAILS is not set: the detection's health and data-liveness alerts will notify NOBODY.",
+    );
+    expect(result.stderr).toContain("azd env set HEALTH_ALERT_EMAILS soc@example.com");
+    expect(runCheck({ HEALTH_ALERT_EMAILS: " , " }).stderr).toContain("notify NOBODY");
+  });
+
+  it("names who will be notified", () => {
+    const result = runCheck({ HEALTH_ALERT_EMAILS: "soc@example.com, oncall@example.org" });
+    expect(result.status).toBe(0);
+    expect(result.stderr).toBe("");
+    expect(result.stdout).toContain("will email: soc@example.com, oncall@example.org.");
+  });
+
+  it("stops on an address the action group would reject, naming it", () => {
+    const result = runCheck({ HEALTH_ALERT_EMAILS: "soc@example.com; SOC Team <soc@example.com>" });
+    expect(result.status).toBe(1);
+    expect(result.stderr).toContain(
+      "ERROR: HEALTH_ALERT_EMAILS: 'soc@example.com; SOC Team <soc@example.com>' is not an email address",
+    );
+  });
+
+  it("stops when DETECTION_SCHEDULE is set, naming the periods main.bicep allows instead", async () => {
+    const main = await buildMain();
+    const allowed = at(main, "definitions", "schedulePeriod", "allowedValues");
+    const periods = Array.isArray(allowed) ? allowed.map(Number).sort((a, b) => a - b) : [];
+    const result = runCheck({
+      HEALTH_ALERT_EMAILS: "soc@example.com",
+      DETECTION_SCHEDULE: "0 */15 * * * *",
+    });
+    expect(result.status).toBe(1);
+    expect(result.stderr).toContain("DETECTION_SCHEDULE is set in the azd environment");
+    const listed = /SCHEDULE_PERIOD_MINUTES \(([^)]*)\)/.exec(text(result.stderr));
+    expect(listed?.[1].split(/, | or /).map(Number)).toEqual(periods);
+  }, 120_000);
 });
 
 describe("deployment package", () => {

@@ -2,7 +2,7 @@
 // hardening, least-privilege roles, no secret outside Key Vault, and the contracts with the
 // function (its settings, its name and log line) and with the payload schema.
 import { SETTINGS } from "../../functions/config/settings";
-import { FUNCTION_NAME, RUN_COMPLETED } from "../../functions/run/runLog";
+import { DATA_SILENCE, FUNCTION_NAME, RUN_COMPLETED } from "../../functions/run/runLog";
 import {
   allResources,
   at,
@@ -23,8 +23,8 @@ import {
 
 /** Built-in roles the deployment may grant, each the least that its holder needs, and where. */
 const LEAST_PRIVILEGE_ROLES: Record<string, { role: string; scopeTypes: string[] }> = {
-  "73c42c96-874c-492b-b04d-ab87d138a893": {
-    role: "Log Analytics Reader",
+  "3b03c2da-16b3-4a49-8834-0f8130efdd3b": {
+    role: "Log Analytics Data Reader",
     scopeTypes: ["Microsoft.OperationalInsights/workspaces"],
   },
   "b7e6dc6d-f1e8-4753-8033-0f276bb0955b": {
@@ -44,7 +44,15 @@ const LEAST_PRIVILEGE_ROLES: Record<string, { role: string; scopeTypes: string[]
     role: "Key Vault Secrets User",
     scopeTypes: ["Microsoft.KeyVault/vaults"],
   },
+  // The alert rules' identities, scoped to the Application Insights component only.
+  "acdd72a7-3385-48ef-bd42-f606fba81ae7": {
+    role: "Reader",
+    scopeTypes: ["Microsoft.Insights/components"],
+  },
 };
+const READER = "acdd72a7-3385-48ef-bd42-f606fba81ae7";
+/** Broader workspace reader (*\/read and search actions) the function's identity must not get. */
+const LOG_ANALYTICS_READER = "73c42c96-874c-492b-b04d-ab87d138a893";
 const OWNER = "8e3af657-a8ff-443c-a75c-2fe8c4bcb635";
 const CONTRIBUTOR = "b24988ac-6180-42d4-a4c6-ec3dbd97c5d7";
 
@@ -104,7 +112,6 @@ const SETTING_PARAMETERS: Record<string, string> = {
   LOG_ANALYTICS_ENDPOINT: "logAnalyticsEndpoint",
   LOOKBACK: "lookback",
   INGESTION_SETTLE: "ingestionSettle",
-  DETECTION_SCHEDULE: "detectionSchedule",
   INCIDENT_GROUPING: "incidentGrouping",
   STATE_TABLE_NAME: "stateTableName",
 };
@@ -258,7 +265,9 @@ describe("function app", () => {
         // Extension resources (diagnostic settings, Sentinel rules) take no tags.
         resource.scope === undefined &&
         text(resource.type).split("/").length === 2 &&
-        resource.existing !== true,
+        resource.existing !== true &&
+        // Extension resources (diagnostic settings) take no tags.
+        resource.scope === undefined,
     );
     expect(taggable.length).toBeGreaterThan(0);
     const untagged = taggable.filter(({ resource }) => resource.tags === undefined);
@@ -371,7 +380,11 @@ describe("Key Vault", () => {
 
 describe("Application Insights", () => {
   it("is workspace-based with local authentication disabled", () => {
-    const component = properties(onlyResource(main, "Microsoft.Insights/components"));
+    const created = resourcesOfType(main, "Microsoft.Insights/components").filter(
+      ({ resource }) => resource.existing !== true,
+    );
+    expect(created).toHaveLength(1);
+    const component = properties(created[0]);
     expect(component.DisableLocalAuth).toBe(true);
     expect(component.WorkspaceResourceId).toMatch(/Microsoft\.OperationalInsights\/workspaces/);
   });
@@ -406,11 +419,23 @@ describe("role assignments", () => {
     );
     // Scoped to the one resource, never to a resource group or subscription.
     const scopeType = (scope: string) => /^\[resourceId\('([^']+)'/.exec(scope)?.[1] ?? scope;
-    expect(granted.map(({ guid, scope }) => `${guid} on ${scopeType(scope)}`).sort()).toEqual(
+    expect(
+      [...new Set(granted.map(({ guid, scope }) => `${guid} on ${scopeType(scope)}`))].sort(),
+    ).toEqual(
       Object.entries(LEAST_PRIVILEGE_ROLES)
         .flatMap(([guid, { scopeTypes }]) => scopeTypes.map((type) => `${guid} on ${type}`))
         .sort(),
     );
+  });
+
+  it("let the function's identity query the workspace with Log Analytics Data Reader only", () => {
+    const detector = resourcesOfType(main, "Microsoft.Authorization/roleAssignments").filter(
+      ({ resource }) =>
+        at(resource, "properties", "principalId") === "[parameters('detectorPrincipalId')]",
+    );
+    expect(detector).toHaveLength(1);
+    expect(roleGuid(detector[0])).toEqual(["3b03c2da-16b3-4a49-8834-0f8130efdd3b"]);
+    expect(JSON.stringify(main).toLowerCase()).not.toContain(LOG_ANALYTICS_READER);
   });
 
   it("never name Owner or Contributor anywhere", () => {
@@ -477,37 +502,152 @@ describe("outputs", () => {
   });
 });
 
-describe("detection health alert", () => {
-  function rule(): Located {
-    return onlyResource(main, "Microsoft.Insights/scheduledQueryRules");
+/**
+ * Timings Azure Monitor accepts for a log search alert rule, in minutes (scheduledQueryRules
+ * evaluationFrequency and windowSize; learn.microsoft.com/azure/azure-monitor/alerts/
+ * alerts-create-log-alert-rule). The README's own example once used a 20-minute window.
+ */
+const ALERT_FREQUENCIES = [1, 5, 10, 15, 30, 45, 60, 120, 180, 240, 300, 360, 1440];
+const ALERT_WINDOWS = [5, 10, 15, 30, 45, 60, 120, 180, 240, 300, 360, 1440, 2880];
+
+/** Minutes of the day (0..1439) at which a six-field NCRONTAB fires, for the forms used here. */
+function firingMinutes(ncrontab: string): number[] {
+  const [second, minute, hour, ...rest] = ncrontab.split(" ");
+  expect([second, rest]).toEqual(["0", ["*", "*", "*"]]);
+  const values = (field: string, size: number): number[] => {
+    const step = /^\*\/(\d+)$/.exec(field);
+    if (field === "*") return [...Array(size).keys()];
+    if (step) return [...Array(size).keys()].filter((v) => v % Number(step[1]) === 0);
+    if (/^\d+$/.test(field)) return [Number(field)];
+    throw new Error(`unsupported NCRONTAB field ${field}`);
+  };
+  return values(hour, 24).flatMap((h) => values(minute, 60).map((m) => h * 60 + m));
+}
+
+describe("schedule", () => {
+  function table(): Record<string, JsonObject> {
+    const schedules = at(main, "variables", "schedules");
+    if (!isObject(schedules)) throw new Error("main.bicep has no schedules table");
+    return Object.fromEntries(
+      Object.entries(schedules).map(([period, row]) => [period, row as JsonObject]),
+    );
   }
 
-  function query(): string {
-    const criteria = at(rule().resource, "properties", "criteria", "allOf");
+  function allowedPeriods(): number[] {
+    const allowed = at(main, "definitions", "schedulePeriod", "allowedValues");
+    if (!Array.isArray(allowed)) throw new Error("schedulePeriod has no allowed values");
+    return allowed.map(Number).sort((a, b) => a - b);
+  }
+
+  it("is one parameter, the period in minutes, bound to SCHEDULE_PERIOD_MINUTES", () => {
+    expect(at(main, "parameters", "schedulePeriodMinutes", "$ref")).toBe(
+      "#/definitions/schedulePeriod",
+    );
+    expect(at(main, "parameters", "detectionSchedule")).toBeUndefined();
+    expect(at(main, "variables", "schedule")).toBe(
+      "[variables('schedules')[string(parameters('schedulePeriodMinutes'))]]",
+    );
+  });
+
+  it("gives the timer (DETECTION_SCHEDULE) the NCRONTAB of that period", () => {
+    expect(
+      at(moduleDeployment(main, "functionApp"), "properties", "parameters", "detectionSchedule"),
+    ).toEqual({ value: "[variables('schedule').ncrontab]" });
+    expect(setting("DETECTION_SCHEDULE")).toBe("[parameters('detectionSchedule')]");
+  });
+
+  it("defaults to the period of settings.ts's DETECTION_SCHEDULE default", () => {
+    const period = at(main, "parameters", "schedulePeriodMinutes", "defaultValue");
+    const spec = SETTINGS.find((entry) => entry.name === "DETECTION_SCHEDULE");
+    expect(at(table()[text(period)], "ncrontab")).toBe(
+      spec !== undefined && "default" in spec ? spec.default : undefined,
+    );
+  });
+
+  it("has a row for exactly the periods the parameter allows", () => {
+    expect(allowedPeriods().length).toBeGreaterThan(0);
+    expect(
+      Object.keys(table())
+        .map(Number)
+        .sort((a, b) => a - b),
+    ).toEqual(allowedPeriods());
+  });
+
+  it.each([5, 10, 15, 30, 60, 120, 180, 240, 360, 720, 1440])(
+    "period %i min: the timer fires every period, the alert timings are ones Azure Monitor accepts",
+    (period) => {
+      expect(allowedPeriods()).toContain(period);
+      const row = table()[String(period)];
+      const fires = firingMinutes(text(at(row, "ncrontab")));
+      const gaps = fires.map(
+        (minute, i) => (fires[(i + 1) % fires.length] - minute + 1440) % 1440 || 1440,
+      );
+      expect(new Set(gaps)).toEqual(new Set([period]));
+      const frequency = Number(at(row, "alertFrequencyMinutes"));
+      const window = Number(at(row, "alertWindowMinutes"));
+      expect(ALERT_FREQUENCIES).toContain(frequency);
+      expect(ALERT_WINDOWS).toContain(window);
+      // Evaluated at least once per run; one late run alone never fires it.
+      expect(frequency).toBeLessThanOrEqual(period);
+      expect(window).toBeGreaterThanOrEqual(2 * period);
+      expect(window).toBeGreaterThanOrEqual(frequency);
+    },
+  );
+
+  it("is tested for every period the parameter allows", () => {
+    expect(allowedPeriods()).toEqual([5, 10, 15, 30, 60, 120, 180, 240, 360, 720, 1440]);
+  });
+});
+
+describe("detection health alerts", () => {
+  function rules(): Located[] {
+    return resourcesOfType(main, "Microsoft.Insights/scheduledQueryRules");
+  }
+
+  function rule(displayName: string): Located {
+    const found = rules().find(
+      ({ resource }) => at(resource, "properties", "displayName") === displayName,
+    );
+    if (found === undefined) throw new Error(`no alert rule '${displayName}'`);
+    return found;
+  }
+
+  function query(located: Located): string {
+    const criteria = at(located.resource, "properties", "criteria", "allOf");
     const first = Array.isArray(criteria) ? criteria[0] : undefined;
     return text(at(first, "query"));
   }
 
-  it("watches the function's Application Insights component", () => {
-    expect(at(rule().resource, "properties", "scopes")).toEqual([
-      "[parameters('applicationInsightsId')]",
-    ]);
+  const HEALTH = "nbtscan-detector health";
+  const DATA = "nbtscan-detector data liveness";
+
+  it("are two rules, both watching the function's Application Insights component", () => {
+    expect(
+      rules()
+        .map(({ resource }) => at(resource, "properties", "displayName"))
+        .sort(),
+    ).toEqual([DATA, HEALTH]);
+    for (const { resource } of rules()) {
+      expect(at(resource, "properties", "scopes")).toEqual([
+        "[resourceId('Microsoft.Insights/components', parameters('applicationInsightsName'))]",
+      ]);
+    }
     expect(
       at(
         moduleDeployment(main, "healthAlert"),
         "properties",
         "parameters",
-        "applicationInsightsId",
+        "applicationInsightsName",
         "value",
       ),
-    ).toBe("[reference('monitoring').outputs.applicationInsightsId.value]");
+    ).toBe("[reference('monitoring').outputs.applicationInsightsName.value]");
   });
 
-  it("fires on failed invocations and on no completed run, by the function's own names", () => {
-    const variables = rule().template.variables;
+  it("fire on failed invocations and on no completed run, by the function's own names", () => {
+    const variables = rule(HEALTH).template.variables;
     expect(at(variables, "functionName")).toBe(FUNCTION_NAME);
     expect(at(variables, "completedMessagePrefix")).toBe(RUN_COMPLETED);
-    expect(query()).toBe(
+    expect(query(rule(HEALTH))).toBe(
       "[format(variables('healthQuery'), variables('functionName'), variables('completedMessagePrefix'))]",
     );
     const kql = text(at(variables, "healthQuery"));
@@ -518,26 +658,138 @@ describe("detection health alert", () => {
     );
   });
 
-  it("looks back two schedule periods", () => {
-    const ruleProperties = at(rule().resource, "properties");
-    expect(at(ruleProperties, "evaluationFrequency")).toBe(
-      "[format('PT{0}M', parameters('schedulePeriodMinutes'))]",
+  it("fire on the function's data-silence line (a silent or missing Defender table)", () => {
+    const variables = rule(DATA).template.variables;
+    expect(at(variables, "dataSilenceMessagePrefix")).toBe(DATA_SILENCE);
+    expect(query(rule(DATA))).toBe(
+      "[format(variables('dataQuery'), variables('dataSilenceMessagePrefix'))]",
     );
-    expect(at(ruleProperties, "windowSize")).toBe("[format('PT{0}M', variables('windowMinutes'))]");
-    expect(at(rule().template, "variables", "windowMinutes")).toBe(
-      "[mul(2, parameters('schedulePeriodMinutes'))]",
+    expect(text(at(variables, "dataQuery"))).toMatch(
+      /^traces\s*\| where message startswith "\{0\}"/,
     );
-    expect(at(main, "parameters", "schedulePeriodMinutes", "defaultValue")).toBe(5);
-    // Periods an alert rule can evaluate at, declared once (in health-alert.bicep) for both.
-    expect(at(main, "parameters", "schedulePeriodMinutes", "$ref")).toBe(
+  });
+
+  it("take their window and frequency from the schedule table, never computed apart", () => {
+    const template = rule(HEALTH).template;
+    expect(at(template, "variables", "timing")).toBe(
+      "[variables('schedules')[string(parameters('schedulePeriodMinutes'))]]",
+    );
+    expect(at(template, "variables", "schedules")).toEqual(at(main, "variables", "schedules"));
+    expect(at(template, "parameters", "schedulePeriodMinutes", "$ref")).toBe(
       "#/definitions/schedulePeriod",
     );
-    expect(at(rule().template, "parameters", "schedulePeriodMinutes", "$ref")).toBe(
-      "#/definitions/schedulePeriod",
+    for (const { resource } of rules()) {
+      expect(at(resource, "properties", "evaluationFrequency")).toBe(
+        "[variables('evaluationFrequency')]",
+      );
+      expect(at(resource, "properties", "windowSize")).toBe("[variables('windowSize')]");
+    }
+    expect(at(template, "variables", "evaluationFrequency")).toBe(
+      "[format('PT{0}M', variables('timing').alertFrequencyMinutes)]",
     );
-    const allowed = at(main, "definitions", "schedulePeriod", "allowedValues");
+    expect(at(template, "variables", "windowSize")).toBe(
+      "[format('PT{0}M', variables('timing').alertWindowMinutes)]",
+    );
     expect(
-      Array.isArray(allowed) ? [...allowed].sort((a, b) => Number(a) - Number(b)) : allowed,
-    ).toEqual([5, 10, 15, 30]);
+      at(
+        moduleDeployment(main, "healthAlert"),
+        "properties",
+        "parameters",
+        "schedulePeriodMinutes",
+      ),
+    ).toEqual({ value: "[parameters('schedulePeriodMinutes')]" });
+  });
+
+  it("notify the addresses in HEALTH_ALERT_EMAILS (comma-separated), bound from azd", () => {
+    expect(at(main, "parameters", "healthAlertEmails")).toEqual(
+      expect.objectContaining({ type: "string", defaultValue: "" }),
+    );
+    expect(text(at(main, "variables", "alertEmails"))).toMatch(
+      /^\[filter\(map\(split\(parameters\('healthAlertEmails'\), ','\), .*trim.*not\(empty/,
+    );
+    expect(
+      at(moduleDeployment(main, "healthAlert"), "properties", "parameters", "emailReceivers"),
+    ).toEqual({ value: "[variables('alertEmails')]" });
+    for (const { resource } of rules()) {
+      expect(text(at(resource, "properties", "actions", "actionGroups"))).toMatch(
+        /^\[if\(empty\(parameters\('emailReceivers'\)\), createArray\(\), createArray\(resourceId\('Microsoft\.Insights\/actionGroups'/,
+      );
+    }
+  });
+
+  it("each run as a system-assigned identity that may read the component, and nothing else", () => {
+    for (const { resource, template } of rules()) {
+      expect(at(resource, "identity")).toEqual({ type: "SystemAssigned" });
+      const symbol = Object.entries(template.resources as JsonObject).find(
+        ([, r]) => r === resource,
+      )?.[0];
+      const grants = resourcesOfType(main, "Microsoft.Authorization/roleAssignments").filter(
+        (assignment) =>
+          text(at(assignment.resource, "properties", "principalId")) ===
+          `[reference('${symbol}', '2026-03-01', 'full').identity.principalId]`,
+      );
+      expect(grants).toHaveLength(1);
+      expect(
+        inlineVariables(text(at(grants[0].resource, "properties", "roleDefinitionId")), template),
+      ).toContain(READER);
+      expect(grants[0].resource.scope).toBe(
+        "[resourceId('Microsoft.Insights/components', parameters('applicationInsightsName'))]",
+      );
+    }
+  });
+});
+
+describe("diagnostic settings", () => {
+  function settingsOn(scopeType: string): Located[] {
+    return resourcesOfType(main, "Microsoft.Insights/diagnosticSettings").filter(({ resource }) =>
+      text(resource.scope).startsWith(`[resourceId('${scopeType}'`),
+    );
+  }
+
+  function categories(located: Located): string[] {
+    const logs = at(located.resource, "properties", "logs");
+    return Array.isArray(logs)
+      ? logs.filter((log) => at(log, "enabled") === true).map((log) => text(at(log, "category")))
+      : [];
+  }
+
+  it("send the Key Vault's AuditEvent log to the monitoring workspace", () => {
+    const vault = settingsOn("Microsoft.KeyVault/vaults");
+    expect(vault).toHaveLength(1);
+    expect(categories(vault[0])).toEqual(["AuditEvent"]);
+    expect(at(vault[0].resource, "properties", "workspaceId")).toBe(
+      "[parameters('logAnalyticsWorkspaceId')]",
+    );
+    expect(
+      at(moduleDeployment(main, "keyVault"), "properties", "parameters", "logAnalyticsWorkspaceId"),
+    ).toEqual({ value: "[reference('monitoring').outputs.logAnalyticsWorkspaceId.value]" });
+  });
+
+  it("send the table service's reads, writes and deletes to the monitoring workspace", () => {
+    const table = settingsOn("Microsoft.Storage/storageAccounts/tableServices");
+    expect(table).toHaveLength(1);
+    expect(categories(table[0]).sort()).toEqual(["StorageDelete", "StorageRead", "StorageWrite"]);
+    expect(at(table[0].resource, "properties", "workspaceId")).toBe(
+      "[parameters('logAnalyticsWorkspaceId')]",
+    );
+    expect(
+      at(moduleDeployment(main, "storage"), "properties", "parameters", "logAnalyticsWorkspaceId"),
+    ).toEqual({ value: "[reference('monitoring').outputs.logAnalyticsWorkspaceId.value]" });
+    expect(
+      at(
+        moduleDeployment(main, "monitoring"),
+        "properties",
+        "template",
+        "outputs",
+        "logAnalyticsWorkspaceId",
+        "value",
+      ),
+    ).toBe(
+      "[resourceId('Microsoft.OperationalInsights/workspaces', parameters('logAnalyticsName'))]",
+    );
+  });
+
+  it("are not set on the Flex Consumption app, which does not support them", () => {
+    expect(settingsOn("Microsoft.Web/sites")).toEqual([]);
   });
 });

@@ -82,9 +82,69 @@ function render(text: string, maxLength: number, transform: (token: string) => s
   return pieces.join("") + ELLIPSIS;
 }
 
+/**
+ * escapeMarkdown's definition, one token at a time; escapeMarkdown computes the same faster, and
+ * the tests hold the two equal.
+ */
+export function escapeMarkdownByToken(text: string, maxLength = Number.POSITIVE_INFINITY): string {
+  return render(text, maxLength, escapeToken);
+}
+
+// Everything nextToken or escapeToken would change, as one pattern, in nextToken's order of
+// precedence: a valid surrogate pair is matched whole, so only lone surrogates hit the class.
+// Every other character stands for itself, and escaping leaves it as it is.
+const SPECIAL =
+  // eslint-disable-next-line no-control-regex
+  /\r\n|[\r\n\v\f\u0085\u2028\u2029]|:\/\/|www\.|(?:javascript|vbscript|data|file|mailto|xmpp):|[\ud800-\udbff][\udc00-\udfff]|[@\t\u0000-\u0008\u000e-\u001f\u007f-\u009f\ud800-\udfff\u061c\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff&<>\\`*_{}[\]()#+\-.!|~^$=]/gi;
+
 /** Escapes an untrusted string for Markdown inline text or a table cell, at most maxLength long. */
 export function escapeMarkdown(text: string, maxLength = Number.POSITIVE_INFINITY): string {
-  return render(text, maxLength, escapeToken);
+  // The same tokens and escapes as render(text, maxLength, escapeToken), found by one regular
+  // expression instead of one character at a time: runs of ordinary characters are copied whole.
+  // This is the hottest code of building an incident (every value of every row goes through it).
+  const limit = Math.max(1, Math.floor(maxLength));
+  let out = "";
+  let lastPiece = 0;
+  let at = 0;
+  SPECIAL.lastIndex = 0;
+  for (;;) {
+    const match = SPECIAL.exec(text);
+    const plainEnd = match ? match.index : text.length;
+    if (plainEnd > at) {
+      // Each ordinary character is a token of its own, one unit long.
+      const room = limit - out.length;
+      if (plainEnd - at > room) {
+        out += text.slice(at, at + room);
+        if (room > 0) lastPiece = 1;
+        break;
+      }
+      out += text.slice(at, plainEnd);
+      lastPiece = 1;
+    }
+    if (!match) return out;
+    const piece = escapeToken(tokenText(match[0]));
+    if (out.length + piece.length > limit) break;
+    out += piece;
+    lastPiece = piece.length;
+    at = SPECIAL.lastIndex;
+  }
+  // Over the limit: drop the last whole token if the ellipsis would not fit otherwise.
+  if (out.length > 0 && out.length + ELLIPSIS.length > limit) {
+    out = out.slice(0, out.length - lastPiece);
+  }
+  return out + ELLIPSIS;
+}
+
+/** What a token SPECIAL matched reads as (nextToken's rules for that token). */
+function tokenText(token: string): string {
+  if (token.length > 1) {
+    if (token === "\r\n") return "⏎";
+    if (token === "://") return "[:]//";
+    if (token.endsWith(".")) return `${token.slice(0, 3)}[.]`;
+    if (token.endsWith(":")) return `${token.slice(0, -1)}[:]`;
+    return token; // a surrogate pair
+  }
+  return nextToken(token, 0)?.text ?? token;
 }
 
 // Plain text: letters, marks, digits, spaces and the punctuation names use, plus [ ] : / @ (kept

@@ -131,6 +131,8 @@ function jsonBytes(value: unknown): number {
 
 /** Cuts a string to at most maxBytes of UTF-8 JSON, on a code point boundary, marking the cut. */
 export function truncateUtf8(text: string, maxBytes: number): string {
+  // JSON takes at most 6 bytes per UTF-16 unit ("\u001f"): most values fit without measuring.
+  if (text.length * 6 <= maxBytes) return text;
   if (jsonBytes(text) - 2 <= maxBytes) return text;
   const budget = maxBytes - jsonBytes(ELLIPSIS) + 2;
   let out = "";
@@ -244,12 +246,34 @@ function callBytes(rows: AlertRow[]): number {
   return jsonBytes(rows);
 }
 
+/**
+ * An upper bound of callBytes(rows) that measures each long value once: every row repeats the
+ * incident's description and references, and serialising all rows to learn they fit (they
+ * nearly always do) was the costliest step of building an incident.
+ */
+function callBytesAtMost(rows: AlertRow[]): number {
+  const measured = new Map<unknown, number>();
+  const bytes = (value: unknown): number => {
+    // At most 6 bytes per UTF-16 unit, plus the quotes; short strings are not worth measuring.
+    if (typeof value === "string" && value.length <= 64) return value.length * 6 + 2;
+    let n = measured.get(value);
+    if (n === undefined) measured.set(value, (n = jsonBytes(value)));
+    return n;
+  };
+  let total = 2; // [ ]
+  for (const row of rows) {
+    total += 3; // { } and the comma before the next row
+    for (const [column, value] of Object.entries(row)) total += column.length + 4 + bytes(value);
+  }
+  return total;
+}
+
 // Only attacker-sized values (huge command lines, paths, names) can push 50 rows past one call.
 // Then the first row stays whole (the incident's description and evidence live there) and the
 // others keep their identifying columns but short free text: an alert that says less beats an
 // incident whose rows the service refuses.
 function fitOneCall(rows: AlertRow[]): AlertRow[] {
-  if (callBytes(rows) <= CALL_BYTES) return rows;
+  if (callBytesAtMost(rows) <= CALL_BYTES || callBytes(rows) <= CALL_BYTES) return rows;
   const [first, ...rest] = rows;
   const shortened = rest.map((row) => mapStrings(row, cutTo(SHORT_FIELD_BYTES)));
   const fitted = [first, ...shortened];

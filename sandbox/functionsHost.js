@@ -6,7 +6,8 @@
 // function. This stand-in provides that module, requires the app's package.json "main", and
 // prints one JSON line: what was registered and how long the require took (wall and CPU). With
 // `run` it then invokes each registered timer handler once, as a timer tick would, and adds every
-// line the handlers logged and whether they threw. Plain JavaScript, so it runs against a bundle
+// line the handlers logged, whether they threw and how long they took; last, the process's peak
+// memory. Plain JavaScript, so it runs against a bundle
 // without a build, on whichever node runs it (the bench times cold starts on Node 22 with it).
 const Module = require("node:module");
 const path = require("node:path");
@@ -57,11 +58,13 @@ async function invoke({ metadata, handler }) {
     schedule: { adjustForDST: false },
     scheduleStatus: { last: "", next: "", lastUpdated: "" },
   };
+  const started = performance.now();
   try {
     await handler(timer, context);
-    return { name: metadata.name, ok: true, logs };
+    return { name: metadata.name, ok: true, ms: performance.now() - started, logs };
   } catch (error) {
-    return { name: metadata.name, ok: false, error: String(error?.message ?? error), logs };
+    const ms = performance.now() - started;
+    return { name: metadata.name, ok: false, ms, error: String(error?.message ?? error), logs };
   }
 }
 
@@ -86,6 +89,8 @@ async function main() {
     result.invocations = [];
     for (const fn of registered) result.invocations.push(await invoke(fn));
   }
+  // Peak resident memory of this process (the app and this stand-in), in MB (Linux reports KB).
+  result.maxRssMb = process.resourceUsage().maxRSS / 1024;
   process.stdout.write(`${JSON.stringify(result)}\n`);
 }
 

@@ -33,6 +33,7 @@ export function groupHits(hits: readonly EnrichedHit[], grouping: Grouping): Enr
   const groups = new Map<string, EnrichedHit[]>();
   for (const hit of [...hits].sort(chronological)) {
     const key = groupKey(hit, grouping);
+    // Appended in place: copying the group for every hit made a large group quadratic.
     const group = groups.get(key);
     if (group) group.push(hit);
     else groups.set(key, [hit]);

@@ -114,10 +114,26 @@ export interface DetectionQuery {
 }
 
 /**
+ * The events ingested before the instant `cut`, at most `room` of them unless one instant alone
+ * holds more (a sub-window cannot end inside an instant): the rest is a later sub-window's.
+ */
+function ingestionPrefix(
+  events: DetectionEvent[],
+  room: number,
+  window: IngestionWindow,
+): { kept: DetectionEvent[]; cut: Date } {
+  if (room <= 0) return { kept: [], cut: window.start };
+  const at = (e: DetectionEvent): number => Date.parse(e.IngestionTime) || window.start.getTime();
+  const sorted = [...events].sort((a, b) => at(a) - at(b));
+  let cutMs = at(sorted[room]);
+  if (at(sorted[0]) === cutMs) cutMs += 1;
+  return { kept: sorted.filter((e) => at(e) < cutMs), cut: new Date(cutMs) };
+}
+
+/**
  * Runs the detection over the plan's window. A partial result is never taken as complete: the
- * window is split and each half queried until every piece succeeds. Past `maxEvents` it stops at
- * the end of the last whole piece it kept (an ingestion-time prefix of the window), splitting a
- * first piece that alone holds too many.
+ * window is split and each half queried until every piece succeeds. Past `maxEvents` it keeps an
+ * ingestion-time prefix of the window and says where it ends (`coveredUntil`).
  */
 export async function queryDetection(
   q: DetectionQuery,
@@ -149,27 +165,27 @@ export async function queryDetection(
         requestOptions: { timeout: q.timeoutMs },
       },
     );
-    const tooLarge = (events: DetectionEvent[]): boolean =>
-      outcome.events.length + events.length > maxEvents;
     outcome.scanned = addScanned(outcome.scanned, dataScanned(result.statistics));
-    const small = window.end.getTime() - window.start.getTime() <= MIN_SPLIT_WINDOW_MS;
     if (result.status === LogsQueryResultStatus.Success) {
       const reads = result.tables.map(readRows);
       const events = reads.flatMap((read) => read.events);
-      if (!tooLarge(events) || (small && outcome.events.length === 0)) {
+      const room = maxEvents - outcome.events.length;
+      if (events.length <= room) {
         for (const event of events) outcome.events.push(event);
         for (const read of reads) outcome.quarantined.push(...read.quarantined);
         outcome.coveredUntil = window.end;
         continue;
       }
-      // Over the cap: keep what is held; a first piece alone too large is split and retried.
-      if (outcome.events.length > 0) break;
-      outcome.splits += 1;
-      pending.unshift(...splitWindow(window));
-      continue;
+      // Over the cap: keep the earliest-ingested events that fit and end the sub-window there.
+      const { kept, cut } = ingestionPrefix(events, room, window);
+      for (const event of kept) outcome.events.push(event);
+      // Quarantine rows are keyed, so one the next sub-window reads again is recorded once.
+      for (const read of reads) outcome.quarantined.push(...read.quarantined);
+      outcome.coveredUntil = cut;
+      break;
     }
     const detail = `${result.partialError.code ?? "PartialError"}: ${result.partialError.message ?? ""}`;
-    if (small) {
+    if (window.end.getTime() - window.start.getTime() <= MIN_SPLIT_WINDOW_MS) {
       throw new PartialResultError(window, detail);
     }
     outcome.splits += 1;

@@ -57,8 +57,14 @@ interface Run extends RunDependencies {
   lease: Lease;
 }
 
-/** Incidents built, recorded and posted at a time, so memory stays bounded by the chunk. */
-const INCIDENTS_PER_CHUNK = 500;
+/**
+ * Incidents are built, recorded and posted a chunk at a time, so memory stays bounded by the
+ * chunk; large chunks keep the partial transactions at chunk edges few.
+ */
+const INCIDENTS_PER_CHUNK = 1000;
+const EVENTS_PER_CHUNK = 10_000;
+/** Hits one sub-window holds in memory; a larger backlog takes several, the watermark after each. */
+const HITS_PER_SUBWINDOW = 25_000;
 /** Hits enriched and looked up in the ledger at a time, yielding to the event loop between. */
 const HITS_PER_CHUNK = 5000;
 /** While more remains to record, posts start only while this share of the budget is left. */
@@ -106,11 +112,7 @@ export async function runDetection(deps: RunDependencies): Promise<RunResult> {
     if (grant.previousEndedUncleanly) await repairAfterCrash(run);
     const routineFrom = await detectNewHits(run, "routine");
     await catchUp(run, routineFrom);
-    summary.retention = await deps.state.applyRetention(deps.now(), {
-      ledgerMs: deps.config.lookbackMs + DAY_MS,
-      deliveredMs: deps.config.deliveredRetentionMs,
-      stop: () => budget.nearlySpent(CLOSING_RESERVE_MS + budget.totalMs * RECORDING_SHARE),
-    });
+    await applyRetention(run);
     summary.retried = await deliverLeftovers(run);
     summary.breakerOpened = run.breaker.open;
   });
@@ -118,6 +120,26 @@ export async function runDetection(deps: RunDependencies): Promise<RunResult> {
 }
 
 const DAY_MS = 24 * 60 * 60_000;
+/** Retention runs about this often (its time is kept in the lease row). */
+const RETENTION_INTERVAL_MS = 60 * 60_000;
+
+/** Deletes ledger days past LOOKBACK + 1 day and old delivery-log rows, about once an hour. */
+async function applyRetention(run: Run): Promise<void> {
+  const now = run.now();
+  const last = run.lease.retainedAt;
+  if (last && now.getTime() - last.getTime() < RETENTION_INTERVAL_MS) return;
+  const { budget } = run;
+  const result = await run.state.applyRetention(now, {
+    ledgerMs: run.config.lookbackMs + DAY_MS,
+    deliveredMs: run.config.deliveredRetentionMs,
+    stop: () => budget.nearlySpent(CLOSING_RESERVE_MS + budget.totalMs * RECORDING_SHARE),
+  });
+  run.summary.retention = {
+    ledgerRows: result.ledgerRows,
+    deliveryLogRows: result.deliveryLogRows,
+  };
+  if (result.complete) run.lease.retainedAt = now;
+}
 
 /** Runs `work` holding the lease, and releases it after, without hiding the work's own error. */
 async function holding(run: Run, work: () => Promise<void>): Promise<void> {
@@ -201,7 +223,8 @@ async function detectNewHits(
   let allowance = config.maxHitsPerRun;
   // The first query always runs; a further sub-window only with time and hits to spare.
   while (window) {
-    const result = await queryDetection(run.query, { ...plan, window }, allowance);
+    const cap = Math.min(allowance, HITS_PER_SUBWINDOW);
+    const result = await queryDetection(run.query, { ...plan, window }, cap);
     summary.recordQuery(result);
     const coveredUntil: Date = result.coveredUntil;
     const more: boolean = coveredUntil.getTime() < window.end.getTime();
@@ -247,22 +270,40 @@ async function recordAndDeliver(
   moreToRecord: boolean,
 ): Promise<void> {
   const { kept, suppressed } = await newHitsOf(events, run, run.summary);
-  const groups = groupHits(kept, run.config.grouping);
+  const chunks = chunked(groupHits(kept, run.config.grouping));
   run.summary.newHits += kept.length;
-  for (let i = 0; i < groups.length; i += INCIDENTS_PER_CHUNK) {
-    const incidents = await buildIncidents(groups.slice(i, i + INCIDENTS_PER_CHUNK), run);
+  for (const [index, groups] of chunks.entries()) {
+    const incidents = await buildIncidents(groups, run);
     // Durable first: a crash from here on loses nothing, and a repeat post reuses the same id.
     const outbox = incidents.map((p) => outboxRecord(p, run.runId, run.summary.startedAt));
     await run.lease.renewIfDue();
     await run.state.record(outbox, outbox.flatMap(ledgerRecordsOf));
     run.summary.incidents += outbox.length;
     // Posting yields to recording: while more is to be recorded, part of the budget stays for it.
-    const last = !moreToRecord && i + INCIDENTS_PER_CHUNK >= groups.length;
+    const last = !moreToRecord && index === chunks.length - 1;
     const reserve = CLOSING_RESERVE_MS + (last ? 0 : run.budget.totalMs * RECORDING_SHARE);
     run.summary.recordDelivery(await deliverOutbox(outbox, run, reserve));
   }
   await run.lease.renewIfDue();
   await run.state.record([], suppressedLedger(suppressed, run.runId));
+}
+
+/** Cuts incidents (groups of hits) into chunks of at most INCIDENTS_PER_CHUNK or EVENTS_PER_CHUNK. */
+function chunked(groups: EnrichedHit[][]): EnrichedHit[][][] {
+  const chunks: EnrichedHit[][][] = [];
+  let chunk: EnrichedHit[][] = [];
+  let events = 0;
+  for (const group of groups) {
+    if (chunk.length === INCIDENTS_PER_CHUNK || events + group.length > EVENTS_PER_CHUNK) {
+      chunks.push(chunk);
+      chunk = [];
+      events = 0;
+    }
+    chunk.push(group);
+    events += group.length;
+  }
+  if (chunk.length > 0) chunks.push(chunk);
+  return chunks;
 }
 
 /** Incidents earlier runs (or this one) recorded and could not deliver, page by page. */

@@ -8,6 +8,7 @@ import { PlaybookClient } from "../delivery/playbookClient";
 import { createQueryClient, type DetectionQuery } from "../query/detectionQuery";
 import { StateStore } from "../state/stateStore";
 import { createTableClient } from "../state/tableClient";
+import type { PipelinePolicy } from "@azure/core-rest-pipeline";
 import { loadExclusions } from "../triage/exclusions";
 import { loadBenignScenarios, type BenignScenario } from "../triage/scenarios";
 import type { RunDependencies } from "./runDetection";
@@ -23,6 +24,8 @@ export interface RuntimeOptions {
   /** TLS agent for local stand-ins whose certificate the process does not trust by itself. */
   agent?: Agent;
   now?: () => Date;
+  /** Extra pipeline policies of the state table's client (tests count its requests). */
+  tablePolicies?: PipelinePolicy[];
 }
 
 /**
@@ -63,7 +66,10 @@ export class DetectionRuntime {
       kql: this.rule.query,
       timeoutMs: config.queryTimeoutMs,
     };
-    this.state = new StateStore(createTableClient(config.stateTable, azureSignIn), this.rule.id);
+    this.state = new StateStore(
+      createTableClient(config.stateTable, azureSignIn, options.tablePolicies),
+      this.rule.id,
+    );
     if (!options.dryRun && !config.playbookUrl) {
       // loadConfig requires it for a real run; never degrade silently into a dry run.
       throw new Error("PLAYBOOK_URL is required unless the run is a dry run");

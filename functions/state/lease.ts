@@ -1,7 +1,7 @@
 import { RestError, type TableClient } from "@azure/data-tables";
 
 // One row per detection in the state table says which run owns it:
-//   lease / <detectionId>   Owner, Mode, ExpiresAt, Released
+//   lease / <detectionId>   Owner, Mode, ExpiresAt, Released, RetainedAt
 // A run takes it before it writes anything, with an ETag (or an insert) so that of two runs
 // starting together exactly one wins; every mode of the detection (routine, catch-up) takes the
 // same row, so they serialise. It expires, so a run that crashed does not block the detection for
@@ -16,6 +16,8 @@ type LeaseEntity = {
   Mode: string;
   ExpiresAt: string;
   Released: boolean;
+  /** When retention last ran to its end: it runs about hourly, not every five minutes. */
+  RetainedAt?: string;
 };
 
 /** Another run holds the lease: this run must not write; it is not a failure. */
@@ -49,14 +51,17 @@ function isStatus(error: unknown, ...codes: number[]): boolean {
 export interface LeaseGrant {
   lease: Lease;
   /**
-   * The previous holder ended without releasing (it crashed or was killed), or no lease row
-   * existed: writes it had started may be half done, so the run repairs before it reads.
+   * The previous holder ended without releasing (it crashed or was killed): writes it had
+   * started may be half done, so the run repairs before it reads. False for the first lease.
    */
   previousEndedUncleanly: boolean;
 }
 
 /** A held lease: renew it while working, release it at the end. */
 export class Lease {
+  /** When retention last completed, as the lease row remembers it. */
+  retainedAt: Date | undefined;
+
   constructor(
     private readonly table: TableClient,
     private readonly detectionId: string,
@@ -66,7 +71,10 @@ export class Lease {
     private readonly now: () => Date,
     private etag: string,
     private expiresAt: number,
-  ) {}
+    retainedAt: string | undefined,
+  ) {
+    this.retainedAt = retainedAt ? new Date(retainedAt) : undefined;
+  }
 
   /** Extends the lease when less than half of it is left; throws LeaseLostError if taken. */
   async renewIfDue(): Promise<void> {
@@ -83,7 +91,7 @@ export class Lease {
     const expiresAt = released ? this.now().getTime() : this.now().getTime() + this.durationMs;
     try {
       const response = await this.table.updateEntity<LeaseEntity>(
-        leaseEntity(this.detectionId, this.owner, this.mode, expiresAt, released),
+        leaseEntity(this.detectionId, this.owner, this.mode, expiresAt, released, this.retainedAt),
         "Replace",
         { etag: this.etag },
       );
@@ -106,8 +114,10 @@ function leaseEntity(
   mode: string,
   expiresAt: number,
   released: boolean,
+  retainedAt: Date | undefined,
 ): LeaseEntity {
   return {
+    ...(retainedAt ? { RetainedAt: retainedAt.toISOString() } : {}),
     partitionKey: LEASE_PARTITION,
     rowKey: detectionId,
     Owner: owner,
@@ -156,15 +166,34 @@ export async function acquireLease(
     throw held(current);
   }
   const expiresAt = now().getTime() + durationMs;
-  const entity = leaseEntity(detectionId, owner, mode, expiresAt, false);
+  // A detection's first lease: nothing is old enough for retention yet.
+  const retainedAt = current ? current.RetainedAt : now().toISOString();
+  const entity = leaseEntity(
+    detectionId,
+    owner,
+    mode,
+    expiresAt,
+    false,
+    retainedAt ? new Date(retainedAt) : undefined,
+  );
   try {
     const response = current
       ? await table.updateEntity(entity, "Replace", { etag: current.etag })
       : await table.createEntity(entity);
     const etag = response.etag ?? "";
     return {
-      lease: new Lease(table, detectionId, owner, mode, durationMs, now, etag, expiresAt),
-      previousEndedUncleanly: !current?.Released,
+      lease: new Lease(
+        table,
+        detectionId,
+        owner,
+        mode,
+        durationMs,
+        now,
+        etag,
+        expiresAt,
+        retainedAt,
+      ),
+      previousEndedUncleanly: current !== undefined && !current.Released,
     };
   } catch (error) {
     if (!isStatus(error, 409, 412)) throw error;
@@ -173,8 +202,18 @@ export async function acquireLease(
     if (!winner) throw error;
     if (winner.Owner !== owner) throw held(winner);
     return {
-      lease: new Lease(table, detectionId, owner, mode, durationMs, now, winner.etag, expiresAt),
-      previousEndedUncleanly: !current?.Released,
+      lease: new Lease(
+        table,
+        detectionId,
+        owner,
+        mode,
+        durationMs,
+        now,
+        winner.etag,
+        expiresAt,
+        retainedAt,
+      ),
+      previousEndedUncleanly: current !== undefined && !current.Released,
     };
   }
 }

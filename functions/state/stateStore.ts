@@ -45,8 +45,6 @@ const TABLE_CONCURRENCY = 8;
 // learn.microsoft.com/rest/api/storageservices/querying-tables-and-entities): one for the
 // partition, fourteen RowKeys.
 const KEYS_PER_FILTER = 14;
-/** Up to this many keys in one ledger day, lookups by key; above, a RowKey range read first. */
-const KEY_LOOKUP_MAX = KEYS_PER_FILTER * 8;
 const QUERY_PAGE = 1000;
 
 /** Another run advanced the watermark first; this run must not overwrite it. */
@@ -114,10 +112,11 @@ export interface RetentionPolicy {
   stop: () => boolean;
 }
 
-/** How many rows retention deleted. */
+/** How many rows retention deleted, and whether it got through everything due. */
 export interface RetentionCounts {
   ledgerRows: number;
   deliveryLogRows: number;
+  complete: boolean;
 }
 
 type LedgerEntity = TableEntity<{
@@ -152,6 +151,17 @@ const FORBIDDEN_KEY_CHARS = /[\\/#?\u0000-\u001f\u007f-\u009f]/g;
 function ledgerRowKey(eventKey: string, timestamp: string): string {
   const hash = createHash("sha256").update(eventKey).digest("hex");
   return `${timestamp.replace(FORBIDDEN_KEY_CHARS, "_")}_${hash}`;
+}
+
+/** Where a ledger row lives; ordered as the table orders rows. */
+interface LedgerKey {
+  partition: string;
+  row: string;
+}
+
+function compareLedgerKeys(a: LedgerKey, b: LedgerKey): number {
+  if (a.partition !== b.partition) return a.partition < b.partition ? -1 : 1;
+  return a.row < b.row ? -1 : a.row > b.row ? 1 : 0;
 }
 
 function ledgerPartition(timestamp: string): string {
@@ -296,41 +306,37 @@ export class StateStore {
 
   /**
    * Returns which of these event keys the ledger already holds. The cost follows the keys
-   * asked, not the ledger's size: per UTC day, a few keys are looked up by RowKey (fourteen per
-   * request, in parallel); many keys first read the RowKey range they span, which is cheap when
-   * the day holds few other rows, and fall back to lookups for what that read did not settle.
+   * asked, not the ledger's size. Ledger keys sort by time (day partition, then a RowKey that
+   * starts with the timestamp), so many keys first read the one key range they span, across
+   * days: a single request when it holds few other rows, as for new hits over an empty or older
+   * ledger, and never more pages than the lookups would cost. What that read does not settle,
+   * and a handful of keys, are looked up by RowKey, fourteen per request, in parallel.
    */
   async seenEventKeys(events: { eventKey: string; timestamp: string }[]): Promise<Set<string>> {
     const wanted = new Map<string, string>();
-    const byPartition = new Map<string, string[]>();
+    const keys: LedgerKey[] = [];
     for (const e of events) {
-      const rowKey = ledgerRowKey(e.eventKey, e.timestamp);
-      wanted.set(rowKey, e.eventKey);
-      const partition = ledgerPartition(e.timestamp);
-      const keys = byPartition.get(partition);
-      if (keys) keys.push(rowKey);
-      else byPartition.set(partition, [rowKey]);
+      const key = {
+        partition: ledgerPartition(e.timestamp),
+        row: ledgerRowKey(e.eventKey, e.timestamp),
+      };
+      if (wanted.has(key.row)) continue;
+      wanted.set(key.row, e.eventKey);
+      keys.push(key);
     }
+    keys.sort(compareLedgerKeys);
     const seen = new Set<string>();
     const found = (rowKey: string | undefined): void => {
       const eventKey = wanted.get(rowKey ?? "");
       if (eventKey !== undefined) seen.add(eventKey);
     };
     try {
-      const unsettled = await mapConcurrent(
-        [...byPartition],
-        TABLE_CONCURRENCY,
-        async ([partition, keys]): Promise<[string, string[]][]> => {
-          const sorted = keys.sort();
-          const rest =
-            sorted.length > KEY_LOOKUP_MAX
-              ? await this.seenInRange(partition, sorted, found)
-              : sorted;
-          return chunks(rest, KEYS_PER_FILTER).map((chunk) => [partition, chunk]);
-        },
+      const unsettled = keys.length > KEYS_PER_FILTER ? await this.seenInRange(keys, found) : keys;
+      const lookups = [...groupBy(unsettled, (k) => k.partition)].flatMap(([partition, inDay]) =>
+        chunks(inDay, KEYS_PER_FILTER).map((chunk) => ({ partition, chunk })),
       );
-      await mapConcurrent(unsettled.flat(), TABLE_CONCURRENCY, async ([partition, keys]) => {
-        const rowKeys = keys.map((k) => odata`RowKey eq ${k}`).join(" or ");
+      await mapConcurrent(lookups, TABLE_CONCURRENCY, async ({ partition, chunk }) => {
+        const rowKeys = chunk.map((k) => odata`RowKey eq ${k.row}`).join(" or ");
         const filter = `${odata`PartitionKey eq ${partition}`} and (${rowKeys})`;
         for await (const entity of this.table.listEntities({
           queryOptions: { filter, select: ["RowKey"] },
@@ -346,28 +352,32 @@ export class StateStore {
   }
 
   /**
-   * Reads the RowKeys between the first and last of `sorted` (which it reports through
-   * `found`), for at most as many pages as the lookups would cost; returns the keys the read
-   * did not reach.
+   * Reads the ledger keys between the first and last of `sorted` (reporting each to `found`),
+   * for at most as many pages as lookups of them would cost; returns the keys it did not reach.
    */
   private async seenInRange(
-    partition: string,
-    sorted: string[],
+    sorted: LedgerKey[],
     found: (rowKey: string | undefined) => void,
-  ): Promise<string[]> {
-    const filter = odata`PartitionKey eq ${partition} and RowKey ge ${sorted[0]} and RowKey le ${sorted[sorted.length - 1]}`;
+  ): Promise<LedgerKey[]> {
+    const first = sorted[0];
+    const last = sorted[sorted.length - 1];
+    const filter =
+      first.partition === last.partition
+        ? odata`PartitionKey eq ${first.partition} and RowKey ge ${first.row} and RowKey le ${last.row}`
+        : odata`(PartitionKey gt ${first.partition} or (PartitionKey eq ${first.partition} and RowKey ge ${first.row})) and (PartitionKey lt ${last.partition} or (PartitionKey eq ${last.partition} and RowKey le ${last.row}))`;
     const pages = this.table
-      .listEntities({ queryOptions: { filter, select: ["RowKey"] } })
+      .listEntities({ queryOptions: { filter, select: ["PartitionKey", "RowKey"] } })
       .byPage({ maxPageSize: QUERY_PAGE });
     let budget = Math.ceil(sorted.length / KEYS_PER_FILTER);
-    let reached = "";
+    let reached: LedgerKey | undefined;
     for await (const page of pages) {
       for (const entity of page) {
         found(entity.rowKey);
-        reached = entity.rowKey ?? reached;
+        reached = { partition: entity.partitionKey ?? "", row: entity.rowKey ?? "" };
       }
       if (--budget <= 0 && page.continuationToken) {
-        return sorted.filter((key) => key > reached);
+        const until = reached;
+        return until ? sorted.filter((k) => compareLedgerKeys(k, until) > 0) : sorted;
       }
     }
     return [];
@@ -489,8 +499,27 @@ export class StateStore {
         };
         actions.push(["upsert", log, "Replace"]);
       }
-      await this.table.submitTransaction(actions);
+      try {
+        await this.table.submitTransaction(actions);
+      } catch (error) {
+        if (!isStatus(error, 404)) throw error;
+        await this.markOneByOne(actions);
+      }
     });
+  }
+
+  // A transaction fails whole when one row is gone: a retried transaction whose first attempt
+  // landed, or a row someone removed. Marking a missing row is moot, so the rest go one by one.
+  private async markOneByOne(actions: TransactionAction[]): Promise<void> {
+    for (const [kind, entity, mode] of actions) {
+      try {
+        if (kind === "delete") await this.table.deleteEntity(entity.partitionKey, entity.rowKey);
+        else if (kind === "update") await this.table.updateEntity(entity, mode ?? "Merge");
+        else if (kind === "upsert") await this.table.upsertEntity(entity, mode ?? "Replace");
+      } catch (error) {
+        if (!isStatus(error, 404)) throw error;
+      }
+    }
   }
 
   /**
@@ -501,19 +530,25 @@ export class StateStore {
   async applyRetention(now: Date, policy: RetentionPolicy): Promise<RetentionCounts> {
     const oldestKeptDay = ledgerPartitionOfDay(new Date(now.getTime() - policy.ledgerMs));
     const deliveredCutoff = new Date(now.getTime() - policy.deliveredMs).toISOString();
+    const ledger = await this.deleteWhere(
+      odata`PartitionKey ge ${LEDGER_PREFIX} and PartitionKey lt ${oldestKeptDay}`,
+      policy.stop,
+    );
+    const log = await this.deleteWhere(
+      odata`PartitionKey eq ${OUTBOX_PARTITION} and RowKey ge ${LOG_PREFIX} and RowKey lt ${LOG_PREFIX + deliveredCutoff}`,
+      policy.stop,
+    );
     return {
-      ledgerRows: await this.deleteWhere(
-        odata`PartitionKey ge ${LEDGER_PREFIX} and PartitionKey lt ${oldestKeptDay}`,
-        policy.stop,
-      ),
-      deliveryLogRows: await this.deleteWhere(
-        odata`PartitionKey eq ${OUTBOX_PARTITION} and RowKey ge ${LOG_PREFIX} and RowKey lt ${LOG_PREFIX + deliveredCutoff}`,
-        policy.stop,
-      ),
+      ledgerRows: ledger.deleted,
+      deliveryLogRows: log.deleted,
+      complete: ledger.complete && log.complete,
     };
   }
 
-  private async deleteWhere(filter: string, stop: () => boolean): Promise<number> {
+  private async deleteWhere(
+    filter: string,
+    stop: () => boolean,
+  ): Promise<{ deleted: number; complete: boolean }> {
     let deleted = 0;
     const pages = this.table
       .listEntities({ queryOptions: { filter, select: ["PartitionKey", "RowKey"] } })
@@ -525,9 +560,9 @@ export class StateStore {
       ]);
       await this.submitAll(actions);
       deleted += actions.length;
-      if (stop()) break;
+      if (page.continuationToken && stop()) return { deleted, complete: false };
     }
-    return deleted;
+    return { deleted, complete: true };
   }
 
   /** Records rows set aside by a run (idempotent: the same row keeps one entry). */

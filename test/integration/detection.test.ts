@@ -241,13 +241,22 @@ describe("the timer handler against Azurite and the local stand-ins", () => {
     donor.playbook.respondWith(503, 3);
     await donor.run();
     const recorded = await donor.state.pendingOutbox();
-    // ...and left here as a crashed run would: outbox rows written, ledger and watermark not.
+    // ...and left here as a crashed run would: outbox rows written, ledger and watermark not,
+    // and its lease never released.
     const s = await sandbox({ events });
     await s.state.ensureTable();
     await s.state.record(
       recorded.map((r) => ({ ...r, status: "pending", attempts: 0 })),
       [],
     );
+    await s.table.createEntity({
+      partitionKey: "lease",
+      rowKey: loadDetectionRule().id,
+      Owner: "crashed-run",
+      Mode: "routine",
+      ExpiresAt: ago(MINUTE),
+      Released: false,
+    });
 
     const { summary } = await s.run();
     expect(summary).toMatchObject({

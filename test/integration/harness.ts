@@ -44,7 +44,9 @@ export interface LogLine {
 /** What one invocation logged, and its run summary. */
 export interface Invocation {
   logs: LogLine[];
-  summary: Record<string, number | string | null | Record<string, number>>;
+  summary: Record<string, number | string | boolean | null | Record<string, number>>;
+  /** The state-table requests the invocation made ("GET /table()", "POST /$batch", ...). */
+  tableRequests: string[];
 }
 
 export interface SandboxOptions {
@@ -103,7 +105,20 @@ export async function createSandbox(
     PLAYBOOK_MAX_RETRIES: "0",
     ...options.env,
   };
-  const handler = createDetectionHandler(env, { agent: shared.agent, now: () => now });
+  const tableRequests: string[] = [];
+  const handler = createDetectionHandler(env, {
+    agent: shared.agent,
+    now: () => now,
+    tablePolicies: [
+      {
+        name: "countTableRequests",
+        sendRequest: (request, next) => {
+          tableRequests.push(`${request.method} ${new URL(request.url).pathname}`);
+          return next(request);
+        },
+      },
+    ],
+  });
   const table = TableClient.fromConnectionString(shared.azurite.connectionString, tableName, {
     allowInsecureConnection: true,
   });
@@ -121,6 +136,7 @@ export async function createSandbox(
     },
     async run() {
       const logs: LogLine[] = [];
+      tableRequests.length = 0;
       const context = new InvocationContext({
         functionName: FUNCTION_NAME,
         logHandler: (level, ...args) => logs.push({ level, message: args.map(String).join(" ") }),
@@ -135,6 +151,7 @@ export async function createSandbox(
       return {
         logs,
         summary: JSON.parse(line.message.slice(RUN_COMPLETED.length)) as Invocation["summary"],
+        tableRequests: [...tableRequests],
       };
     },
     delivered() {

@@ -184,3 +184,45 @@ describe("StateStore against Azurite", () => {
     await expect(missing.readWatermark()).resolves.toEqual({ value: undefined, etag: undefined });
   });
 });
+
+describe("StateStore costs that follow the work", () => {
+  const asked = (rows: LedgerRecord[]): { eventKey: string; timestamp: string }[] =>
+    rows.map((l) => ({ eventKey: l.eventKey, timestamp: l.timestamp }));
+
+  it("checks 1,000 new keys over several days against an empty ledger in one request", async () => {
+    const days = ["2026-11-23", "2026-11-24", "2026-11-25"];
+    const rows = Array.from({ length: 1000 }, (_, i) => ledger(i, days[i % 3]));
+    expect(await store.seenEventKeys(asked(rows))).toEqual(new Set());
+    expect(requests).toHaveLength(1);
+  });
+
+  it("finds every seen key among many, the ledger dense around them, in no more requests than lookups", async () => {
+    const rows = Array.from({ length: 3000 }, (_, i) => ledger(i));
+    await store.record([], rows);
+    requests.length = 0;
+    const question = [...rows.filter((_, i) => i % 100 === 0), ledger(5000), ledger(5001)];
+    const seen = await store.seenEventKeys(asked(question));
+    expect(seen.size).toBe(30);
+    expect(seen.has(ledger(5000).eventKey)).toBe(false);
+    // A range read capped at the lookups' cost, then lookups for what it did not reach.
+    expect(requests.length).toBeLessThanOrEqual(2 * Math.ceil(question.length / 14));
+  });
+
+  it("a delivery mark for a row already gone (a retried transaction) does not fail the others", async () => {
+    await store.record(
+      [outbox("a", "2026-11-25T10:00:00Z"), outbox("b", "2026-11-25T10:00:00Z")],
+      [],
+    );
+    const delivered = (id: string) => ({
+      incidentId: id,
+      status: "delivered" as const,
+      attempts: 1,
+      runId: "run-1",
+      createdAt: "2026-11-25T10:00:00Z",
+    });
+    await store.markDelivery(delivered("a"));
+    await store.markDeliveries([delivered("a"), delivered("b")]);
+    expect(await store.pendingOutbox()).toEqual([]);
+    expect((await store.allOutbox()).map((o) => o.incidentId).sort()).toEqual(["a", "a", "b"]);
+  });
+});

@@ -110,8 +110,9 @@ export async function runDetection(deps: RunDependencies): Promise<RunResult> {
 
   await holding(run, async () => {
     if (grant.previousEndedUncleanly) await repairAfterCrash(run);
-    const routineFrom = await detectNewHits(run, "routine");
-    await catchUp(run, routineFrom);
+    const watermarks = await deps.state.readWatermarks();
+    const routineFrom = await detectNewHits(run, "routine", watermarks.routine);
+    await catchUp(run, routineFrom, watermarks.catchup);
     await applyRetention(run);
     summary.retried = await deliverLeftovers(run);
     summary.breakerOpened = run.breaker.open;
@@ -170,8 +171,11 @@ async function repairAfterCrash(run: Run): Promise<void> {
  * second timer would fire in the same minute as this one every hour. While the routine pass has
  * a backlog, or too little of the budget is left, it waits: it stays due, so it is never starved.
  */
-async function catchUp(run: Run, routineFrom: Date | undefined): Promise<void> {
-  const watermark = await run.state.readWatermark("catchup");
+async function catchUp(
+  run: Run,
+  routineFrom: Date | undefined,
+  watermark: Watermark,
+): Promise<void> {
   if (watermark.value === undefined) {
     // The first catch-up starts where the routine pass's narrow timespans began: before this
     // run, every query read the whole lookback, as a fresh deployment's first window does.

@@ -39,11 +39,10 @@ export class DetectionRuntime {
   private readonly query: DetectionQuery;
   private readonly playbook: PlaybookClient | undefined;
   private readonly now: () => Date;
-  private tableReady: Promise<void> | undefined;
 
   constructor(
     readonly config: DetectionConfig,
-    private readonly options: RuntimeOptions,
+    options: RuntimeOptions,
   ) {
     this.now = options.now ?? (() => new Date());
     // An Azure credential is only created where one is needed, so local runs never probe IMDS.
@@ -87,10 +86,6 @@ export class DetectionRuntime {
 
   /** The dependencies of one run; exclusions are re-read so expiries apply from the run's time. */
   async dependenciesFor(log: RunLog): Promise<RunDependencies> {
-    if (!this.options.dryRun) {
-      this.tableReady ??= this.state.ensureTable();
-      await this.tableReady;
-    }
     const exclusions = loadExclusions(this.config.exclusions, this.now());
     for (const expired of exclusions.expired) {
       log.warn(

@@ -253,12 +253,39 @@ export class StateStore {
 
   /** Takes the detection's lease (see ./lease.ts); throws LeaseHeldError if another run has it. */
   async acquireLease(options: AcquireOptions): Promise<LeaseGrant> {
-    return acquireLease(this.table, this.detectionId, options);
+    try {
+      return await acquireLease(this.table, this.detectionId, options);
+    } catch (error) {
+      // The lease is a run's first write: a new deployment's table is created here, on demand,
+      // rather than asked for at every start.
+      if (!isStatus(error, 404)) throw error;
+      await this.ensureTable();
+      return acquireLease(this.table, this.detectionId, options);
+    }
   }
 
   // Each query pass keeps its own watermark; the routine one keeps the row it always had.
   private watermarkRow(pass: QueryPass): string {
     return pass === "routine" ? this.detectionId : `${this.detectionId}-${pass}`;
+  }
+
+  /** Reads every query pass's watermark in one request (a run needs both). */
+  async readWatermarks(): Promise<Record<QueryPass, Watermark>> {
+    const found: Record<QueryPass, Watermark> = {
+      routine: { value: undefined, etag: undefined },
+      catchup: { value: undefined, etag: undefined },
+    };
+    const passOf = new Map<string, QueryPass>(
+      (["routine", "catchup"] as const).map((pass) => [this.watermarkRow(pass), pass]),
+    );
+    const rows = [...passOf.keys()].map((row) => odata`RowKey eq ${row}`).join(" or ");
+    for await (const row of this.table.listEntities<{ Watermark: string }>({
+      queryOptions: { filter: `${odata`PartitionKey eq ${WATERMARK_PARTITION}`} and (${rows})` },
+    })) {
+      const pass = passOf.get(row.rowKey ?? "");
+      if (pass) found[pass] = { value: new Date(row.Watermark), etag: row.etag };
+    }
+    return found;
   }
 
   /** Reads a query pass's watermark and the ETag that guards its next update. */

@@ -85,7 +85,7 @@ export class DetectionRuntime {
   }
 
   /** The dependencies of one run; exclusions are re-read so expiries apply from the run's time. */
-  async dependenciesFor(log: RunLog): Promise<RunDependencies> {
+  dependenciesFor(log: RunLog): RunDependencies {
     const exclusions = loadExclusions(this.config.exclusions, this.now());
     for (const expired of exclusions.expired) {
       log.warn(

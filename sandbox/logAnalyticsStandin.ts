@@ -72,6 +72,10 @@ export interface StandinFault {
   body?: unknown;
   /** How many consecutive requests get it (default 1). */
   times?: number;
+  /** Never answer (a hung request; the client's timeout must end it). */
+  hang?: boolean;
+  /** Send exactly this text as the body instead of JSON (an empty or broken answer). */
+  rawBody?: string;
 }
 
 /** What one request asked for and what it got. */
@@ -309,6 +313,13 @@ export async function startLogAnalyticsStandin(
       if ((fault.times ?? 1) <= 1) faults.shift();
       else fault.times = (fault.times ?? 1) - 1;
       log.fault = true;
+      if (fault.hang) return;
+      if (fault.rawBody !== undefined) {
+        log.status = fault.status;
+        res.writeHead(fault.status, { "Content-Type": "application/json; charset=utf-8" });
+        res.end(fault.rawBody);
+        return;
+      }
       outcome = {
         status: fault.status,
         body: fault.body ?? faultBody(fault.status),

@@ -133,7 +133,7 @@ export const SETTINGS = [
     default: "3",
     example: "a whole number such as 3",
     description:
-      "Retries of one delivery on 429, 5xx or network errors (exponential backoff, jitter).",
+      "Retries of one delivery within the run on 408, 429, 5xx, timeouts or network errors (backoff with jitter).",
     source: "optional",
     range: { min: "0", max: "10" },
   },

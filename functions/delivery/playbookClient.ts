@@ -6,16 +6,22 @@ import {
   createPipelineRequest,
   type HttpClient,
   type Pipeline,
+  type PipelineResponse,
 } from "@azure/core-rest-pipeline";
 import type { IncidentPayload } from "../incidents/payload";
 import { retryAfterCapPolicy } from "../http/retryAfterCap";
+import {
+  attemptTimeoutPolicy,
+  isTransientStatus,
+  transientRetryPolicy,
+} from "../http/transientRetry";
 
 /** What became of one POST to the playbook, after the pipeline's own retries. */
 export type DeliveryResult =
   | { outcome: "delivered"; status: number }
-  /** 408, 429, 5xx or a network failure: the outbox keeps it for the next run. */
+  /** 408, 429, 5xx, a timeout or a network failure: the outbox keeps it for the next run. */
   | { outcome: "retry-later"; error: string }
-  /** Any other 4xx: retrying cannot help; a human must look. */
+  /** A redirect (3xx, never followed) or any other 4xx: retrying cannot help; a human must look. */
   | { outcome: "rejected"; status: number; error: string };
 
 export interface PlaybookClientOptions {
@@ -36,8 +42,6 @@ export interface PostLimits {
   abortSignal?: AbortSignal;
 }
 
-const TRANSIENT_STATUSES = new Set([408, 429]);
-
 /** The playbook URL without its query string, which carries the trigger's signature. */
 export function redactUrl(url: URL): string {
   return `${url.origin}${url.pathname}`;
@@ -52,19 +56,26 @@ export class PlaybookClient {
     private readonly url: URL,
     private readonly options: PlaybookClientOptions,
   ) {
-    // core-rest-pipeline's retry policy: exponential backoff with jitter on 408/5xx and network
-    // errors, Retry-After on 429/503; no retry on other 4xx.
     this.pipeline = createPipelineFromOptions({
-      retryOptions: {
-        maxRetries: options.maxRetries,
-        retryDelayInMs: options.retryDelayMs ?? 1000,
-        maxRetryDelayInMs: options.maxRetryAfterMs,
-      },
+      // transientRetryPolicy below retries (408, 429 with or without Retry-After, 5xx, timeouts,
+      // network errors; backoff with jitter); the pipeline's own would skip some of them.
+      retryOptions: { maxRetries: 0 },
+      // A redirect is never followed: the trigger's signed URL is the only place incidents go.
+      redirectOptions: { maxRetries: 0 },
       userAgentOptions: { userAgentPrefix: "nbtscan-detector" },
       // An https agent cannot carry plain http (the loopback receiver).
       ...(options.agent && url.protocol === "https:" ? { agent: options.agent } : {}),
     });
+    this.pipeline.addPolicy(
+      transientRetryPolicy({
+        maxRetries: options.maxRetries,
+        retryDelayMs: options.retryDelayMs ?? 1000,
+        maxRetryDelayMs: options.maxRetryAfterMs,
+      }),
+      { phase: "Retry" },
+    );
     this.pipeline.addPolicy(retryAfterCapPolicy(options.maxRetryAfterMs), { afterPhase: "Retry" });
+    this.pipeline.addPolicy(attemptTimeoutPolicy(), { afterPhase: "Retry" });
   }
 
   /**
@@ -89,12 +100,32 @@ export class PlaybookClient {
       const response = await this.pipeline.sendRequest(this.httpClient, request);
       const status = response.status;
       if (status >= 200 && status < 300) return { outcome: "delivered", status };
+      if (status >= 300 && status < 400) {
+        return { outcome: "rejected", status, error: this.redirectError(status, response) };
+      }
       const error = `HTTP ${status} from ${redactUrl(this.url)}: ${(response.bodyAsText ?? "").slice(0, 500)}`;
-      if (status >= 500 || TRANSIENT_STATUSES.has(status)) return { outcome: "retry-later", error };
+      if (isTransientStatus(status)) return { outcome: "retry-later", error };
       return { outcome: "rejected", status, error };
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
       return { outcome: "retry-later", error: `${redactUrl(this.url)}: ${message}` };
     }
+  }
+
+  // A Logic App trigger answers 2xx or an error, never a redirect; one means PLAYBOOK_URL points
+  // somewhere else (an old or mistyped URL, a proxy). Following it would send the incident to
+  // an address nobody configured, so it is parked for a human instead.
+  private redirectError(status: number, response: PipelineResponse): string {
+    const location = response.headers.get("location");
+    let target = "";
+    try {
+      if (location) target = ` to ${redactUrl(new URL(location, this.url))}`;
+    } catch {
+      target = " to an invalid Location";
+    }
+    return (
+      `HTTP ${status} from ${redactUrl(this.url)}: the playbook answered with a redirect${target}, ` +
+      "which is not followed; check PLAYBOOK_URL (the trigger's current callback URL)"
+    );
   }
 }

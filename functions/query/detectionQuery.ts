@@ -3,9 +3,16 @@ import type { Agent } from "node:https";
 import { LogsQueryClient, LogsQueryResultStatus } from "@azure/monitor-query-logs";
 import type { DetectionEvent, IngestionWindow } from "../model";
 import { retryAfterCapPolicy } from "../http/retryAfterCap";
+import { attemptTimeoutPolicy, transientRetryPolicy } from "../http/transientRetry";
+import { queryResponseShapePolicy } from "./responseShape";
 import { buildQuery } from "./buildQuery";
 import { readRows, type QuarantinedRow } from "./rows";
 import { splitWindow, type QueryPlan } from "./window";
+
+/** Retries of one query request (throttling, timeouts, server and network errors). */
+const QUERY_MAX_RETRIES = 3;
+/** First backoff step between query retries. */
+const QUERY_RETRY_DELAY_MS = 1000;
 
 /** Smallest window worth splitting further; a second that still overflows needs a human. */
 const MIN_SPLIT_WINDOW_MS = 1000;
@@ -18,6 +25,10 @@ export interface QueryClientOptions {
   maxRetryAfterMs: number;
   /** Only for local stand-ins whose certificate the process does not already trust. */
   agent?: Agent;
+  /** Retries of one request; tests lower it. */
+  maxRetries?: number;
+  /** First backoff step; tests shorten it. */
+  retryDelayMs?: number;
 }
 
 /** Builds a LogsQueryClient for the configured endpoint, its token scope and capped retries. */
@@ -29,9 +40,21 @@ export function createQueryClient(
     endpoint: options.endpoint.toString().replace(/\/$/, ""),
     // Sovereign clouds answer on their own origin and issue tokens for it.
     credentials: { scopes: [`${options.endpoint.origin}/.default`] },
-    retryOptions: { maxRetries: 3, maxRetryDelayInMs: options.maxRetryAfterMs },
+    // transientRetryPolicy retries (see functions/http/transientRetry.ts); the SDK's own would
+    // give up on a 429 without Retry-After and on a timed-out request.
+    retryOptions: { maxRetries: 0 },
     additionalPolicies: [
+      {
+        policy: transientRetryPolicy({
+          maxRetries: options.maxRetries ?? QUERY_MAX_RETRIES,
+          retryDelayMs: options.retryDelayMs ?? QUERY_RETRY_DELAY_MS,
+          maxRetryDelayMs: options.maxRetryAfterMs,
+        }),
+        position: "perCall",
+      },
+      { policy: queryResponseShapePolicy(), position: "perCall" },
       { policy: retryAfterCapPolicy(options.maxRetryAfterMs), position: "perRetry" },
+      { policy: attemptTimeoutPolicy(), position: "perRetry" },
     ],
     ...(options.agent ? { agent: options.agent } : {}),
   });

@@ -67,6 +67,51 @@ describe("PlaybookClient", () => {
     expect(receiver.received).toHaveLength(2);
   });
 
+  it("retries a 429 that gives no Retry-After, with backoff, within the run", async () => {
+    receiver.respondWith(429, 2);
+    await expect(client().post(payload)).resolves.toMatchObject({ outcome: "delivered" });
+    expect(receiver.received.map((r) => r.status)).toEqual([429, 429, 200]);
+  });
+
+  it("retries a request that timed out, within the run", async () => {
+    let requests = 0;
+    // The first request never gets an answer; the second does.
+    const slowOnce: Server = createServer((req, res) => {
+      requests += 1;
+      if (requests > 1) req.resume().on("end", () => res.end("{}"));
+    });
+    await new Promise<void>((resolve) => slowOnce.listen(0, "127.0.0.1", resolve));
+    const { port } = slowOnce.address() as AddressInfo;
+    try {
+      const result = await client({ timeoutMs: 200 }, `http://127.0.0.1:${port}/playbook`).post(
+        payload,
+      );
+      expect(result).toMatchObject({ outcome: "delivered" });
+      expect(requests).toBe(2);
+    } finally {
+      slowOnce.closeAllConnections();
+      await new Promise((resolve) => slowOnce.close(resolve));
+    }
+  });
+
+  it.each([301, 302, 307, 308])(
+    "parks a %i redirect for a human, never following it to another address",
+    async (status) => {
+      receiver.respondWith(status, 1, {
+        Location: "https://127.0.0.1:1/elsewhere?sig=OTHER",
+      });
+      const result = await client().post(payload);
+      expect(result).toMatchObject({ outcome: "rejected", status });
+      expect("error" in result ? result.error : "").toMatch(
+        new RegExp(
+          `^HTTP ${status} from .*: the playbook answered with a redirect to https://127\\.0\\.0\\.1:1/elsewhere, which is not followed; check PLAYBOOK_URL`,
+        ),
+      );
+      expect(JSON.stringify(result)).not.toContain("OTHER");
+      expect(receiver.received).toHaveLength(1);
+    },
+  );
+
   it("leaves an incident for the next run when retries are exhausted", async () => {
     receiver.respondWith(502, 10);
     const result = await client({ maxRetries: 2 }).post(payload);
@@ -112,7 +157,7 @@ describe("PlaybookClient", () => {
         `http://127.0.0.1:${port}/playbook`,
       ).post(payload);
       expect(result.outcome).toBe("retry-later");
-      expect("error" in result ? result.error : "").toMatch(/timeout|abort/i);
+      expect("error" in result ? result.error : "").toMatch(/timed out: no response within 200 ms/);
     } finally {
       silent.closeAllConnections();
       await new Promise((resolve) => silent.close(resolve));

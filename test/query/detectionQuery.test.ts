@@ -1,25 +1,99 @@
-import { dataScanned } from "../../functions/query/detectionQuery";
+// The query client as a run builds it, against the Log Analytics stand-in: what it retries within
+// the run, and what it says when the service's answer is broken.
+import { Agent } from "node:https";
+import { LocalStandinCredential } from "../../functions/azure/credentials";
+import { loadDetectionRule } from "../../functions/detection/rule";
+import { createQueryClient, queryDetection } from "../../functions/query/detectionQuery";
+import { ResultShapeError } from "../../functions/query/rows";
+import type { QueryPlan } from "../../functions/query/window";
+import {
+  startLogAnalyticsStandin,
+  type LogAnalyticsStandin,
+} from "../../sandbox/logAnalyticsStandin";
+import { createLoopbackCertificate, type LoopbackCertificate } from "../../sandbox/tls";
+import { makeEvent } from "../support/events";
 
-describe("dataScanned", () => {
-  it("reads rows and extents scanned from the statistics' inputDatasetStatistics", () => {
-    const statistics = {
-      query: {
-        executionTime: 0.59,
-        inputDatasetStatistics: {
-          extents: { total: 7, scanned: 2, scannedMinDatetime: "2026-11-24T00:00:00Z" },
-          rows: { total: 36656, scanned: 12003 },
-        },
-        datasetStatistics: [{ tableRowCount: 13, tableSize: 4096 }],
-      },
-    };
-    expect(dataScanned(statistics)).toEqual({ rows: 12003, extents: 2 });
+const WORKSPACE_ID = "6a8e4b1c-2d3f-4e5a-9b7c-0d1e2f3a4b5c";
+const plan: QueryPlan = {
+  pass: "routine",
+  window: { start: new Date("2026-11-25T08:00:00Z"), end: new Date("2026-11-25T09:00:00Z") },
+  timespan: {
+    startTime: new Date("2026-11-18T09:02:00Z"),
+    endTime: new Date("2026-11-26T09:02:00Z"),
+  },
+  coverageGap: false,
+};
+const event = makeEvent({
+  TimeGenerated: "2026-11-25T08:05:00Z",
+  Timestamp: "2026-11-25T08:05:00Z",
+  IngestionTime: "2026-11-25T08:07:00Z",
+});
+
+let tls: LoopbackCertificate;
+let agent: Agent;
+let la: LogAnalyticsStandin;
+
+beforeAll(async () => {
+  tls = await createLoopbackCertificate();
+  agent = new Agent({ ca: tls.cert });
+  // The stand-in's first query loads Kusto.Language: pay that once, outside the tests.
+  la = await startLogAnalyticsStandin({ workspaceId: WORKSPACE_ID, tls });
+  await query();
+  await la.close();
+});
+beforeEach(async () => {
+  la = await startLogAnalyticsStandin({ workspaceId: WORKSPACE_ID, tls, events: [event] });
+});
+afterEach(() => la.close());
+afterAll(() => agent.destroy());
+
+function query(timeoutMs = 30_000) {
+  const client = createQueryClient(new LocalStandinCredential(), {
+    endpoint: new URL(la.url),
+    timeoutMs,
+    maxRetryAfterMs: 100,
+    retryDelayMs: 10,
+    agent,
+  });
+  const rule = loadDetectionRule();
+  return queryDetection({ client, workspaceId: WORKSPACE_ID, kql: rule.query, timeoutMs }, plan);
+}
+
+describe("queryDetection's client", () => {
+  it("retries a 429 that gives no Retry-After, within the run", async () => {
+    la.enqueueFault({
+      status: 429,
+      times: 2,
+      body: { error: { code: "Throttled", message: "x" } },
+    });
+    const outcome = await query();
+    expect(outcome.events).toHaveLength(1);
+    expect(la.requests.map((r) => r.status)).toEqual([429, 429, 200]);
   });
 
-  it("is undefined when the service sent no statistics, or none it can read", () => {
-    expect(dataScanned(undefined)).toBeUndefined();
-    expect(dataScanned({ query: { executionTime: 0.1 } })).toBeUndefined();
-    expect(dataScanned({ query: { inputDatasetStatistics: { rows: { scanned: "many" } } } })).toBe(
-      undefined,
-    );
+  it("retries a request that timed out, within the run", async () => {
+    la.enqueueFault({ status: 200, hang: true });
+    const outcome = await query(1500);
+    expect(outcome.events).toHaveLength(1);
+    // The hung request, then (a loaded machine may time out once more) an answered one.
+    expect(la.requests[0]).toMatchObject({ fault: true });
+    expect(la.requests.at(-1)).toMatchObject({ status: 200, rowCount: 1 });
+  });
+
+  it.each([
+    ["an empty body", "", /answered HTTP 200 with an empty body, not a query result/],
+    ["{}", "{}", /answered HTTP 200 without a 'tables' array/],
+    ["text", "<html>", /answered HTTP 200 with a body that is not JSON/],
+    [
+      "a table without rows",
+      '{"tables":[{"name":"PrimaryResult","columns":[]}]}',
+      /with table 0 lacking a 'columns' or 'rows' array/,
+    ],
+  ])("names what is wrong with a 200 answer holding %s", async (_, rawBody, message) => {
+    la.enqueueFault({ status: 200, rawBody });
+    const failure = await query().catch((error: unknown) => error);
+    expect(failure).toBeInstanceOf(ResultShapeError);
+    expect((failure as Error).message).toMatch(message);
+    expect(la.requests).toHaveLength(1);
   });
 });

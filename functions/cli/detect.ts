@@ -38,6 +38,7 @@ function printHuman(summary: RunSummary, incidents: IncidentPayload[]): void {
     "new hits": s.new,
     duplicates: s.duplicates,
     suppressed: s.suppressed,
+    "quarantined (skipped; see the state table)": s.quarantined,
     incidents: s.incidents,
     delivered: s.delivered,
     "pending (retry next run)": s.pending,

@@ -14,7 +14,8 @@ import {
   type LogAnalyticsStandin,
 } from "../../sandbox/logAnalyticsStandin";
 import { loadSampleEvents } from "../../sandbox/sampleData";
-import { createLoopbackCertificate } from "../../sandbox/tls";
+import { makeEvent } from "../support/events";
+import { createLoopbackCertificate, type LoopbackCertificate } from "../../sandbox/tls";
 
 const ROOT = path.resolve(__dirname, "../..");
 const WORKSPACE_ID = "00000000-0000-4000-8000-0000000000e2";
@@ -24,11 +25,12 @@ let caFile: string;
 let la: LogAnalyticsStandin;
 let azurite: AzuriteTable;
 let sampleCount: number;
+let tls: LoopbackCertificate;
 
 beforeAll(async () => {
   execFileSync("npm", ["run", "build", "--silent"], { cwd: ROOT, stdio: "pipe" });
   work = mkdtempSync(path.join(tmpdir(), "nbtscan-e2e-"));
-  const tls = await createLoopbackCertificate();
+  tls = await createLoopbackCertificate();
   caFile = path.join(work, "ca.pem");
   writeFileSync(caFile, tls.cert);
   azurite = await startAzuriteTable();
@@ -175,6 +177,32 @@ describe("npm run detect (compiled command line)", () => {
     const verbose = await runNode(DETECT, ["--dry-run", "--verbose"], env);
     expectExit(verbose, EXIT.runFailed);
     expect(verbose.stderr).toMatch(/^Run failed: .*\n.*Error.*\n\s+at /i);
+  });
+
+  it("skips a poison row with one warning and exits 0: never a configuration error", async () => {
+    const now = new Date();
+    const recent = new Date(now.getTime() - 30 * 60_000).toISOString();
+    const good = makeEvent({ TimeGenerated: recent, Timestamp: recent, IngestionTime: recent });
+    // A null Timestamp once failed the incident's schema check and read as bad configuration.
+    const poison = { ...good, ReportId: "999", Timestamp: "" };
+    const poisoned = await startLogAnalyticsStandin({
+      workspaceId: WORKSPACE_ID,
+      tls,
+      events: [good, poison],
+    });
+    try {
+      const result = await runNode(DETECT, ["--dry-run", "--json"], {
+        ...standinEnv(WORKSPACE_ID),
+        LOG_ANALYTICS_ENDPOINT: poisoned.url,
+      });
+      expectExit(result, EXIT.ok);
+      expect(JSON.parse(result.stdout)).toMatchObject({ summary: { rows: 1, quarantined: 1 } });
+      expect(result.stderr.trim()).toMatch(
+        /^warning: quarantined 1 row\(s\)[^\n]*Timestamp is empty$/,
+      );
+    } finally {
+      await poisoned.close();
+    }
   });
 
   it("--help prints the usage", async () => {

@@ -1,6 +1,7 @@
 // Issue 8: no single row, setting or answer can stall the pipeline. Each test runs the real timer
 // handler against Azurite and the local stand-ins with input an attacker or a broken upstream
 // could produce, and checks the good hits still get through and the watermark still moves.
+import { ConfigError } from "../../functions/config/config";
 import { EVENT_COLUMNS, type DetectionEvent } from "../../functions/model";
 import { loadDetectionRule } from "../../functions/detection/rule";
 import { MAX_PAYLOAD_BYTES } from "../../functions/incidents/budget";
@@ -9,6 +10,7 @@ import {
   createSandbox,
   MINUTE,
   startSharedInfra,
+  type LogLine,
   type Sandbox,
   type SandboxOptions,
   type SharedInfra,
@@ -197,6 +199,35 @@ describe("a missing ReportId", () => {
     await s.table.deleteEntity("watermark", loadDetectionRule().id);
     const again = await s.run();
     expect(again.summary).toMatchObject({ rows: 2, new: 0, duplicates: 2 });
+  });
+});
+
+describe("a setting that is accepted but broken", () => {
+  it("fails the invocation with one error line naming each setting, never a stack trace", async () => {
+    const s = await sandbox({
+      env: {
+        LOOKBACK: "P999999999D",
+        DETECTION_SCHEDULE: "99 99 99 99 99 99",
+        PLAYBOOK_TIMEOUT: "PT597H",
+        STATE_TABLE_CONNECTION_STRING: "garbage",
+      },
+    });
+    const failure = (await s.run().catch((e: unknown) => e)) as Error & { logs: LogLine[] };
+
+    expect(failure).toBeInstanceOf(ConfigError);
+    const errors = failure.logs.filter((l) => l.level === "error");
+    expect(errors).toHaveLength(1);
+    expect(errors[0].message).not.toMatch(/\n|\s+at /);
+    const named = errors[0].message.match(
+      /(?<=^nbtscan-detector run failed: Invalid configuration: |\| )[A-Z_]+/g,
+    );
+    expect(named).toEqual([
+      "LOOKBACK",
+      "DETECTION_SCHEDULE",
+      "STATE_TABLE_CONNECTION_STRING",
+      "PLAYBOOK_TIMEOUT",
+    ]);
+    expect(s.la.requests).toEqual([]);
   });
 });
 

@@ -37,6 +37,8 @@ export interface TransientRetryOptions {
   retryDelayMs: number;
   /** Longest single wait, Retry-After included. */
   maxRetryDelayMs: number;
+  /** Time the caller still has (the run's budget): no retry waits past it. */
+  timeLeftMs?: () => number;
 }
 
 /** Whether a status may go away on its own: timeout, throttling, server trouble. */
@@ -68,9 +70,14 @@ function transientRetryStrategy(options: TransientRetryOptions): RetryStrategy {
           : NETWORK_ERRORS.has(responseError?.code ?? "");
       if (!transient) return { skipStrategy: true };
       const told = response ? retryAfterOf(response) : undefined;
-      if (told !== undefined) return { retryAfterInMs: Math.min(told, options.maxRetryDelayMs) };
       const step = Math.min(options.maxRetryDelayMs, options.retryDelayMs * 2 ** retryCount);
-      return { retryAfterInMs: step / 2 + Math.random() * (step / 2) };
+      const wait =
+        told !== undefined
+          ? Math.min(told, options.maxRetryDelayMs)
+          : step / 2 + Math.random() * (step / 2);
+      // Out of time: give up now and let the caller report the last answer or error.
+      if (wait >= (options.timeLeftMs?.() ?? Infinity)) return { skipStrategy: true };
+      return { retryAfterInMs: wait };
     },
   };
 }
@@ -81,14 +88,18 @@ export function transientRetryPolicy(options: TransientRetryOptions): PipelinePo
 }
 
 /**
- * Per attempt (inside the retry policy): an attempt cut off by its own timeout becomes a
- * RestError coded REQUEST_TIMEOUT, which the strategy retries. An abort the caller asked for
- * (its abortSignal fired) stays an abort.
+ * Per attempt (inside the retry policy): the attempt's timeout is cut to the caller's time left,
+ * and an attempt cut off by its timeout becomes a RestError coded REQUEST_TIMEOUT, which the
+ * strategy retries while time is left. An abort the caller asked for (its abortSignal fired)
+ * stays an abort.
  */
-export function attemptTimeoutPolicy(): PipelinePolicy {
+export function attemptTimeoutPolicy(timeLeftMs: () => number = () => Infinity): PipelinePolicy {
   return {
     name: "attemptTimeoutPolicy",
     async sendRequest(request, next) {
+      // An attempt never outlasts the caller's time left (0 means no timeout to the pipeline).
+      const left = Math.max(1, Math.floor(timeLeftMs()));
+      if (Number.isFinite(left)) request.timeout = Math.min(request.timeout || left, left);
       try {
         return await next(request);
       } catch (error) {

@@ -29,6 +29,8 @@ export interface QueryClientOptions {
   maxRetries?: number;
   /** First backoff step; tests shorten it. */
   retryDelayMs?: number;
+  /** The run's time left, so retries stay within the run's budget. */
+  timeLeft?: QueryTimeLeft;
 }
 
 /** Builds a LogsQueryClient for the configured endpoint, its token scope and capped retries. */
@@ -49,12 +51,16 @@ export function createQueryClient(
           maxRetries: options.maxRetries ?? QUERY_MAX_RETRIES,
           retryDelayMs: options.retryDelayMs ?? QUERY_RETRY_DELAY_MS,
           maxRetryDelayMs: options.maxRetryAfterMs,
+          timeLeftMs: () => options.timeLeft?.ms() ?? Infinity,
         }),
         position: "perCall",
       },
       { policy: queryResponseShapePolicy(), position: "perCall" },
       { policy: retryAfterCapPolicy(options.maxRetryAfterMs), position: "perRetry" },
-      { policy: attemptTimeoutPolicy(), position: "perRetry" },
+      {
+        policy: attemptTimeoutPolicy(() => options.timeLeft?.ms() ?? Infinity),
+        position: "perRetry",
+      },
     ],
     ...(options.agent ? { agent: options.agent } : {}),
   });
@@ -134,6 +140,17 @@ export interface DetectionQuery {
   workspaceId: string;
   kql: string;
   timeoutMs: number;
+  /** The client's view of the run's time left (createQueryClient's `timeLeft`), set per call. */
+  timeLeft?: QueryTimeLeft;
+}
+
+/**
+ * How long the current run still gives its queries, retries and backoff included: the retry
+ * policy starts no retry, and cuts no attempt's timeout, past it. queryDetection sets it for the
+ * duration of one call; with none set, only the per-attempt timeout and retry count bound a query.
+ */
+export class QueryTimeLeft {
+  ms: () => number = () => Infinity;
 }
 
 /**
@@ -162,6 +179,21 @@ export async function queryDetection(
   q: DetectionQuery,
   plan: QueryPlan,
   maxEvents = Infinity,
+  timeLeftMs?: () => number,
+): Promise<QueryOutcome> {
+  if (!q.timeLeft || !timeLeftMs) return queryWindows(q, plan, maxEvents);
+  q.timeLeft.ms = timeLeftMs;
+  try {
+    return await queryWindows(q, plan, maxEvents);
+  } finally {
+    q.timeLeft.ms = () => Infinity;
+  }
+}
+
+async function queryWindows(
+  q: DetectionQuery,
+  plan: QueryPlan,
+  maxEvents: number,
 ): Promise<QueryOutcome> {
   const outcome: QueryOutcome = {
     events: [],

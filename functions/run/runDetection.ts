@@ -228,7 +228,9 @@ async function detectNewHits(
   // The first query always runs; a further sub-window only with time and hits to spare.
   while (window) {
     const cap = Math.min(allowance, HITS_PER_SUBWINDOW);
-    const result = await queryDetection(run.query, { ...plan, window }, cap);
+    // Retries of a throttled or timed-out request stay within the run's budget.
+    const timeLeft = (): number => run.budget.remainingMs() - CLOSING_RESERVE_MS;
+    const result = await queryDetection(run.query, { ...plan, window }, cap, timeLeft);
     summary.recordQuery(result);
     const coveredUntil: Date = result.coveredUntil;
     const more: boolean = coveredUntil.getTime() < window.end.getTime();

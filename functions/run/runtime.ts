@@ -5,7 +5,7 @@ import { azureCredential, LocalStandinCredential, type Host } from "../azure/cre
 import { isLoopbackUrl, type DetectionConfig } from "../config/config";
 import { loadDetectionRule, type DetectionRule } from "../detection/rule";
 import { PlaybookClient } from "../delivery/playbookClient";
-import { createQueryClient, type DetectionQuery } from "../query/detectionQuery";
+import { createQueryClient, QueryTimeLeft, type DetectionQuery } from "../query/detectionQuery";
 import { StateStore } from "../state/stateStore";
 import { createTableClient } from "../state/tableClient";
 import type { PipelinePolicy } from "@azure/core-rest-pipeline";
@@ -54,16 +54,19 @@ export class DetectionRuntime {
     const queryCredential = isLoopbackUrl(config.logAnalyticsEndpoint)
       ? (options.credential ?? new LocalStandinCredential())
       : azureSignIn();
+    const timeLeft = new QueryTimeLeft();
     this.query = {
       client: createQueryClient(queryCredential, {
         endpoint: config.logAnalyticsEndpoint,
         timeoutMs: config.queryTimeoutMs,
         maxRetryAfterMs: config.maxRetryAfterMs,
         agent: options.agent,
+        timeLeft,
       }),
       workspaceId: config.workspaceId,
       kql: this.rule.query,
       timeoutMs: config.queryTimeoutMs,
+      timeLeft,
     };
     this.state = new StateStore(
       createTableClient(config.stateTable, azureSignIn, options.tablePolicies),

@@ -3,7 +3,11 @@
 import { Agent } from "node:https";
 import { LocalStandinCredential } from "../../functions/azure/credentials";
 import { loadDetectionRule } from "../../functions/detection/rule";
-import { createQueryClient, queryDetection } from "../../functions/query/detectionQuery";
+import {
+  createQueryClient,
+  queryDetection,
+  QueryTimeLeft,
+} from "../../functions/query/detectionQuery";
 import { ResultShapeError } from "../../functions/query/rows";
 import type { QueryPlan } from "../../functions/query/window";
 import {
@@ -47,16 +51,24 @@ beforeEach(async () => {
 afterEach(() => la.close());
 afterAll(() => agent.destroy());
 
-function query(timeoutMs = 30_000) {
+function query(timeoutMs = 30_000, runTimeLeftMs?: number) {
+  const timeLeft = new QueryTimeLeft();
   const client = createQueryClient(new LocalStandinCredential(), {
     endpoint: new URL(la.url),
     timeoutMs,
     maxRetryAfterMs: 100,
     retryDelayMs: 10,
     agent,
+    timeLeft,
   });
   const rule = loadDetectionRule();
-  return queryDetection({ client, workspaceId: WORKSPACE_ID, kql: rule.query, timeoutMs }, plan);
+  const deadline = Date.now() + (runTimeLeftMs ?? Infinity);
+  return queryDetection(
+    { client, workspaceId: WORKSPACE_ID, kql: rule.query, timeoutMs, timeLeft },
+    plan,
+    Infinity,
+    runTimeLeftMs === undefined ? undefined : () => deadline - Date.now(),
+  );
 }
 
 describe("queryDetection's client", () => {
@@ -78,6 +90,15 @@ describe("queryDetection's client", () => {
     // The hung request, then (a loaded machine may time out once more) an answered one.
     expect(la.requests[0]).toMatchObject({ fault: true });
     expect(la.requests.at(-1)).toMatchObject({ status: 200, rowCount: 1 });
+  });
+
+  it("stops retrying, and cuts an attempt short, when the run's time is up", async () => {
+    la.enqueueFault({ status: 200, hang: true });
+    // A 30-second attempt timeout, but the run has 500 ms left: the hung attempt ends then, and
+    // no retry starts after it.
+    const failure = await query(30_000, 500).catch((error: unknown) => error);
+    expect((failure as Error).message).toMatch(/timed out: no response within \d+ ms/);
+    expect(la.requests).toHaveLength(1);
   });
 
   it.each([

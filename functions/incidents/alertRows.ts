@@ -147,12 +147,13 @@ export function truncateUtf8(text: string, maxBytes: number): string {
 }
 
 function mapStrings(row: AlertRow, cut: (value: string, column: string) => string): AlertRow {
-  return Object.fromEntries(
-    Object.entries(row).map(([column, value]) => [
-      column,
-      typeof value === "string" ? cut(value, column) : value,
-    ]),
-  ) as unknown as AlertRow;
+  // A copy with its strings cut; a plain loop, as this runs for every row of every incident.
+  const copy: Record<string, unknown> = { ...row };
+  for (const column of Object.keys(copy)) {
+    const value = copy[column];
+    if (typeof value === "string") copy[column] = cut(value, column);
+  }
+  return copy as unknown as AlertRow;
 }
 
 // Defender's DeviceName is the fully qualified name; Sentinel's Host entity wants the host name

@@ -59,10 +59,13 @@ interface Run extends RunDependencies {
 
 /**
  * Incidents are built, recorded and posted a chunk at a time, so memory stays bounded by the
- * chunk; large chunks keep the partial transactions at chunk edges few.
+ * chunk. A 50-event incident's payload is up to ~1 MB (its evidence, description and alert
+ * rows; the outbox row's limit), and each lives as objects, JSON and a request body at once, so
+ * a chunk holds at most 2,000 hits; a chunk is large enough that partial transactions at its
+ * edges stay few.
  */
 const INCIDENTS_PER_CHUNK = 1000;
-const EVENTS_PER_CHUNK = 10_000;
+const EVENTS_PER_CHUNK = 2000;
 /** Hits one sub-window holds in memory; a larger backlog takes several, the watermark after each. */
 const HITS_PER_SUBWINDOW = 25_000;
 /** Hits enriched and looked up in the ledger at a time, yielding to the event loop between. */

@@ -425,8 +425,11 @@ export class StateStore {
     await this.upsertAll(pending.flatMap(ledgerRecordsOf).map(ledgerEntity));
   }
 
-  /** Pending incidents, a page at a time (the order is the outbox's, by incident id). */
-  async *pendingPages(pageSize = 100): AsyncIterableIterator<OutboxRecord[]> {
+  /**
+   * Pending incidents, a page at a time (the order is the outbox's, by incident id). A row is
+   * up to ~1 MB, so pages are small.
+   */
+  async *pendingPages(pageSize = 20): AsyncIterableIterator<OutboxRecord[]> {
     const pages = this.table
       .listEntities<OutboxEntity>({
         queryOptions: {

@@ -43,6 +43,11 @@ import { createLoopbackCertificate, type LoopbackCertificate } from "./tls";
 // it is parsed and analysed against the table schemas, so a broken query still gets the 400 the
 // service would give, and the result columns and types are the ones the query projects.
 //
+// It also serves the run's table-liveness query (functions/detection/table-liveness.kql): the
+// newest ingestion time of each table, from the stored events and from `tableActivity`, the
+// newest ingestion of the events the detection does not match (which it does not store). A table
+// in `missingTables` is absent from the workspace: any query naming it gets the semantic error.
+//
 // Data scanned: the service reads every row whose TimeGenerated falls in the timespan before the
 // query's own filters run, and (with Prefer: include-statistics=true) says so in
 // statistics.query.inputDatasetStatistics. The stand-in counts the same: stored rows inside the
@@ -62,9 +67,16 @@ export interface LogAnalyticsStandinOptions {
   acceptedToken?: string;
   /** Clock for timespans given as a bare duration ("PT1H" ends now). */
   now?: () => Date;
+  /** Per table, the newest ingestion (and event) time of its events the detection ignores. */
+  tableActivity?: Record<string, Date>;
+  /** Tables that do not exist in this workspace (their connector was never enabled). */
+  missingTables?: readonly string[];
 }
 
-/** A scripted response served before normal behaviour, e.g. 429 with Retry-After. */
+/**
+ * A scripted response served before normal behaviour, e.g. 429 with Retry-After. Faults answer
+ * the detection's queries; the table-liveness query is always answered normally.
+ */
 export interface StandinFault {
   status: number;
   headers?: Record<string, string>;
@@ -95,6 +107,8 @@ export interface StandinRequest {
   /** Stored rows inside the request's timespan: what the service would read to answer. */
   scannedRows: number;
   partial: boolean;
+  /** Set on the table-liveness query (functions/detection/table-liveness.kql). */
+  liveness?: true;
   /** Answered by an enqueued fault. */
   fault: boolean;
 }
@@ -109,6 +123,8 @@ export interface LogAnalyticsStandin {
   /** Every request received, in order. */
   requests: StandinRequest[];
   addEvents(events: readonly DetectionEvent[]): void;
+  /** Sets (or, with undefined, clears) a table's newest ingestion of events nobody matches. */
+  setTableActivity(table: string, ingestedAt: Date | undefined): void;
   enqueueFault(fault: StandinFault): void;
   close(): Promise<void>;
 }
@@ -174,8 +190,19 @@ function parseQueryRequest(bodyText: string, now: () => Date): QueryRequest | Er
 }
 
 interface AnalysedQuery {
-  window: TimeRange;
+  /** The detection's ingestion window; undefined for the table-liveness query. */
+  window: TimeRange | undefined;
   columns: KqlColumn[];
+}
+
+/** The table-liveness query's result shape: the one other query the stand-in can serve. */
+const LIVENESS_COLUMNS = [
+  { name: "SourceTable", type: "string" },
+  { name: "LastIngested", type: "datetime" },
+];
+
+function isLivenessQuery(columns: KqlColumn[] | undefined): boolean {
+  return JSON.stringify(columns) === JSON.stringify(LIVENESS_COLUMNS);
 }
 
 /** Analyses the query as the service would (400 on errors) and reads its ingestion window. */
@@ -199,6 +226,9 @@ function analyseQuery(query: string, schemas: TableSchema[]): AnalysedQuery | Er
   }
   const start = lets.get(WINDOW_START);
   const end = lets.get(WINDOW_END);
+  if (!start && !end && isLivenessQuery(inspection.resultColumns)) {
+    return { window: undefined, columns: LIVENESS_COLUMNS };
+  }
   if (!start || !end || !inspection.resultColumns) {
     // A limit of the stand-in, not of the service: it only knows how to serve the detection.
     return apiErrors.badArgument(
@@ -224,7 +254,9 @@ export async function startLogAnalyticsStandin(
   options: LogAnalyticsStandinOptions,
 ): Promise<LogAnalyticsStandin> {
   const tls = options.tls ?? (await createLoopbackCertificate());
-  const schemas = loadTableSchemas(sharedSchemaDir());
+  const missing = new Set(options.missingTables ?? []);
+  const schemas = loadTableSchemas(sharedSchemaDir()).filter((t) => !missing.has(t.Name));
+  const activity = new Map(Object.entries(options.tableActivity ?? {}));
   const now = options.now ?? (() => new Date());
   const stored: StoredEvent[] = (options.events ?? []).map(storedEvent);
   const faults: StandinFault[] = [];
@@ -253,6 +285,33 @@ export async function startLogAnalyticsStandin(
     return scanned.filter((s) => inside(s.ingestionTime, window)).map((s) => s.event);
   }
 
+  /** True for a well-formed request carrying the table-liveness query. */
+  function isLivenessRequest(bodyText: string): boolean {
+    try {
+      const { query } = JSON.parse(bodyText) as { query?: unknown };
+      return typeof query === "string" && isLivenessQuery(inspectKql(query, schemas).resultColumns);
+    } catch {
+      return false;
+    }
+  }
+
+  /** Newest ingestion time per existing table among the scanned rows and the activity. */
+  function lastIngested(scanned: StoredEvent[], range: TimeRange | undefined): object[] {
+    const newest = new Map<string, number>();
+    const note = (table: string, time: number) =>
+      newest.set(table, Math.max(time, newest.get(table) ?? time));
+    for (const s of scanned) note(s.event.SourceTable, s.ingestionTime);
+    for (const [table, time] of activity) {
+      if (!range || inside(time.getTime(), range)) note(table, time.getTime());
+    }
+    return schemas
+      .filter((t) => newest.has(t.Name))
+      .map((t) => ({
+        SourceTable: t.Name,
+        LastIngested: new Date(newest.get(t.Name) ?? 0).toISOString(),
+      }));
+  }
+
   function answerQuery(
     req: IncomingMessage,
     workspaceId: string,
@@ -268,11 +327,16 @@ export async function startLogAnalyticsStandin(
 
     const analysed = analyseQuery(request.query, schemas);
     if ("status" in analysed) return fromError(analysed);
+    const scanned = scan(request.range);
+    log.scannedRows = scanned.length;
+    if (analysed.window === undefined) {
+      const rows = lastIngested(scanned, request.range);
+      log.rowCount = rows.length;
+      return { status: 200, body: { tables: [resultTable(analysed.columns, rows)] } };
+    }
     log.windowStart = analysed.window.start.toISOString();
     log.windowEnd = analysed.window.end.toISOString();
 
-    const scanned = scan(request.range);
-    log.scannedRows = scanned.length;
     const matching = select(analysed.window, scanned);
     const limit = options.maxRowsPerResponse;
     const truncated = limit !== undefined && matching.length > limit;
@@ -306,9 +370,10 @@ export async function startLogAnalyticsStandin(
       fault: false,
     };
     requests.push(log);
+    if (match && isLivenessRequest(bodyText)) log.liveness = true;
 
     let outcome: Outcome;
-    const fault = faults[0];
+    const fault = log.liveness ? undefined : faults[0];
     if (fault) {
       if ((fault.times ?? 1) <= 1) faults.shift();
       else fault.times = (fault.times ?? 1) - 1;
@@ -350,6 +415,10 @@ export async function startLogAnalyticsStandin(
     cert: tls.cert,
     workspaceId: options.workspaceId,
     requests,
+    setTableActivity(table, ingestedAt) {
+      if (ingestedAt) activity.set(table, ingestedAt);
+      else activity.delete(table);
+    },
     addEvents(events) {
       stored.push(...events.map(storedEvent));
     },

@@ -1,4 +1,3 @@
-import type { DetectionEvent } from "../functions/model";
 import type { KqlColumn } from "./kusto";
 
 // The Log Analytics query API's JSON, as documented ("Azure Monitor Log Analytics API response
@@ -186,8 +185,8 @@ function cell(column: KqlColumn, raw: string | undefined): WireCell {
   }
 }
 
-/** Builds the PrimaryResult table: the query's columns, each event's values typed by column. */
-export function resultTable(columns: KqlColumn[], events: readonly DetectionEvent[]): WireTable {
+/** Builds the PrimaryResult table: the query's columns, each row's values typed by column. */
+export function resultTable(columns: KqlColumn[], events: readonly object[]): WireTable {
   return {
     name: "PrimaryResult",
     columns: columns.map(({ name, type }) => ({ name, type })),

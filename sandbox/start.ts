@@ -103,7 +103,14 @@ async function main(): Promise<number> {
   running.push(table);
   console.log(`Azurite Table service      ${table.endpoint}`);
   const events = loadSampleEvents(now);
-  const la = await startLogAnalyticsStandin({ workspaceId: SANDBOX_WORKSPACE_ID, tls, events });
+  // Both Defender tables alive: their last (unmatched) events arrived a minute and a half ago.
+  const lastIngested = new Date(now.getTime() - 90_000);
+  const la = await startLogAnalyticsStandin({
+    workspaceId: SANDBOX_WORKSPACE_ID,
+    tls,
+    events,
+    tableActivity: { DeviceProcessEvents: lastIngested, DeviceFileEvents: lastIngested },
+  });
   running.push({ stop: () => la.close() });
   console.log(`Log Analytics stand-in     ${la.url}  (${events.length} sample events)`);
   // Like the Logic App trigger, the receiver checks each payload against the contract.

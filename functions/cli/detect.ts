@@ -44,6 +44,12 @@ function printHuman(summary: RunSummary, incidents: IncidentPayload[]): void {
     "pending (retry next run)": s.pending,
     "failed (rejected)": s.failed,
     "earlier incidents delivered": s.retriedDelivered,
+    ...Object.fromEntries(
+      Object.entries(summary.tablesLastIngested).map(([table, time]) => [
+        `${table} last ingested`,
+        time ?? "nothing within DATA_SILENCE_WARNING",
+      ]),
+    ),
     "duration ms": s.durationMs,
   });
   if (incidents.length > 0) {

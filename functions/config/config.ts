@@ -42,6 +42,8 @@ export interface DetectionConfig {
   maxHitsPerRun: number;
   deliveryConcurrency: number;
   deliveredRetentionMs: number;
+  /** A Defender table with nothing ingested for this long is reported silent. */
+  dataSilenceWarningMs: number;
   exclusions: { file?: string; inline?: string };
   severityPolicy: { default: Severity; elevated: Severity; benign: Severity };
   managedIdentityClientId: string | undefined;
@@ -287,6 +289,7 @@ export function loadConfig(
     maxHitsPerRun: r.integer("MAX_HITS_PER_RUN"),
     deliveryConcurrency: r.integer("DELIVERY_CONCURRENCY"),
     deliveredRetentionMs: r.durationMs("DELIVERED_RETENTION"),
+    dataSilenceWarningMs: r.durationMs("DATA_SILENCE_WARNING"),
     exclusions: r.exclusions(),
     severityPolicy: {
       default: r.oneOf("SEVERITY_DEFAULT", SEVERITIES),

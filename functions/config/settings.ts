@@ -182,6 +182,15 @@ export const SETTINGS = [
     range: { min: "P1D", max: "P365D" },
   },
   {
+    name: "DATA_SILENCE_WARNING",
+    default: "P1D",
+    example: "an ISO 8601 duration such as P1D",
+    description:
+      "How long DeviceProcessEvents or DeviceFileEvents may receive nothing before a run warns that the table is silent (its data connector may be broken) and the data-liveness alert fires.",
+    source: "optional",
+    range: { min: "PT1H", max: "P30D" },
+  },
+  {
     name: "EXCLUSIONS_FILE",
     example: "a path to a JSON or YAML exclusions file",
     description: "Reviewed exclusions (benign activity to suppress, with expiry). See README.",

@@ -9,6 +9,7 @@ import type { IncidentPayload } from "../incidents/payload";
 import { validateIncidentPayload } from "../incidents/payload";
 import type { DetectionEvent, EnrichedHit, IngestionWindow, SuppressedHit } from "../model";
 import { queryDetection, type DetectionQuery } from "../query/detectionQuery";
+import { checkTableLiveness } from "../query/tableLiveness";
 import { planQuery, type QueryPass, type QueryPlan } from "../query/window";
 import { LeaseHeldError, type Lease } from "../state/lease";
 import {
@@ -112,6 +113,7 @@ export async function runDetection(deps: RunDependencies): Promise<RunResult> {
   };
 
   await holding(run, async () => {
+    summary.tablesLastIngested = await checkTableLiveness(deps);
     if (grant.previousEndedUncleanly) await repairAfterCrash(run);
     const watermarks = await deps.state.readWatermarks();
     const routineFrom = await detectNewHits(run, "routine", watermarks.routine);
@@ -387,6 +389,7 @@ async function buildIncidents(
 
 /** Queries and builds incidents as a real run would; records and posts nothing. */
 async function dryRun(deps: RunDependencies, summary: RunSummary): Promise<RunResult> {
+  summary.tablesLastIngested = await checkTableLiveness(deps);
   const watermark = await deps.state.readWatermark();
   const plan: QueryPlan | undefined = planQuery({
     watermark: watermark.value,

@@ -1,6 +1,7 @@
 import { performance } from "node:perf_hooks";
 import type { IngestionWindow, SuppressedHit } from "../model";
 import { addScanned, type DataScanned, type QueryOutcome } from "../query/detectionQuery";
+import type { TablesLastIngested } from "../query/tableLiveness";
 import type { QueryPlan } from "../query/window";
 import { NO_DELIVERIES, type DeliveryCounts } from "./deliverOutbox";
 
@@ -57,6 +58,8 @@ export class RunSummary {
   repaired = false;
   breakerOpened = false;
   retention = { ledgerRows: 0, deliveryLogRows: 0 };
+  /** Newest ingestion time of each Defender table (null: nothing within DATA_SILENCE_WARNING). */
+  tablesLastIngested: TablesLastIngested = {};
   durationMs = 0;
   // Monotonic, and apart from the run's clock: that one is injected (tests) and drives windows.
   private readonly startedTick = performance.now();
@@ -151,6 +154,7 @@ export class RunSummary {
       retriedDeferred: this.retried.deferred,
       retentionLedgerRows: this.retention.ledgerRows,
       retentionDeliveryLogRows: this.retention.deliveryLogRows,
+      tablesLastIngested: this.tablesLastIngested,
       durationMs: this.durationMs,
     };
   }

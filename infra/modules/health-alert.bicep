@@ -5,7 +5,7 @@
 //   from the workspace, so the detection would find nothing however long it runs.
 // Contract with the function (functions/run/runLog.ts): its name is nbtscanDetection, a failed run
 // is a failed invocation (requests with success == false), a completed run logs a trace starting
-// "nbtscan-detector run completed", and a silent or missing table a trace starting
+// "nbtscan-detector run completed", and a silent or missing table a trace containing
 // "nbtscan-detector data silence".
 
 import { schedulePeriod, schedules } from 'schedule.bicep'
@@ -61,10 +61,11 @@ print failed = failedRuns, completed = completedRuns
 | where failed > 0 or completed == 0
 '''
 
-// One row per silence or missing-table line in the window; the message names the table.
+// One row per silence or missing-table line in the window; the message names the table. A
+// missing table fails the run, whose error line carries the same text after "run failed: ".
 var dataQuery = '''
 traces
-| where message startswith "{0}"
+| where message contains "{0}"
 | summarize lines = count() by message
 '''
 

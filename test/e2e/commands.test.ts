@@ -221,6 +221,10 @@ describe("npm start (the local sandbox)", () => {
     );
     expect(result.stdout).toMatch(/### Next steps/);
     expect(result.stdout).toMatch(/suppressed\s*│\s*1/);
+    // The data-liveness figure: when each Defender table last received data.
+    expect(result.stdout).toMatch(/DeviceProcessEvents last ingested\s*│\s*'?\d{4}-\d\d-\d\dT/);
+    expect(result.stdout).toMatch(/DeviceFileEvents last ingested\s*│\s*'?\d{4}-\d\d-\d\dT/);
+    expect(result.stdout).not.toMatch(/data silence/);
     // Nothing keeps running: the sandbox's Azurite no longer accepts connections.
     const port = Number(
       /Azurite Table service\s+http:\/\/127\.0\.0\.1:(\d+)/.exec(result.stdout)?.[1],

@@ -98,6 +98,7 @@ describe("infra/hooks/stage-package.js", () => {
         "nbtscan.kql",
         "nbtscan.yaml",
         "package.json",
+        "table-liveness.kql",
       ].sort(),
     );
     const manifest = JSON.parse(readFileSync(path.join(stage, "package.json"), "utf8")) as Record<

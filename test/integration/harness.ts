@@ -8,7 +8,7 @@ import { InvocationContext, type Timer } from "@azure/functions";
 import { TableClient } from "@azure/data-tables";
 import { createDetectionHandler } from "../../functions/detectionFunction";
 import { validateIncidentPayload, type IncidentPayload } from "../../functions/incidents/payload";
-import type { DetectionEvent } from "../../functions/model";
+import { SOURCE_TABLES, type DetectionEvent } from "../../functions/model";
 import { FUNCTION_NAME, RUN_COMPLETED } from "../../functions/run/runLog";
 import { StateStore } from "../../functions/state/stateStore";
 import { loadDetectionRule } from "../../functions/detection/rule";
@@ -51,6 +51,13 @@ export interface Invocation {
 
 export interface SandboxOptions {
   events?: DetectionEvent[];
+  /**
+   * Newest ingestion of each table's events the detection does not match. By default both
+   * tables ingest up to a minute before each run (a live connector).
+   */
+  tableActivity?: Record<string, Date>;
+  /** Tables missing from the workspace. */
+  missingTables?: string[];
   maxRowsPerResponse?: number;
   /** Settings added to (or, as undefined, removed from) the defaults below. */
   env?: Record<string, string | undefined>;
@@ -93,6 +100,8 @@ export async function createSandbox(
     tls: shared.tls,
     events: options.events ?? [],
     maxRowsPerResponse: options.maxRowsPerResponse,
+    tableActivity: options.tableActivity,
+    missingTables: options.missingTables,
   });
   const playbook = await startPlaybookReceiver({ tls: shared.tls });
   const tableName = options.tableName ?? `t${randomUUID().replace(/-/g, "")}`;
@@ -135,6 +144,10 @@ export async function createSandbox(
       now = new Date(now.getTime() + ms);
     },
     async run() {
+      if (options.tableActivity === undefined) {
+        for (const table of SOURCE_TABLES)
+          la.setTableActivity(table, new Date(now.getTime() - MINUTE));
+      }
       const logs: LogLine[] = [];
       tableRequests.length = 0;
       const context = new InvocationContext({

@@ -189,6 +189,8 @@ describe("npm run detect (compiled command line)", () => {
       workspaceId: WORKSPACE_ID,
       tls,
       events: [good, poison],
+      // Both tables alive, so the poison row's warning is the only one.
+      tableActivity: { DeviceProcessEvents: now, DeviceFileEvents: now },
     });
     try {
       const result = await runNode(DETECT, ["--dry-run", "--json"], {

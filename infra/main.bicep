@@ -47,6 +47,12 @@ param stateTableName string = 'nbtscandetector'
 @description('Comma-separated email addresses the health alerts notify; empty notifies nobody (azd up warns).')
 param healthAlertEmails string = ''
 
+@description('Object id of the "Azure Security Insights" service principal in this tenant (the preprovision hook looks it up); empty: the automation rule only labels, and the role is assigned by hand (README).')
+param securityInsightsPrincipalId string = ''
+
+@description('Resource ids of response playbooks (Sentinel incident trigger) the automation rule runs on every nbtscan incident, e.g. Isolate-MDEMachine.')
+param responsePlaybookIds string[] = []
+
 var abbrs = loadJsonContent('abbreviations.json')
 var resourceToken = toLower(uniqueString(subscription().id, environmentName, location))
 var tags = {
@@ -137,6 +143,23 @@ module playbook 'modules/playbook.bicep' = {
   }
 }
 
+// The incident-trigger playbook that adds the evidence comment (evidence-playbook.bicep).
+module evidencePlaybook 'modules/evidence-playbook.bicep' = {
+  name: 'evidence-playbook'
+  scope: rg
+  params: {
+    name: '${abbrs.logicWorkflows}evidence-${resourceToken}'
+    connectionName: 'azuresentinel-${resourceToken}'
+    location: location
+    tags: tags
+    workspaceCustomerId: sentinelAccess.outputs.customerId
+    logAnalyticsEndpoint: logAnalyticsEndpoint
+    alertTableName: sentinelTable.outputs.tableName
+    diagnosticsWorkspaceId: monitoring.outputs.logAnalyticsWorkspaceId
+    securityInsightsPrincipalId: securityInsightsPrincipalId
+  }
+}
+
 // The playbooks' roles where the workspace and the DCR are (sentinel-roles.bicep).
 module sentinelRoles 'modules/sentinel-roles.bicep' = {
   name: 'sentinel-roles-${resourceToken}'
@@ -144,6 +167,23 @@ module sentinelRoles 'modules/sentinel-roles.bicep' = {
   params: {
     dataCollectionRuleName: sentinelTable.outputs.dataCollectionRuleName
     ingestPlaybookPrincipalId: playbook.outputs.principalId
+    workspaceName: workspaceName
+    alertTableName: sentinelTable.outputs.tableName
+    evidencePlaybookPrincipalId: evidencePlaybook.outputs.principalId
+  }
+}
+
+// The analytics rule over the table and the automation rule on its incidents (sentinel-rule.bicep).
+module sentinelRule 'modules/sentinel-rule.bicep' = {
+  name: 'sentinel-rule-${resourceToken}'
+  scope: resourceGroup(workspaceSubscriptionId, workspaceResourceGroupName)
+  params: {
+    workspaceName: workspaceName
+    alertTableName: sentinelTable.outputs.tableName
+    evidencePlaybookId: evidencePlaybook.outputs.sentinelMayRunPlaybooks
+      ? evidencePlaybook.outputs.id
+      : ''
+    responsePlaybookIds: responsePlaybookIds
   }
 }
 
@@ -213,6 +253,20 @@ module healthAlert 'modules/health-alert.bicep' = {
   }
 }
 
+// Rows that reached the alert table but never became Sentinel alerts (sentinel-health.bicep).
+module sentinelHealth 'modules/sentinel-health.bicep' = {
+  name: 'sentinel-health'
+  scope: rg
+  params: {
+    alertName: '${abbrs.insightsScheduledQueryRules}sentinel-${resourceToken}'
+    location: location
+    tags: tags
+    sentinelWorkspaceResourceId: sentinelWorkspaceResourceId
+    alertTableName: sentinelTable.outputs.tableName
+    actionGroupIds: healthAlert.outputs.actionGroupIds
+  }
+}
+
 // azd stores these in the environment; none is a secret.
 output AZURE_LOCATION string = location
 output AZURE_TENANT_ID string = tenant().tenantId
@@ -225,3 +279,7 @@ output APPLICATION_INSIGHTS_NAME string = monitoring.outputs.applicationInsights
 output HEALTH_ALERT_NAME string = healthAlert.outputs.alertName
 output DATA_ALERT_NAME string = healthAlert.outputs.dataAlertName
 output MANAGED_IDENTITY_CLIENT_ID string = identity.outputs.clientId
+output EVIDENCE_PLAYBOOK_NAME string = evidencePlaybook.outputs.name
+output ALERT_TABLE_NAME string = sentinelTable.outputs.tableName
+output SENTINEL_ANALYTICS_RULE_NAME string = sentinelRule.outputs.analyticsRuleName
+output SENTINEL_HEALTH_ALERT_NAME string = sentinelHealth.outputs.alertName

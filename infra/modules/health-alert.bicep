@@ -198,3 +198,5 @@ resource dataAlertReader 'Microsoft.Authorization/roleAssignments@2022-04-01' = 
 
 output alertName string = healthAlert.name
 output dataAlertName string = dataAlert.name
+// For the Sentinel health rule (sentinel-health.bicep), which notifies the same people.
+output actionGroupIds string[] = empty(emailReceivers) ? [] : [actionGroup.id]

@@ -7,6 +7,15 @@ param dataCollectionRuleName string
 @description('Principal id of the ingest playbook\'s identity: sends alert rows through the DCR.')
 param ingestPlaybookPrincipalId string
 
+@description('Name of the existing Sentinel-enabled Log Analytics workspace.')
+param workspaceName string
+
+@description('Name of the alert table the evidence playbook reads.')
+param alertTableName string
+
+@description('Principal id of the evidence playbook\'s identity: reads the evidence, comments on the incident.')
+param evidencePlaybookPrincipalId string
+
 // Monitoring Metrics Publisher: the built-in role the Logs Ingestion API requires on the DCR
 // (Microsoft.Insights/Telemetry/Write, data action). Scoped to this one DCR, the ingest playbook
 // can write alert rows to NbtscanAlerts_CL and nothing else: no query, no Sentinel write.
@@ -26,6 +35,58 @@ resource ingestPublisher 'Microsoft.Authorization/roleAssignments@2022-04-01' = 
       monitoringMetricsPublisherRoleId
     )
     principalId: ingestPlaybookPrincipalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
+resource workspace 'Microsoft.OperationalInsights/workspaces@2025-07-01' existing = {
+  name: workspaceName
+}
+
+// The evidence playbook's job, action by action; no built-in role is this narrow (Microsoft
+// Sentinel Responder also manages automation rules, deployments and alert rules; Log Analytics
+// Reader reads every table and all configuration). Actions from the Microsoft.SecurityInsights and
+// Microsoft.OperationalInsights operation lists (learn.microsoft.com/azure/role-based-access-control/
+// permissions/security and .../monitor); table-level read as in "Manage access to Log Analytics
+// workspaces" (learn.microsoft.com/azure/azure-monitor/logs/manage-access).
+var evidenceActions = [
+  // The Sentinel connector reads the incident it comments on.
+  'Microsoft.SecurityInsights/incidents/read'
+  // Write the evidence comment, and read comments back.
+  'Microsoft.SecurityInsights/incidents/comments/read'
+  'Microsoft.SecurityInsights/incidents/comments/write'
+  // Run a query against the workspace ...
+  'Microsoft.OperationalInsights/workspaces/read'
+  'Microsoft.OperationalInsights/workspaces/query/read'
+  // ... over these two tables only: the alert records (for the IncidentKey) and the alert rows.
+  'Microsoft.OperationalInsights/workspaces/query/SecurityAlert/read'
+  'Microsoft.OperationalInsights/workspaces/query/${alertTableName}/read'
+]
+
+// Custom roles are assignable at resource-group scope at the narrowest; the assignment below is
+// on the workspace itself.
+resource evidenceRole 'Microsoft.Authorization/roleDefinitions@2022-04-01' = {
+  name: guid(resourceGroup().id, 'nbtscan-detector evidence commenter')
+  properties: {
+    roleName: 'nbtscan-detector evidence commenter (${guid(resourceGroup().id)})'
+    description: 'Reads SecurityAlert and the nbtscan-detector alert table, and comments on Sentinel incidents.'
+    type: 'CustomRole'
+    permissions: [
+      {
+        actions: evidenceActions
+        notActions: []
+      }
+    ]
+    assignableScopes: [resourceGroup().id]
+  }
+}
+
+resource evidenceCommenter 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(workspace.id, evidencePlaybookPrincipalId, evidenceRole.id)
+  scope: workspace
+  properties: {
+    roleDefinitionId: evidenceRole.id
+    principalId: evidencePlaybookPrincipalId
     principalType: 'ServicePrincipal'
   }
 }

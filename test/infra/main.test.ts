@@ -12,6 +12,7 @@ import {
   isObject,
   moduleDeployment,
   onlyResource,
+  resolveVariables,
   resourcesOfType,
   stringsIn,
   templatesOf,
@@ -39,6 +40,12 @@ const LEAST_PRIVILEGE_ROLES: Record<string, { role: string; scopeTypes: string[]
     role: "Monitoring Metrics Publisher",
     // The function's telemetry; the ingest playbook's alert rows (Logs Ingestion API).
     scopeTypes: ["Microsoft.Insights/components", "Microsoft.Insights/dataCollectionRules"],
+  },
+  "f4c81013-99ee-4d62-a7ee-b3f1f648599a": {
+    role: "Microsoft Sentinel Automation Contributor",
+    // Sentinel checks it on the playbooks' resource group; granted only when the hook found the
+    // Azure Security Insights principal.
+    scopeTypes: ["resourceGroup"],
   },
   "4633458b-17de-408a-b874-0445c86b69e6": {
     role: "Key Vault Secrets User",
@@ -366,9 +373,11 @@ describe("Key Vault", () => {
     expect(properties(secret).value).toMatch(
       /listCallbackUrl\(.*Microsoft\.Logic\/workflows\/triggers/,
     );
-    // main's JSON holds every nested template, so one scan sees every string once.
+    // main's JSON holds every nested template, so one scan sees every string once. Only ARM
+    // expressions ("[...]") count: a Logic App definition's own "@{listCallbackUrl()}" is
+    // evaluated by the workflow at run time and returns nothing to the deployment.
     const listCalls = stringsIn(main)
-      .filter(([, value]) => LIST_CALL.test(value))
+      .filter(([, value]) => /^\[(?!\[)/.test(value) && LIST_CALL.test(value))
       .map(([trail]) => trail.join("/"));
     expect(listCalls).toEqual([
       expect.stringMatching(
@@ -399,10 +408,40 @@ describe("role assignments", () => {
     return expression.match(GUID) ?? [];
   }
 
-  it("each grant exactly one allow-listed least-privilege role", () => {
+  /** Assignments of a custom role declared in the deployment, and the role's definition. */
+  function customRoleOf(located: Located): Located | undefined {
+    const id = text(properties(located).roleDefinitionId);
+    const match = /^\[resourceId\('Microsoft\.Authorization\/roleDefinitions', (.+)\)\]$/.exec(id);
+    if (match === null) return undefined;
+    const definition = resourcesOfType(main, "Microsoft.Authorization/roleDefinitions").find(
+      (candidate) => text(candidate.resource.name) === `[${match[1]}]`,
+    );
+    return definition;
+  }
+
+  it("each grant exactly one allow-listed least-privilege role, or a narrow custom role", () => {
     const assignments = resourcesOfType(main, "Microsoft.Authorization/roleAssignments");
     expect(assignments.length).toBeGreaterThan(0);
     for (const assignment of assignments) {
+      const custom = customRoleOf(assignment);
+      if (custom !== undefined) {
+        // Named actions only: no wildcard, no data actions, assignable in one resource group.
+        const permissions = resolveVariables(
+          at(custom.resource, "properties", "permissions"),
+          custom.template,
+        );
+        expect(Array.isArray(permissions) && permissions.length).toBe(1);
+        const actions = at(Array.isArray(permissions) ? permissions[0] : undefined, "actions");
+        expect(Array.isArray(actions) && actions.length).toBeGreaterThan(0);
+        for (const action of Array.isArray(actions) ? actions : []) {
+          expect(text(action)).not.toContain("*");
+        }
+        expect(at(custom.resource, "properties", "assignableScopes")).toEqual([
+          "[resourceGroup().id]",
+        ]);
+        expect(properties(assignment).principalType).toBe("ServicePrincipal");
+        continue;
+      }
       const guids = roleGuid(assignment);
       expect(guids).toHaveLength(1);
       expect(Object.keys(LEAST_PRIVILEGE_ROLES)).toContain(guids[0].toLowerCase());
@@ -411,14 +450,16 @@ describe("role assignments", () => {
   });
 
   it("grant every role the detection needs, each on the resource it is for", () => {
-    const granted = resourcesOfType(main, "Microsoft.Authorization/roleAssignments").map(
-      (assignment) => {
+    const granted = resourcesOfType(main, "Microsoft.Authorization/roleAssignments")
+      .filter((assignment) => customRoleOf(assignment) === undefined)
+      .map((assignment) => {
         const guid = roleGuid(assignment)[0].toLowerCase();
         return { guid, scope: text(assignment.resource.scope) };
-      },
-    );
-    // Scoped to the one resource, never to a resource group or subscription.
-    const scopeType = (scope: string) => /^\[resourceId\('([^']+)'/.exec(scope)?.[1] ?? scope;
+      });
+    // Scoped to the one resource, never to a subscription; to a resource group (no scope) only
+    // where the allow-list says so.
+    const scopeType = (scope: string) =>
+      scope === "" ? "resourceGroup" : (/^\[resourceId\('([^']+)'/.exec(scope)?.[1] ?? scope);
     expect(
       [...new Set(granted.map(({ guid, scope }) => `${guid} on ${scopeType(scope)}`))].sort(),
     ).toEqual(
@@ -601,7 +642,10 @@ describe("schedule", () => {
 
 describe("detection health alerts", () => {
   function rules(): Located[] {
-    return resourcesOfType(main, "Microsoft.Insights/scheduledQueryRules");
+    // The Sentinel-side health rule is sentinel.test.ts's.
+    return resourcesOfType(main, "Microsoft.Insights/scheduledQueryRules").filter(
+      (located) => located.path.join("/") === "health-alert",
+    );
   }
 
   function rule(displayName: string): Located {

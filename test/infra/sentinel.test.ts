@@ -2,7 +2,10 @@
 // alert table and its DCR (sentinel-table.bicep), checked against infra/alert-table.json, the
 // file the function's rows are validated against; the ingest playbook (playbook.bicep), its run
 // history and its one role.
+import { readFileSync } from "node:fs";
+import path from "node:path";
 import { SETTINGS } from "../../functions/config/settings";
+import { loadDetectionRule } from "../../functions/detection/rule";
 import { isoDurationMs } from "../../functions/config/duration";
 import { ALERT_TABLE } from "../../functions/incidents/alertRows";
 import incidentSchema from "../../infra/incident.schema.json";
@@ -14,7 +17,7 @@ import {
   inlineVariables,
   isObject,
   moduleDeployment,
-  onlyResource,
+  REPO_ROOT,
   resolveVariables,
   resourcesOfType,
   text,
@@ -62,6 +65,31 @@ function evaluateExpression(expression: string, template: JsonObject): Json | un
   throw new Error(`expression not evaluated by this test: ${expression}`);
 }
 
+/** The module main.bicep deploys under this deployment name. */
+function moduleNamed(deploymentName: string): JsonObject {
+  const resources = at(main, "resources");
+  const found = Object.values(isObject(resources) ? resources : {}).find(
+    (resource) =>
+      isObject(resource) &&
+      resource.type === "Microsoft.Resources/deployments" &&
+      text(resource.name) === deploymentName,
+  );
+  if (!isObject(found)) throw new Error(`main.bicep deploys no module named ${deploymentName}`);
+  return found;
+}
+
+/** The resources of a type that the deployment creates (not `existing` references). */
+function declared(type: string): Located[] {
+  return resourcesOfType(main, type).filter(({ resource }) => resource.existing !== true);
+}
+
+/** The one resource of a type the deployment creates. */
+function onlyDeclared(type: string): Located {
+  const found = declared(type);
+  if (found.length !== 1) throw new Error(`expected one ${type}, found ${found.length}`);
+  return found[0];
+}
+
 function properties(located: Located): JsonObject {
   const value = located.resource.properties;
   if (!isObject(value)) throw new Error(`${text(located.resource.type)} has no properties`);
@@ -71,7 +99,7 @@ function properties(located: Located): JsonObject {
 const fileColumns = ALERT_TABLE.columns.map(({ name, type }) => ({ name, type }));
 
 describe("the alert table", () => {
-  const table = () => onlyResource(main, "Microsoft.OperationalInsights/workspaces/tables");
+  const table = () => onlyDeclared("Microsoft.OperationalInsights/workspaces/tables");
 
   it("is created in the Sentinel workspace, on the Analytics plan", () => {
     const located = table();
@@ -97,7 +125,7 @@ describe("the alert table", () => {
 });
 
 describe("the alert table's data collection rule", () => {
-  const dcr = () => onlyResource(main, "Microsoft.Insights/dataCollectionRules");
+  const dcr = () => onlyDeclared("Microsoft.Insights/dataCollectionRules");
   const streamName = `Custom-${ALERT_TABLE.name}`;
 
   function streams(): JsonObject {
@@ -138,7 +166,7 @@ describe("the alert table's data collection rule", () => {
     const declared = streams();
     expect(Object.keys(declared)).toEqual([streamName]);
     const streamColumns = evaluate(at(declared[streamName], "columns"), located.template);
-    const tableLocated = onlyResource(main, "Microsoft.OperationalInsights/workspaces/tables");
+    const tableLocated = onlyDeclared("Microsoft.OperationalInsights/workspaces/tables");
     const tableColumns = evaluate(
       at(properties(tableLocated), "schema", "columns"),
       tableLocated.template,
@@ -192,7 +220,7 @@ describe("the alert table's data collection rule", () => {
 
 /** A Logic App by the module (deployment name) that declares it. */
 function workflowIn(moduleName: string): { located: Located; definition: JsonObject } {
-  const found = resourcesOfType(main, "Microsoft.Logic/workflows").filter(
+  const found = declared("Microsoft.Logic/workflows").filter(
     (located) => located.path.join("/") === moduleName,
   );
   if (found.length !== 1) throw new Error(`expected one Logic App in ${moduleName}`);
@@ -355,7 +383,7 @@ describe("the ingest playbook", () => {
 
 describe("Logic App run history", () => {
   it("goes to the monitoring workspace (WorkflowRuntime) for every Logic App", () => {
-    const workflows = resourcesOfType(main, "Microsoft.Logic/workflows");
+    const workflows = declared("Microsoft.Logic/workflows");
     expect(workflows.length).toBeGreaterThan(0);
     const settings = resourcesOfType(main, "Microsoft.Insights/diagnosticSettings");
     for (const workflow of workflows) {
@@ -373,11 +401,464 @@ describe("Logic App run history", () => {
       expect(at(mine[0].resource, "properties", "workspaceId")).toBe(
         "[parameters('diagnosticsWorkspaceId')]",
       );
-      const passed = at(moduleDeployment(main, where), "properties", "parameters");
+      const passed = at(moduleNamed(where), "properties", "parameters");
       expect([where, at(passed, "diagnosticsWorkspaceId", "value")]).toEqual([
         where,
         "[reference('monitoring').outputs.logAnalyticsWorkspaceId.value]",
       ]);
     }
+  });
+});
+
+// --- The analytics rule, the automation rule, the evidence playbook, detection health ---------
+
+const detection = loadDetectionRule();
+const ruleFile = JSON.parse(
+  readFileSync(path.join(REPO_ROOT, "infra", "sentinel", "analytics-rule.json"), "utf8"),
+) as JsonObject;
+const alertTableSchema: TableSchema = {
+  Name: ALERT_TABLE.name,
+  Properties: ALERT_TABLE.columns.map((c) => ({ Name: c.name, Type: c.type })),
+};
+const securityAlertSchema = JSON.parse(
+  readFileSync(path.join(__dirname, "schemas", "SecurityAlert.json"), "utf8"),
+) as TableSchema;
+
+/**
+ * Identifiers each entity type accepts in an analytics rule's entity mappings (Microsoft Sentinel
+ * entities reference, "Entity types and identifiers":
+ * learn.microsoft.com/azure/sentinel/entities-reference).
+ */
+const ENTITY_IDENTIFIERS: Record<string, string[]> = {
+  Account: [
+    "Name",
+    "FullName",
+    "NTDomain",
+    "DnsDomain",
+    "UPNSuffix",
+    "Sid",
+    "AadTenantId",
+    "AadUserId",
+    "PUID",
+    "IsDomainJoined",
+    "DisplayName",
+    "ObjectGuid",
+  ],
+  Host: [
+    "DnsDomain",
+    "NTDomain",
+    "HostName",
+    "FullName",
+    "NetBiosName",
+    "AzureID",
+    "OMSAgentID",
+    "OSFamily",
+    "OSVersion",
+    "IsDomainJoined",
+  ],
+  File: ["Directory", "Name"],
+  FileHash: ["Algorithm", "Value"],
+  Process: ["ProcessId", "CommandLine", "ElevationToken", "CreationTimeUtc"],
+};
+
+function ruleResource(): Located {
+  return onlyDeclared("Microsoft.SecurityInsights/alertRules");
+}
+
+function ruleProperty(name: string): Json | undefined {
+  const located = ruleResource();
+  return evaluate(at(properties(located), name), located.template);
+}
+
+function ruleQuery(): string {
+  return text(ruleProperty("query"));
+}
+
+interface Mapping {
+  entityType: string;
+  fieldMappings: { identifier: string; columnName: string }[];
+}
+
+describe("the analytics rule", () => {
+  it("is a Scheduled rule of the stable SecurityInsights API, in the Sentinel workspace", () => {
+    const { resource } = ruleResource();
+    expect(resource.kind).toBe("Scheduled");
+    expect(resource.apiVersion).toBe("2025-09-01");
+    expect(resource.scope).toBe(
+      "[resourceId('Microsoft.OperationalInsights/workspaces', parameters('workspaceName'))]",
+    );
+    const module = moduleDeployment(main, "sentinelRule");
+    expect(text(module.resourceGroup)).toBe("[variables('workspaceResourceGroupName')]");
+    expect(ruleProperty("enabled")).toBe(true);
+  });
+
+  it("takes its name, description, severity, tactics and techniques from nbtscan.yaml", () => {
+    const located = ruleResource();
+    const props = properties(located);
+    // The YAML is loaded (loadYamlContent), not copied: its values are in the template.
+    expect(evaluate("[variables('detection')]", located.template)).toMatchObject({
+      id: detection.id,
+      name: detection.name,
+      severity: detection.severity,
+    });
+    expect(props.displayName).toBe("[variables('detection').name]");
+    expect(props.description).toBe("[variables('detection').description]");
+    expect(props.severity).toBe("[variables('detection').severity]");
+    expect(props.tactics).toBe(
+      "[map(variables('detection').tactics, lambda('tactic', lambdaVariables('tactic').name))]",
+    );
+    expect(props.techniques).toBe(
+      "[map(variables('detection').relevantTechniques, lambda('technique', lambdaVariables('technique').id))]",
+    );
+    // What those lambdas give: Sentinel's tactic name and ATT&CK technique ids.
+    expect(detection.tactics.map((t) => t.name)).toEqual(["Discovery"]);
+    expect(detection.relevantTechniques.map((t) => t.id)).toEqual([
+      "T1046",
+      "T1018",
+      "T1016",
+      "T1033",
+      "T1040",
+    ]);
+  });
+
+  it("runs every 5 minutes over a day, one alert per row, within the scheduled-rule limits", () => {
+    expect(ruleProperty("queryFrequency")).toBe("PT5M");
+    expect(ruleProperty("queryPeriod")).toBe("P1D");
+    expect(ruleProperty("triggerOperator")).toBe("GreaterThan");
+    expect(ruleProperty("triggerThreshold")).toBe(0);
+    expect(ruleProperty("eventGroupingSettings")).toEqual({ aggregationKind: "AlertPerResult" });
+    expect(ruleQuery().length).toBeLessThanOrEqual(10_000);
+    // At most 150 alerts per run: the query never returns more, so none is a summary alert.
+    expect(ruleQuery()).toMatch(/\| take 150\b/);
+  });
+
+  it("has a query that Kusto.Language analyses clean against the table's and SecurityAlert's schemas", () => {
+    const inspection = inspectKql(ruleQuery(), [alertTableSchema, securityAlertSchema]);
+    expect(inspection.diagnostics).toEqual([]);
+    expect(inspection.resultColumns).toBeDefined();
+  });
+
+  it("maps Host, Account, File, FileHash (SHA1, SHA256) and Process with documented identifiers", () => {
+    const mappings = ruleProperty("entityMappings") as unknown as Mapping[];
+    expect(mappings.map((m) => m.entityType)).toEqual([
+      "Host",
+      "Account",
+      "File",
+      "FileHash",
+      "FileHash",
+      "Process",
+      "Process",
+    ]);
+    expect(mappings.length).toBeLessThanOrEqual(10);
+    for (const mapping of mappings) {
+      expect(mapping.fieldMappings.length).toBeGreaterThan(0);
+      expect(mapping.fieldMappings.length).toBeLessThanOrEqual(3);
+      for (const { identifier } of mapping.fieldMappings) {
+        expect([mapping.entityType, ENTITY_IDENTIFIERS[mapping.entityType]]).toEqual([
+          mapping.entityType,
+          expect.arrayContaining([identifier]),
+        ]);
+      }
+    }
+    // FileHash: one for each algorithm, the algorithm's name coming from the query.
+    const hashes = mappings.filter((m) => m.entityType === "FileHash");
+    const algorithmColumns = hashes.map(
+      (m) => m.fieldMappings.find((f) => f.identifier === "Algorithm")?.columnName,
+    );
+    const valueColumns = hashes.map(
+      (m) => m.fieldMappings.find((f) => f.identifier === "Value")?.columnName,
+    );
+    expect(valueColumns).toEqual(["SHA1", "SHA256"]);
+    expect(ruleQuery()).toContain(
+      `extend ${algorithmColumns[0]} = "SHA1", ${algorithmColumns[1]} = "SHA256"`,
+    );
+  });
+
+  it("names only columns its query returns, in mappings, custom details and overrides", () => {
+    const result = inspectKql(ruleQuery(), [alertTableSchema, securityAlertSchema]).resultColumns;
+    const returned = (result ?? []).map((c) => c.name);
+    const mappings = ruleProperty("entityMappings") as unknown as Mapping[];
+    const named = [
+      ...mappings.flatMap((m) => m.fieldMappings.map((f) => f.columnName)),
+      ...Object.values(ruleProperty("customDetails") as JsonObject).map((v) => text(v)),
+      text(at(ruleProperty("alertDetailsOverride"), "alertSeverityColumnName")),
+      ...["alertDisplayNameFormat", "alertDescriptionFormat"].flatMap((key) =>
+        [...text(at(ruleProperty("alertDetailsOverride"), key)).matchAll(/\{\{(\w+)\}\}/g)].map(
+          (m) => m[1],
+        ),
+      ),
+    ];
+    expect(named.length).toBeGreaterThan(20);
+    expect(named.filter((column) => !returned.includes(column))).toEqual([]);
+  });
+
+  it("has custom details Sentinel accepts: at most 20, keys of at most 20 word characters", () => {
+    const details = ruleProperty("customDetails") as JsonObject;
+    const keys = Object.keys(details);
+    expect(keys.length).toBeLessThanOrEqual(20);
+    for (const key of keys) expect(key).toMatch(/^[a-zA-Z]+\w{0,19}$/);
+    expect(key20(keys)).toEqual([]);
+    expect(details).toMatchObject({
+      IncidentKey: "IncidentKey",
+      EventKey: "EventKey",
+      MatchedBy: "MatchedBy",
+      DeviceId: "DeviceId",
+      ReportId: "ReportId",
+    });
+  });
+
+  it("makes the alert's title, description and severity ours, within the format limits", () => {
+    const override = ruleProperty("alertDetailsOverride") as JsonObject;
+    expect(override).toEqual({
+      alertDisplayNameFormat: "{{AlertTitle}}",
+      alertDescriptionFormat: "{{AlertDescription}}",
+      alertSeverityColumnName: "AlertSeverity",
+    });
+    for (const key of ["alertDisplayNameFormat", "alertDescriptionFormat"]) {
+      expect((text(override[key]).match(/\{\{/g) ?? []).length).toBeLessThanOrEqual(3);
+    }
+  });
+
+  it("groups its alerts into one incident per IncidentKey, over the longest lookback", () => {
+    expect(ruleProperty("incidentConfiguration")).toEqual({
+      createIncident: true,
+      groupingConfiguration: {
+        enabled: true,
+        reopenClosedIncident: true,
+        lookbackDuration: "P7D",
+        matchingMethod: "Selected",
+        groupByEntities: [],
+        groupByAlertDetails: [],
+        groupByCustomDetails: ["IncidentKey"],
+      },
+    });
+    // Only a key of this rule's custom details may be grouped on.
+    expect(Object.keys(ruleProperty("customDetails") as JsonObject)).toContain("IncidentKey");
+  });
+
+  it("is created after the alert table: main passes the table's name from its module", () => {
+    const passed = at(moduleDeployment(main, "sentinelRule"), "properties", "parameters");
+    expect(at(passed, "alertTableName", "value")).toBe(
+      "[reference('sentinelTable').outputs.tableName.value]",
+    );
+    const located = ruleResource();
+    expect(located.resource.dependsOn).toEqual(["alertTable"]);
+    expect(at(located.template, "resources", "alertTable", "name")).toBe(
+      "[format('{0}/{1}', parameters('workspaceName'), parameters('alertTableName'))]",
+    );
+  });
+
+  it("is read from the same file the sandbox applies", () => {
+    const located = ruleResource();
+    expect(evaluate("[variables('ruleDefinition')]", located.template)).toEqual(ruleFile);
+  });
+});
+
+/** Custom detail keys longer than 20 characters. */
+function key20(keys: string[]): string[] {
+  return keys.filter((key) => key.length > 20);
+}
+
+describe("the automation rule", () => {
+  function automation(): JsonObject {
+    return properties(onlyDeclared("Microsoft.SecurityInsights/automationRules"));
+  }
+
+  it("fires when an incident of the analytics rule is created", () => {
+    const logic = at(automation(), "triggeringLogic");
+    expect(at(logic, "isEnabled")).toBe(true);
+    expect(at(logic, "triggersOn")).toBe("Incidents");
+    expect(at(logic, "triggersWhen")).toBe("Created");
+    expect(at(logic, "conditions")).toEqual([
+      {
+        conditionType: "Property",
+        conditionProperties: {
+          propertyName: "IncidentRelatedAnalyticRuleIds",
+          operator: "Contains",
+          propertyValues: [
+            "[extensionResourceId(resourceId('Microsoft.OperationalInsights/workspaces', parameters('workspaceName')), 'Microsoft.SecurityInsights/alertRules', guid(resourceId('Microsoft.OperationalInsights/workspaces', parameters('workspaceName')), variables('detection').id))]",
+          ],
+        },
+      },
+    ]);
+  });
+
+  it("labels the incident nbtscan-detector, then runs the evidence and response playbooks", () => {
+    const located = onlyDeclared("Microsoft.SecurityInsights/automationRules");
+    expect(at(located.template, "variables", "playbookIds")).toBe(
+      "[concat(if(empty(parameters('evidencePlaybookId')), createArray(), createArray(parameters('evidencePlaybookId'))), parameters('responsePlaybookIds'))]",
+    );
+    const actions = text(at(automation(), "actions"));
+    expect(actions).toContain(
+      "createObject('order', 1, 'actionType', 'ModifyProperties', 'actionConfiguration', createObject('labels', createArray(createObject('labelName', 'nbtscan-detector'))))",
+    );
+    expect(actions).toContain("'actionType', 'RunPlaybook'");
+    expect(actions).toContain(
+      "createObject('logicAppResourceId', variables('playbookIds')[lambdaVariables('i')], 'tenantId', tenant().tenantId)",
+    );
+    const passed = at(moduleDeployment(main, "sentinelRule"), "properties", "parameters");
+    // The evidence playbook only once Sentinel may run it (the role below), else labels only.
+    expect(at(passed, "evidencePlaybookId")).toBe(
+      "[if(reference('evidencePlaybook').outputs.sentinelMayRunPlaybooks.value, createObject('value', reference('evidencePlaybook').outputs.id.value), createObject('value', ''))]",
+    );
+    expect(at(passed, "responsePlaybookIds", "value")).toBe("[parameters('responsePlaybookIds')]");
+    expect(at(main, "parameters", "responsePlaybookIds", "defaultValue")).toEqual([]);
+  });
+
+  it("runs playbooks only after Azure Security Insights holds Automation Contributor on their group", () => {
+    const grant = declared("Microsoft.Authorization/roleAssignments").find(({ resource }) =>
+      text(at(resource, "properties", "principalId")).includes("securityInsightsPrincipalId"),
+    );
+    expect(grant).toBeDefined();
+    expect(grant?.path).toEqual(["evidence-playbook"]);
+    expect(grant?.resource.condition).toBe(
+      "[not(empty(parameters('securityInsightsPrincipalId')))]",
+    );
+    // No scope: the playbooks' resource group.
+    expect(grant?.resource.scope).toBeUndefined();
+    expect(
+      inlineVariables(text(at(grant?.resource, "properties", "roleDefinitionId")), grant!.template),
+    ).toContain("f4c81013-99ee-4d62-a7ee-b3f1f648599a");
+    // The hook finds the principal's object id; azd passes it on.
+    const parameters = JSON.parse(
+      readFileSync(path.join(REPO_ROOT, "infra", "main.parameters.json"), "utf8"),
+    ) as JsonObject;
+    expect(at(parameters, "parameters", "securityInsightsPrincipalId", "value")).toBe(
+      "${SECURITY_INSIGHTS_PRINCIPAL_ID}",
+    );
+    const azureYaml = readFileSync(path.join(REPO_ROOT, "azure.yaml"), "utf8");
+    expect(azureYaml).toContain("node infra/hooks/security-insights-principal.js");
+    expect(
+      readFileSync(
+        path.join(REPO_ROOT, "infra", "hooks", "security-insights-principal.js"),
+        "utf8",
+      ),
+    ).toContain("98785600-1bb7-4fb9-b9fa-19afe2c8a360");
+  });
+});
+
+describe("the evidence playbook", () => {
+  const evidence = () => workflowIn("evidence-playbook");
+
+  it("is started by the Microsoft Sentinel incident trigger, through a managed-identity connection", () => {
+    const { located, definition } = evidence();
+    expect(at(definition, "triggers", "Microsoft_Sentinel_incident", "type")).toBe(
+      "ApiConnectionWebhook",
+    );
+    expect(at(definition, "triggers", "Microsoft_Sentinel_incident", "inputs", "path")).toBe(
+      "/incident-creation",
+    );
+    expect(at(located.resource, "identity", "type")).toBe("SystemAssigned");
+    const connections = at(properties(located), "parameters", "$connections", "value");
+    expect(at(connections, "azuresentinel", "connectionProperties")).toEqual({
+      authentication: { type: "ManagedServiceIdentity" },
+    });
+    const connection = onlyDeclared("Microsoft.Web/connections");
+    expect(connection.resource.kind).toBe("V1");
+    expect(at(connection.resource, "properties", "parameterValueType")).toBe("Alternative");
+    expect(
+      text(
+        resolveVariables(at(connection.resource, "properties", "api", "id"), connection.template),
+      ),
+    ).toContain("'Microsoft.Web/locations/managedApis', parameters('location'), 'azuresentinel'");
+  });
+
+  it("reads the evidence with a query that Kusto.Language analyses clean", () => {
+    const { located } = evidence();
+    const template = text(at(located.template, "variables", "evidenceQuery"));
+    // format('...{0}...', parameters('alertTableName')): fill in the table, and the alert ids
+    // the workflow puts where @{string(body('Alert_ids'))} is.
+    const kql = template
+      .replace(/^\[format\('/, "")
+      .replace(/', parameters\('alertTableName'\)\)\]$/, "")
+      .replace(/''/g, "'")
+      .replace("{0}", ALERT_TABLE.name)
+      .replace(/\{\{/g, "{")
+      .replace(/\}\}/g, "}")
+      .replace("@{string(body('Alert_ids'))}", '["a1","a2"]');
+    const inspection = inspectKql(kql, [alertTableSchema, securityAlertSchema]);
+    expect(inspection.diagnostics).toEqual([]);
+    expect(inspection.resultColumns?.map((c) => c.name)).toEqual(["EvidenceComment"]);
+  });
+
+  it("comments on the incident after reading, and not otherwise", () => {
+    const { definition } = evidence();
+    const comment = actionOf(definition, "Add_evidence_comment");
+    expect(at(comment, "inputs", "path")).toBe("/Incidents/Comment");
+    expect(at(comment, "inputs", "body", "incidentArmId")).toBe("@triggerBody()?['object']?['id']");
+    expect(at(actionOf(definition, "Read_evidence"), "inputs", "authentication")).toEqual({
+      type: "ManagedServiceIdentity",
+      audience: "[parameters('logAnalyticsAudience')]",
+    });
+    const actions = definition.actions;
+    if (!isObject(actions)) throw new Error("no actions");
+    const read = simulate(actions, () => ({ statusCode: 200 }));
+    expect(read.calls).toEqual(["Read_evidence", "Add_evidence_comment"]);
+    const failed = simulate(actions, (name) => {
+      if (name !== "Read_evidence") throw new Error(`unexpected call: ${name}`);
+      return { statusCode: 403 };
+    });
+    expect(failed.calls).toEqual(["Read_evidence"]);
+  });
+
+  it("holds a custom role with exactly its job's actions, on the workspace", () => {
+    const held = declared("Microsoft.Authorization/roleAssignments").filter(
+      ({ resource }) =>
+        text(at(resource, "properties", "principalId")) ===
+        "[parameters('evidencePlaybookPrincipalId')]",
+    );
+    expect(held).toHaveLength(1);
+    expect(text(held[0].resource.scope)).toBe(
+      "[resourceId('Microsoft.OperationalInsights/workspaces', parameters('workspaceName'))]",
+    );
+    const role = onlyDeclared("Microsoft.Authorization/roleDefinitions");
+    const actions = resolveVariables(at(role.resource, "properties", "permissions"), role.template);
+    expect(at(Array.isArray(actions) ? actions[0] : undefined, "actions")).toEqual([
+      "Microsoft.SecurityInsights/incidents/read",
+      "Microsoft.SecurityInsights/incidents/comments/read",
+      "Microsoft.SecurityInsights/incidents/comments/write",
+      "Microsoft.OperationalInsights/workspaces/read",
+      "Microsoft.OperationalInsights/workspaces/query/read",
+      "Microsoft.OperationalInsights/workspaces/query/SecurityAlert/read",
+      "[format('Microsoft.OperationalInsights/workspaces/query/{0}/read', parameters('alertTableName'))]",
+    ]);
+  });
+});
+
+describe("detection health: rows that did not become alerts", () => {
+  function healthRule(): Located {
+    const found = declared("Microsoft.Insights/scheduledQueryRules").filter(
+      (located) => located.path.join("/") === "sentinel-health",
+    );
+    if (found.length !== 1) throw new Error("expected one Sentinel health rule");
+    return found[0];
+  }
+
+  it("watches the Sentinel workspace every 15 minutes", () => {
+    const props = properties(healthRule());
+    expect(props.scopes).toEqual(["[parameters('sentinelWorkspaceResourceId')]"]);
+    expect(props.evaluationFrequency).toBe("PT15M");
+    const passed = at(moduleNamed("sentinel-health"), "properties", "parameters");
+    expect(at(passed, "sentinelWorkspaceResourceId", "value")).toBe(
+      "[parameters('sentinelWorkspaceResourceId')]",
+    );
+    expect(at(passed, "actionGroupIds", "value")).toBe(
+      "[reference('healthAlert').outputs.actionGroupIds.value]",
+    );
+  });
+
+  it("joins the table with SecurityAlert on IncidentKey, in KQL that analyses clean", () => {
+    const located = healthRule();
+    const template = text(at(located.template, "variables", "unalertedQuery"));
+    const kql = template.replace("{0}", ALERT_TABLE.name).replace(/\{1\}/g, "30");
+    const inspection = inspectKql(kql, [alertTableSchema, securityAlertSchema]);
+    expect(inspection.diagnostics).toEqual([]);
+    expect(kql).toMatch(/join kind=leftanti alerted on IncidentKey/);
+    const criteria = at(properties(located), "criteria", "allOf");
+    const first = Array.isArray(criteria) ? criteria[0] : undefined;
+    expect(at(first, "metricMeasureColumn")).toBe("UnalertedIncidents");
+    expect(inspection.resultColumns?.map((c) => c.name)).toContain("UnalertedIncidents");
+    expect(at(first, "operator")).toBe("GreaterThan");
+    expect(at(first, "threshold")).toBe(0);
   });
 });

@@ -5,7 +5,9 @@
 // - an If runs its `actions` when the expression is true, else its `else.actions`; the actions of
 //   the branch that does not run are Skipped;
 // - an If fails when an action inside it fails or times out, and succeeds otherwise;
-// - an HTTP action fails on a 4xx or 5xx answer, with the status code in its outputs;
+// - an HTTP action fails on a 4xx or 5xx answer, with the status code in its outputs; so does a
+//   connector call (ApiConnection), whose outcome is scripted the same way;
+// - a Wait (delay) and a Select succeed;
 // - a Terminate ends the run: nothing after it runs.
 // Only the action types and the expression the playbook uses are understood; anything else
 // throws, so a new one cannot slip past these tests unevaluated.
@@ -13,11 +15,11 @@ import { isObject, text, type Json, type JsonObject } from "./bicep";
 
 type Status = "Succeeded" | "Failed" | "TimedOut" | "Skipped";
 
-/** What Sentinel does with one HTTP action: answer with a status code, or not answer in time. */
+/** What the service does with one HTTP or connector call: answer with a status code, or not in time. */
 export type HttpOutcome = { statusCode: number } | "timeout";
 
 interface Run {
-  /** HTTP actions in the order they ran. */
+  /** HTTP and connector actions in the order they ran. */
   calls: string[];
   /** Status codes of the Response actions that ran, in order. */
   responses: number[];
@@ -85,7 +87,8 @@ class Simulation {
     const type = text(action.type);
     const inputs = isObject(action.inputs) ? action.inputs : {};
     switch (type) {
-      case "Http": {
+      case "Http":
+      case "ApiConnection": {
         this.calls.push(name);
         const outcome = this.http(name);
         if (outcome === "timeout") return this.record(name, { status: "TimedOut" });
@@ -103,6 +106,7 @@ class Simulation {
         return this.record(name, { status: "Succeeded" });
       }
       case "Select":
+      case "Wait":
         return this.record(name, { status: "Succeeded" });
       case "Terminate":
         this.terminated = true;

@@ -1,0 +1,84 @@
+// Detection health, end to end: alert rows that reached the table but did not become Sentinel
+// alerts in time. That happens when the analytics rule is disabled, failing, or auto-disabled by
+// Sentinel, or its query no longer matches the table; the function and the playbook then look
+// healthy while no incident appears.
+
+@description('Name of the scheduled query rule.')
+param alertName string
+
+@description('Azure region of the rule.')
+param location string
+
+@description('Tags applied to the rule.')
+param tags object
+
+@description('Resource id of the Sentinel workspace (the table and SecurityAlert are there).')
+param sentinelWorkspaceResourceId string
+
+@description('Name of the alert table.')
+param alertTableName string
+
+@description('Minutes a row may wait for its alert before this fires: the rule runs every 5 minutes, Sentinel delays each run by 5, and alert records take a few more to appear.')
+@minValue(20)
+@maxValue(720)
+param graceMinutes int = 30
+
+@description('Action groups to notify; may be empty.')
+param actionGroupIds string[] = []
+
+// Rows ingested in the hour before the grace period whose IncidentKey no alert carries. The
+// IncidentKey custom detail is read from SecurityAlert as the analytics rule's query reads
+// EventKey. {0}: the table, {1}: grace minutes.
+var unalertedQuery = '''
+let alerted = SecurityAlert
+    | where ExtendedProperties has "IncidentKey"
+    | extend IncidentKey = tostring(parse_json(tostring(parse_json(ExtendedProperties)["Custom Details"])).IncidentKey[0])
+    | where isnotempty(IncidentKey)
+    | distinct IncidentKey;
+{0}
+| where TimeGenerated between (ago({1}m + 60m) .. ago({1}m))
+| join kind=leftanti alerted on IncidentKey
+| summarize UnalertedIncidents = dcount(IncidentKey), Rows = count(), OldestRow = min(TimeGenerated)
+'''
+
+// The latest api-version of Microsoft.Insights/scheduledQueryRules in the Bicep type index, as in
+// health-alert.bicep.
+resource unalertedRows 'Microsoft.Insights/scheduledQueryRules@2026-03-01' = {
+  name: alertName
+  location: location
+  tags: tags
+  kind: 'LogAlert'
+  properties: {
+    displayName: 'nbtscan-detector: rows not turned into Sentinel alerts'
+    description: 'Alert rows reached ${alertTableName} more than ${graceMinutes} minutes ago and no Sentinel alert carries their IncidentKey: check that the nbtscan analytics rule is enabled and healthy (Sentinel > Analytics, and the SentinelHealth table).'
+    severity: 1
+    enabled: true
+    scopes: [
+      sentinelWorkspaceResourceId
+    ]
+    evaluationFrequency: 'PT15M'
+    // The query's own ago() bounds decide; the window only has to cover them.
+    windowSize: 'PT6H'
+    autoMitigate: true
+    criteria: {
+      allOf: [
+        {
+          query: format(unalertedQuery, alertTableName, graceMinutes)
+          timeAggregation: 'Total'
+          metricMeasureColumn: 'UnalertedIncidents'
+          operator: 'GreaterThan'
+          threshold: 0
+          failingPeriods: {
+            numberOfEvaluationPeriods: 1
+            minFailingPeriodsToAlert: 1
+          }
+        }
+      ]
+    }
+    actions: {
+      actionGroups: actionGroupIds
+    }
+  }
+}
+
+output alertName string = unalertedRows.name

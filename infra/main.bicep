@@ -282,4 +282,6 @@ output MANAGED_IDENTITY_CLIENT_ID string = identity.outputs.clientId
 output EVIDENCE_PLAYBOOK_NAME string = evidencePlaybook.outputs.name
 output ALERT_TABLE_NAME string = sentinelTable.outputs.tableName
 output SENTINEL_ANALYTICS_RULE_NAME string = sentinelRule.outputs.analyticsRuleName
+output SENTINEL_AUTOMATION_RULE_NAME string = sentinelRule.outputs.automationRuleName
+output DATA_COLLECTION_RULE_NAME string = sentinelTable.outputs.dataCollectionRuleName
 output SENTINEL_HEALTH_ALERT_NAME string = sentinelHealth.outputs.alertName

@@ -1,8 +1,9 @@
 // `npm start`: the whole detection on this machine with no Azure account and no configuration.
 // It starts Azurite (Table service, in memory), a Log Analytics stand-in serving the shipped
 // sample events over HTTPS and a playbook receiver; runs the real `detect` command line twice
-// (the second run must add nothing new); prints the incidents the playbook received; and stops
-// everything it started. It is for trying the product, never for use against Azure.
+// (the second run must add nothing new); prints the incidents the playbook received and what
+// Sentinel would make of their alert rows (sandbox/sentinel.ts: the analytics rule's own entity
+// mappings, custom details and grouping); and stops everything it started. It is for trying the product, never for use against Azure.
 import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -12,6 +13,7 @@ import { validateIncidentPayload, type IncidentPayload } from "../functions/inci
 import { startAzuriteTable, type AzuriteTable } from "./azurite";
 import { startLogAnalyticsStandin, type LogAnalyticsStandin } from "./logAnalyticsStandin";
 import { startPlaybookReceiver, type PlaybookReceiver } from "./playbookReceiver";
+import { SentinelSimulation, type SimulatedIncident } from "./sentinel";
 import { loadSampleEvents } from "./sampleData";
 import { createLoopbackCertificate } from "./tls";
 
@@ -90,6 +92,80 @@ function printIncidents(incidents: IncidentPayload[]): void {
   }
 }
 
+function describeEntity(entity: { type: string; identifiers: Record<string, string> }): string {
+  const identifiers = Object.entries(entity.identifiers)
+    .map(([name, value]) => `${name}=${value.length > 60 ? `${value.slice(0, 59)}…` : value}`)
+    .join(", ");
+  return `${entity.type.padEnd(9)} ${identifiers}`;
+}
+
+/** One Sentinel incident as the simulation made it: its alerts and their entities. */
+function printSentinelIncident(incident: SimulatedIncident): void {
+  console.log(`Incident:  ${incident.title}`);
+  console.log(`Severity:  ${incident.severity}`);
+  console.log(
+    `Grouped by ${Object.entries(incident.groupedBy)
+      .map(([k, v]) => `${k}=${v}`)
+      .join(", ")}`,
+  );
+  const first = incident.alerts[0];
+  console.log(
+    `Tactics:   ${first.tactics.join(", ")}   Techniques: ${first.techniques.join(", ")}`,
+  );
+  console.log(`Alerts (${incident.alerts.length}):`);
+  for (const alert of incident.alerts) {
+    const details = ["MatchedBy", "SourceTable", "EventTime"]
+      .map((key) => `${key}=${alert.customDetails[key]?.[0] ?? ""}`)
+      .join(" ");
+    console.log(`  - [${alert.severity}] ${details}`);
+  }
+  console.log(`Entities (${incident.entities.length}):`);
+  for (const entity of incident.entities) console.log(`  ${describeEntity(entity)}`);
+}
+
+/**
+ * What Sentinel would make of the deliveries: every accepted POST's rows ingested (as the
+ * playbook would, redeliveries included), two runs of the analytics rule, the incidents.
+ */
+function showSentinel(playbook: PlaybookReceiver): boolean {
+  const sentinel = new SentinelSimulation();
+  let rows = 0;
+  for (const post of playbook.received) {
+    if (post.status !== 200) continue;
+    rows += sentinel.ingest((post.body as { alertRows?: unknown }).alertRows);
+  }
+  const firstRun = sentinel.runRule().length;
+  // A second run over the same rows: the rule's query skips rows already alerted.
+  const secondRun = sentinel.runRule().length;
+  const incidents = [...sentinel.incidents.values()];
+  heading(
+    `Sentinel (simulated): ${rows} row(s) ingested, ${firstRun} alert(s), ${incidents.length} incident(s)`,
+  );
+  console.table(
+    incidents.map((i) => ({
+      severity: i.severity,
+      alerts: i.alerts.length,
+      entities: i.entities.length,
+      host: i.entities
+        .filter((e) => e.type === "Host")
+        .map((e) => e.identifiers.HostName)
+        .join(", "),
+      IncidentKey: Object.values(i.groupedBy).join(", "),
+    })),
+  );
+  const example = incidents.find((i) => i.severity === "High") ?? incidents[0];
+  if (example) {
+    heading("Example Sentinel incident, with its entities");
+    printSentinelIncident(example);
+  }
+  const oneIncidentPerKey = incidents.length === playbook.incidentsById.size;
+  console.log(
+    `\nA second rule run over the same rows made ${secondRun} new alert(s); ` +
+      `${oneIncidentPerKey ? "one" : "NOT one"} Sentinel incident per delivered incident.`,
+  );
+  return secondRun === 0 && oneIncidentPerKey && firstRun === rows;
+}
+
 async function main(): Promise<number> {
   const now = new Date();
   const work = mkdtempSync(path.join(tmpdir(), "nbtscan-sandbox-"));
@@ -128,13 +204,14 @@ async function main(): Promise<number> {
 
   heading(`The playbook received ${playbook.incidentsById.size} incident(s)`);
   printIncidents([...playbook.incidentsById.values()].map((b) => validateIncidentPayload(b)));
+  const sentinelOk = showSentinel(playbook);
 
   heading("Result");
-  const ok = first === 0 && second === 0 && newOnSecond === 0 && afterFirst > 0;
+  const ok = first === 0 && second === 0 && newOnSecond === 0 && afterFirst > 0 && sentinelOk;
   console.log(
     ok
       ? `OK: run 1 delivered ${afterFirst} incident(s); run 2 delivered nothing new.`
-      : `FAILED: run 1 exit ${first}, run 2 exit ${second}, ${newOnSecond} new post(s) on run 2.`,
+      : `FAILED: run 1 exit ${first}, run 2 exit ${second}, ${newOnSecond} new post(s) on run 2, Sentinel simulation ${sentinelOk ? "ok" : "inconsistent"}.`,
   );
   return ok ? 0 : 1;
 }

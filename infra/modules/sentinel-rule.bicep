@@ -125,3 +125,4 @@ resource automationRule 'Microsoft.SecurityInsights/automationRules@2025-09-01' 
 
 output analyticsRuleId string = analyticsRule.id
 output analyticsRuleName string = analyticsRule.name
+output automationRuleName string = automationRule.name

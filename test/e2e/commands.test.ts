@@ -227,6 +227,14 @@ describe("npm start (the local sandbox)", () => {
     expect(result.stdout).toMatch(/DeviceProcessEvents last ingested\s*│\s*'?\d{4}-\d\d-\d\dT/);
     expect(result.stdout).toMatch(/DeviceFileEvents last ingested\s*│\s*'?\d{4}-\d\d-\d\dT/);
     expect(result.stdout).not.toMatch(/data silence/);
+    // What Sentinel would make of the rows: alerts with entities, one incident per incidentId.
+    expect(result.stdout).toMatch(
+      /Sentinel \(simulated\): \d+ row\(s\) ingested, \d+ alert\(s\), \d+ incident\(s\)/,
+    );
+    expect(result.stdout).toMatch(/Entities \(\d+\):\n {2}Host {6}HostName=/);
+    expect(result.stdout).toMatch(
+      /made 0 new alert\(s\); one Sentinel incident per delivered incident\./,
+    );
     // Nothing keeps running: the sandbox's Azurite no longer accepts connections.
     const port = Number(
       /Azurite Table service\s+http:\/\/127\.0\.0\.1:(\d+)/.exec(result.stdout)?.[1],

@@ -230,6 +230,7 @@ async function detectNewHits(
   }
   let window: IngestionWindow | undefined = plan.window;
   let allowance = config.maxHitsPerRun;
+  let tookBefore = budget.totalMs - budget.remainingMs();
   // The first query always runs; a further sub-window only with time and hits to spare.
   while (window) {
     const cap = Math.min(allowance, HITS_PER_SUBWINDOW);
@@ -240,13 +241,21 @@ async function detectNewHits(
     const coveredUntil: Date = result.coveredUntil;
     const more: boolean = coveredUntil.getTime() < window.end.getTime();
     const events = await processableEvents(result, { ...run, record: true });
-    await recordAndDeliver(events, run, more);
+    if (!(await recordAndDeliver(events, run, more))) {
+      // Out of time mid-way: the watermark stays, and the next run reads this sub-window again;
+      // what was recorded is in the ledger, so it only records the rest.
+      if (pass === "routine") summary.backlog = true;
+      break;
+    }
     watermark = await advance(run, coveredUntil, watermark, pass);
     summary.subWindows += 1;
     allowance -= result.events.length;
     window = more ? { start: coveredUntil, end: window.end } : undefined;
+    // Another sub-window only if one like this one still fits in the budget.
+    const took = budget.totalMs - budget.remainingMs() - tookBefore;
+    tookBefore += took;
     const timeForAnother = !budget.nearlySpent(
-      config.queryTimeoutMs + CLOSING_RESERVE_MS + budget.totalMs * RECORDING_SHARE,
+      Math.max(took, config.queryTimeoutMs) + CLOSING_RESERVE_MS + budget.totalMs * RECORDING_SHARE,
     );
     if (window && (allowance <= 0 || !timeForAnother)) {
       // A catch-up left unfinished stays due; only the routine pass reports a backlog.
@@ -274,16 +283,21 @@ async function advance(
   return next;
 }
 
-/** dedupe → enrich → group → record → deliver, for the events of one sub-window. */
+/**
+ * dedupe → enrich → group → record → deliver, for the events of one sub-window; false when the
+ * budget ran out before every chunk was recorded.
+ */
 async function recordAndDeliver(
   events: DetectionEvent[],
   run: Run,
   moreToRecord: boolean,
-): Promise<void> {
+): Promise<boolean> {
   const { kept, suppressed } = await newHitsOf(events, run, run.summary);
   const chunks = chunked(groupHits(kept, run.config.grouping));
-  run.summary.newHits += kept.length;
   for (const [index, groups] of chunks.entries()) {
+    // Each chunk is whole (its incidents and ledger rows); past the budget the rest waits.
+    if (index > 0 && run.budget.nearlySpent(CLOSING_RESERVE_MS)) return false;
+    run.summary.newHits += groups.reduce((n, group) => n + group.length, 0);
     const incidents = await buildIncidents(groups, run);
     // Durable first: a crash from here on loses nothing, and a repeat post reuses the same id.
     const outbox = incidents.map((p) => outboxRecord(p, run.runId, run.summary.startedAt));
@@ -297,6 +311,7 @@ async function recordAndDeliver(
   }
   await run.lease.renewIfDue();
   await run.state.record([], suppressedLedger(suppressed, run.runId));
+  return true;
 }
 
 /** Cuts incidents (groups of hits) into chunks of at most INCIDENTS_PER_CHUNK or EVENTS_PER_CHUNK. */

@@ -160,7 +160,8 @@ module evidencePlaybook 'modules/evidence-playbook.bicep' = {
   }
 }
 
-// The playbooks' roles where the workspace and the DCR are (sentinel-roles.bicep).
+// The playbooks' and the Sentinel health rule's roles where the workspace and the DCR are
+// (sentinel-roles.bicep).
 module sentinelRoles 'modules/sentinel-roles.bicep' = {
   name: 'sentinel-roles-${resourceToken}'
   scope: resourceGroup(workspaceSubscriptionId, workspaceResourceGroupName)
@@ -170,6 +171,7 @@ module sentinelRoles 'modules/sentinel-roles.bicep' = {
     workspaceName: workspaceName
     alertTableName: sentinelTable.outputs.tableName
     evidencePlaybookPrincipalId: evidencePlaybook.outputs.principalId
+    sentinelHealthPrincipalId: sentinelHealth.outputs.principalId
   }
 }
 

@@ -48,6 +48,11 @@ resource unalertedRows 'Microsoft.Insights/scheduledQueryRules@2026-03-01' = {
   location: location
   tags: tags
   kind: 'LogAlert'
+  // The rule queries as its own identity (a custom role in sentinel-roles.bicep that reads these
+  // two tables and nothing else), not with the permissions of whoever last edited it.
+  identity: {
+    type: 'SystemAssigned'
+  }
   properties: {
     displayName: 'nbtscan-detector: rows not turned into Sentinel alerts'
     description: 'Alert rows reached ${alertTableName} more than ${graceMinutes} minutes ago and no Sentinel alert carries their IncidentKey: check that the nbtscan analytics rule is enabled and healthy (Sentinel > Analytics, and the SentinelHealth table).'
@@ -60,6 +65,9 @@ resource unalertedRows 'Microsoft.Insights/scheduledQueryRules@2026-03-01' = {
     // The query's own ago() bounds decide; the window only has to cover them.
     windowSize: 'PT6H'
     autoMitigate: true
+    // Azure Monitor validates the query at creation as the rule's identity, whose role assignment
+    // needs the identity to exist first; the query is fixed text, analysed in test/infra.
+    skipQueryValidation: true
     criteria: {
       allOf: [
         {
@@ -82,3 +90,6 @@ resource unalertedRows 'Microsoft.Insights/scheduledQueryRules@2026-03-01' = {
 }
 
 output alertName string = unalertedRows.name
+
+@description('Principal id of the rule\'s identity, granted read on the two tables it joins.')
+output principalId string = unalertedRows.identity.principalId

@@ -16,6 +16,9 @@ param alertTableName string
 @description('Principal id of the evidence playbook\'s identity: reads the evidence, comments on the incident.')
 param evidencePlaybookPrincipalId string
 
+@description('Principal id of the Sentinel health rule\'s identity: joins the alert table with SecurityAlert.')
+param sentinelHealthPrincipalId string
+
 // Monitoring Metrics Publisher: the built-in role the Logs Ingestion API requires on the DCR
 // (Microsoft.Insights/Telemetry/Write, data action). Scoped to this one DCR, the ingest playbook
 // can write alert rows to NbtscanAlerts_CL and nothing else: no query, no Sentinel write.
@@ -63,6 +66,15 @@ var evidenceActions = [
   'Microsoft.OperationalInsights/workspaces/query/${alertTableName}/read'
 ]
 
+// The Sentinel health rule's job (sentinel-health.bicep): the query half of the evidence
+// playbook's actions, over the same two tables, and no Sentinel write.
+var alertWatchActions = [
+  'Microsoft.OperationalInsights/workspaces/read'
+  'Microsoft.OperationalInsights/workspaces/query/read'
+  'Microsoft.OperationalInsights/workspaces/query/SecurityAlert/read'
+  'Microsoft.OperationalInsights/workspaces/query/${alertTableName}/read'
+]
+
 // Custom roles are assignable at resource-group scope at the narrowest; the assignment below is
 // on the workspace itself.
 resource evidenceRole 'Microsoft.Authorization/roleDefinitions@2022-04-01' = {
@@ -87,6 +99,32 @@ resource evidenceCommenter 'Microsoft.Authorization/roleAssignments@2022-04-01' 
   properties: {
     roleDefinitionId: evidenceRole.id
     principalId: evidencePlaybookPrincipalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
+resource alertWatchRole 'Microsoft.Authorization/roleDefinitions@2022-04-01' = {
+  name: guid(resourceGroup().id, 'nbtscan-detector alert watcher')
+  properties: {
+    roleName: 'nbtscan-detector alert watcher (${guid(resourceGroup().id)})'
+    description: 'Queries SecurityAlert and the nbtscan-detector alert table, nothing else.'
+    type: 'CustomRole'
+    permissions: [
+      {
+        actions: alertWatchActions
+        notActions: []
+      }
+    ]
+    assignableScopes: [resourceGroup().id]
+  }
+}
+
+resource alertWatcher 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(workspace.id, sentinelHealthPrincipalId, alertWatchRole.id)
+  scope: workspace
+  properties: {
+    roleDefinitionId: alertWatchRole.id
+    principalId: sentinelHealthPrincipalId
     principalType: 'ServicePrincipal'
   }
 }

@@ -96,6 +96,41 @@ function properties(located: Located): JsonObject {
   return value;
 }
 
+/** The workspace reads that both the evidence playbook and the Sentinel health rule need. */
+const QUERY_ALERT_TABLES = [
+  "Microsoft.OperationalInsights/workspaces/read",
+  "Microsoft.OperationalInsights/workspaces/query/read",
+  "Microsoft.OperationalInsights/workspaces/query/SecurityAlert/read",
+  "[format('Microsoft.OperationalInsights/workspaces/query/{0}/read', parameters('alertTableName'))]",
+];
+
+/**
+ * The actions of the one custom role granted to the principal sentinel-roles.bicep takes as this
+ * parameter; the grant must be on the workspace.
+ */
+function customRoleActionsOn(principalParameter: string): Json | undefined {
+  const held = declared("Microsoft.Authorization/roleAssignments").filter(
+    ({ resource }) =>
+      text(at(resource, "properties", "principalId")) === `[parameters('${principalParameter}')]`,
+  );
+  expect(held).toHaveLength(1);
+  expect(text(held[0].resource.scope)).toBe(
+    "[resourceId('Microsoft.OperationalInsights/workspaces', parameters('workspaceName'))]",
+  );
+  const roleId = /^\[resourceId\('Microsoft\.Authorization\/roleDefinitions', (.+)\)\]$/.exec(
+    text(at(held[0].resource, "properties", "roleDefinitionId")),
+  )?.[1];
+  const role = declared("Microsoft.Authorization/roleDefinitions").find(
+    ({ resource }) => text(resource.name) === `[${roleId}]`,
+  );
+  if (role === undefined) throw new Error(`no custom role is granted to ${principalParameter}`);
+  const permissions = resolveVariables(
+    at(role.resource, "properties", "permissions"),
+    role.template,
+  );
+  return at(Array.isArray(permissions) ? permissions[0] : undefined, "actions");
+}
+
 const fileColumns = ALERT_TABLE.columns.map(({ name, type }) => ({ name, type }));
 
 describe("the alert table", () => {
@@ -802,25 +837,11 @@ describe("the evidence playbook", () => {
   });
 
   it("holds a custom role with exactly its job's actions, on the workspace", () => {
-    const held = declared("Microsoft.Authorization/roleAssignments").filter(
-      ({ resource }) =>
-        text(at(resource, "properties", "principalId")) ===
-        "[parameters('evidencePlaybookPrincipalId')]",
-    );
-    expect(held).toHaveLength(1);
-    expect(text(held[0].resource.scope)).toBe(
-      "[resourceId('Microsoft.OperationalInsights/workspaces', parameters('workspaceName'))]",
-    );
-    const role = onlyDeclared("Microsoft.Authorization/roleDefinitions");
-    const actions = resolveVariables(at(role.resource, "properties", "permissions"), role.template);
-    expect(at(Array.isArray(actions) ? actions[0] : undefined, "actions")).toEqual([
+    expect(customRoleActionsOn("evidencePlaybookPrincipalId")).toEqual([
       "Microsoft.SecurityInsights/incidents/read",
       "Microsoft.SecurityInsights/incidents/comments/read",
       "Microsoft.SecurityInsights/incidents/comments/write",
-      "Microsoft.OperationalInsights/workspaces/read",
-      "Microsoft.OperationalInsights/workspaces/query/read",
-      "Microsoft.OperationalInsights/workspaces/query/SecurityAlert/read",
-      "[format('Microsoft.OperationalInsights/workspaces/query/{0}/read', parameters('alertTableName'))]",
+      ...QUERY_ALERT_TABLES,
     ]);
   });
 });
@@ -845,6 +866,19 @@ describe("detection health: rows that did not become alerts", () => {
     expect(at(passed, "actionGroupIds", "value")).toBe(
       "[reference('healthAlert').outputs.actionGroupIds.value]",
     );
+  });
+
+  it("runs as its own identity, which may query the two tables it joins and nothing else", () => {
+    expect(at(healthRule().resource, "identity")).toEqual({ type: "SystemAssigned" });
+    const passed = at(
+      moduleNamed(`[format('sentinel-roles-{0}', variables('resourceToken'))]`),
+      "properties",
+      "parameters",
+    );
+    expect(at(passed, "sentinelHealthPrincipalId", "value")).toBe(
+      "[reference('sentinelHealth').outputs.principalId.value]",
+    );
+    expect(customRoleActionsOn("sentinelHealthPrincipalId")).toEqual(QUERY_ALERT_TABLES);
   });
 
   it("joins the table with SecurityAlert on IncidentKey, in KQL that analyses clean", () => {

@@ -5,7 +5,7 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { DetectionEvent } from "../../functions/model";
 import { makeEvent } from "../support/events";
-import { createSandbox, MINUTE, startSharedInfra, type Sandbox, type SharedInfra } from "./harness";
+import { MINUTE, useSandboxes, type Sandbox } from "./harness";
 
 const START = new Date("2026-11-25T12:00:00.000Z");
 const SECOND = 1000;
@@ -63,34 +63,19 @@ async function slowPlaybook(): Promise<SlowPlaybook> {
   return pb;
 }
 
-let infra: SharedInfra;
-const cleanup: (() => Promise<void>)[] = [];
-
-beforeAll(async () => {
-  infra = await startSharedInfra();
-});
-afterEach(async () => {
-  await Promise.all(cleanup.splice(0).map((close) => close()));
-});
-afterAll(async () => {
-  infra.agent.destroy();
-  await infra.azurite.stop();
-});
+const sandboxes = useSandboxes(START);
 
 async function deployment(
   events: DetectionEvent[],
   env: Record<string, string> = {},
 ): Promise<[Sandbox, SlowPlaybook]> {
   const playbook = await slowPlaybook();
-  const s = await createSandbox(infra, START, {
+  const s = await sandboxes.create({
     events,
     env: { PLAYBOOK_URL: playbook.url, RUN_BUDGET: "PT1M", INCIDENT_GROUPING: "event", ...env },
   });
   playbook.sandbox = s;
-  cleanup.push(
-    () => s.close(),
-    () => playbook.close(),
-  );
+  sandboxes.closeAfterTest(() => playbook.close());
   return [s, playbook];
 }
 

@@ -3,14 +3,12 @@ import { loadDetectionRule } from "../../functions/detection/rule";
 import type { DetectionEvent } from "../../functions/model";
 import { makeEvent, makeFileEvent, KNOWN_SHA1 } from "../support/events";
 import {
-  createSandbox,
+  useSandboxes,
   MINUTE,
-  startSharedInfra,
   WORKSPACE_ID,
   type LogLine,
   type Sandbox,
   type SandboxOptions,
-  type SharedInfra,
 } from "./harness";
 
 const START = new Date("2026-11-25T12:00:00.000Z");
@@ -55,24 +53,8 @@ function eventKeysOf(sandbox: Sandbox): string[] {
   return sandbox.delivered().flatMap((i) => i.events.map((e) => e.eventKey));
 }
 
-let infra: SharedInfra;
-const sandboxes: Sandbox[] = [];
-async function sandbox(options?: SandboxOptions): Promise<Sandbox> {
-  const created = await createSandbox(infra, START, options);
-  sandboxes.push(created);
-  return created;
-}
-
-beforeAll(async () => {
-  infra = await startSharedInfra();
-});
-afterEach(async () => {
-  await Promise.all(sandboxes.splice(0).map((s) => s.close()));
-});
-afterAll(async () => {
-  infra.agent.destroy();
-  await infra.azurite.stop();
-});
+const sandboxes = useSandboxes(START);
+const sandbox = (options?: SandboxOptions): Promise<Sandbox> => sandboxes.create(options);
 
 describe("the timer handler against Azurite and the local stand-ins", () => {
   it("delivers one incident per device on the first run, each valid against the contract", async () => {

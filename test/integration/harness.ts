@@ -31,9 +31,47 @@ export interface SharedInfra {
 }
 
 /** Starts Azurite and makes the loopback certificate; call in beforeAll. */
-export async function startSharedInfra(): Promise<SharedInfra> {
+async function startSharedInfra(): Promise<SharedInfra> {
   const [azurite, tls] = await Promise.all([startAzuriteTable(), createLoopbackCertificate()]);
   return { azurite, tls, agent: new Agent({ ca: tls.cert }) };
+}
+
+/** Sandboxes for one test file, and what each test leaves to close. */
+export interface SandboxFactory {
+  /** Deploys a sandbox at the file's start time; it is closed after the test. */
+  create(options?: SandboxOptions): Promise<Sandbox>;
+  /** Closes something else the test started (a stand-in of its own) after the test. */
+  closeAfterTest(close: () => Promise<void>): void;
+}
+
+/**
+ * Registers a test file's hooks: Azurite and the certificate once for the file, everything a test
+ * opened closed after it, and Azurite stopped at the end.
+ */
+export function useSandboxes(start: Date): SandboxFactory {
+  let shared: SharedInfra | undefined;
+  const toClose: (() => Promise<void>)[] = [];
+  beforeAll(async () => {
+    shared = await startSharedInfra();
+  });
+  afterEach(async () => {
+    await Promise.all(toClose.splice(0).map((close) => close()));
+  });
+  afterAll(async () => {
+    shared?.agent.destroy();
+    await shared?.azurite.stop();
+  });
+  return {
+    async create(options) {
+      if (shared === undefined) throw new Error("sandboxes are created inside a test");
+      const created = await createSandbox(shared, start, options);
+      toClose.push(() => created.close());
+      return created;
+    },
+    closeAfterTest(close) {
+      toClose.push(close);
+    },
+  };
 }
 
 export interface LogLine {

@@ -4,7 +4,7 @@
 import { loadDetectionRule } from "../../functions/detection/rule";
 import type { DetectionEvent } from "../../functions/model";
 import { makeEvent } from "../support/events";
-import { createSandbox, MINUTE, startSharedInfra, type Sandbox, type SharedInfra } from "./harness";
+import { MINUTE, useSandboxes, type Sandbox } from "./harness";
 
 const START = new Date("2026-11-25T12:00:00.000Z");
 const DETECTION_ID = loadDetectionRule().id;
@@ -24,28 +24,15 @@ function eventsAt(at: Date, ingestedAgo: number, devices: number, batch: number)
   );
 }
 
-let infra: SharedInfra;
-const sandboxes: Sandbox[] = [];
-
-beforeAll(async () => {
-  infra = await startSharedInfra();
-});
-afterEach(async () => {
-  await Promise.all(sandboxes.splice(0).map((s) => s.close()));
-});
-afterAll(async () => {
-  infra.agent.destroy();
-  await infra.azurite.stop();
-});
+const sandboxes = useSandboxes(START);
 
 async function deployments(count: number, events: DetectionEvent[]): Promise<Sandbox[]> {
-  const first = await createSandbox(infra, START, { events });
+  const first = await sandboxes.create({ events });
   const rest = await Promise.all(
     Array.from({ length: count - 1 }, () =>
-      createSandbox(infra, START, { events, tableName: first.tableName }),
+      sandboxes.create({ events, tableName: first.tableName }),
     ),
   );
-  sandboxes.push(first, ...rest);
   return [first, ...rest];
 }
 

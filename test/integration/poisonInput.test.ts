@@ -6,15 +6,7 @@ import { EVENT_COLUMNS, type DetectionEvent } from "../../functions/model";
 import { loadDetectionRule } from "../../functions/detection/rule";
 import { MAX_PAYLOAD_BYTES } from "../../functions/incidents/budget";
 import { makeEvent } from "../support/events";
-import {
-  createSandbox,
-  MINUTE,
-  startSharedInfra,
-  type LogLine,
-  type Sandbox,
-  type SandboxOptions,
-  type SharedInfra,
-} from "./harness";
+import { useSandboxes, MINUTE, type LogLine, type Sandbox, type SandboxOptions } from "./harness";
 
 const START = new Date("2026-11-25T12:00:00.000Z");
 const ago = (ms: number): string => new Date(START.getTime() - ms).toISOString();
@@ -30,13 +22,8 @@ function at(minutesAgo: number, overrides: Partial<DetectionEvent> = {}): Detect
 
 const WINDOWS_MAX_COMMAND_LINE = 32_000;
 
-let infra: SharedInfra;
-const sandboxes: Sandbox[] = [];
-async function sandbox(options?: SandboxOptions): Promise<Sandbox> {
-  const created = await createSandbox(infra, START, options);
-  sandboxes.push(created);
-  return created;
-}
+const sandboxes = useSandboxes(START);
+const sandbox = (options?: SandboxOptions): Promise<Sandbox> => sandboxes.create(options);
 
 async function watermarkOf(s: Sandbox): Promise<string | undefined> {
   const row = await s.table
@@ -51,17 +38,6 @@ function deliveredReportIds(s: Sandbox): string[] {
     .flatMap((i) => i.events.map((e) => e.ReportId))
     .sort();
 }
-
-beforeAll(async () => {
-  infra = await startSharedInfra();
-});
-afterEach(async () => {
-  await Promise.all(sandboxes.splice(0).map((s) => s.close()));
-});
-afterAll(async () => {
-  infra.agent.destroy();
-  await infra.azurite.stop();
-});
 
 describe("poison rows are quarantined, the rest of the window proceeds", () => {
   it("records each with its reason, counts them, warns once, and moves the watermark", async () => {

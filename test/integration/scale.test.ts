@@ -6,14 +6,7 @@ import type { LedgerRecord } from "../../functions/state/stateStore";
 import { makeEvent } from "../support/events";
 import { loadDetectionRule } from "../../functions/detection/rule";
 import { eventKey } from "../../functions/enrich/enrich";
-import {
-  createSandbox,
-  MINUTE,
-  startSharedInfra,
-  type Sandbox,
-  type SandboxOptions,
-  type SharedInfra,
-} from "./harness";
+import { useSandboxes, MINUTE, type Sandbox, type SandboxOptions } from "./harness";
 
 const START = new Date("2026-11-25T12:00:00.000Z");
 const DAY = 24 * 60 * MINUTE;
@@ -41,24 +34,8 @@ function allowedRequests(n: number, incidents: number, days: number): number {
   return Math.ceil(n / 100) + 2 * Math.ceil(incidents / 100) + days + 10;
 }
 
-let infra: SharedInfra;
-const sandboxes: Sandbox[] = [];
-async function sandbox(options: SandboxOptions): Promise<Sandbox> {
-  const s = await createSandbox(infra, START, options);
-  sandboxes.push(s);
-  return s;
-}
-
-beforeAll(async () => {
-  infra = await startSharedInfra();
-});
-afterEach(async () => {
-  await Promise.all(sandboxes.splice(0).map((s) => s.close()));
-});
-afterAll(async () => {
-  infra.agent.destroy();
-  await infra.azurite.stop();
-});
+const sandboxes = useSandboxes(START);
+const sandbox = (options?: SandboxOptions): Promise<Sandbox> => sandboxes.create(options);
 
 describe("table requests follow the work", () => {
   it.each([

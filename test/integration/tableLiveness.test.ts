@@ -6,42 +6,24 @@
 import { DATA_SILENCE } from "../../functions/run/runLog";
 import { makeEvent } from "../support/events";
 import {
-  createSandbox,
+  useSandboxes,
   MINUTE,
-  startSharedInfra,
   type Invocation,
   type LogLine,
   type Sandbox,
   type SandboxOptions,
-  type SharedInfra,
 } from "./harness";
 
 const START = new Date("2026-11-25T12:00:00.000Z");
 const HOUR = 60 * MINUTE;
 const ago = (ms: number): Date => new Date(START.getTime() - ms);
 
-let infra: SharedInfra;
-const sandboxes: Sandbox[] = [];
-async function sandbox(options?: SandboxOptions): Promise<Sandbox> {
-  const created = await createSandbox(infra, START, options);
-  sandboxes.push(created);
-  return created;
-}
+const sandboxes = useSandboxes(START);
+const sandbox = (options?: SandboxOptions): Promise<Sandbox> => sandboxes.create(options);
 
 function silenceLines(logs: LogLine[]): LogLine[] {
   return logs.filter((line) => line.message.includes(DATA_SILENCE));
 }
-
-beforeAll(async () => {
-  infra = await startSharedInfra();
-});
-afterEach(async () => {
-  await Promise.all(sandboxes.splice(0).map((s) => s.close()));
-});
-afterAll(async () => {
-  infra.agent.destroy();
-  await infra.azurite.stop();
-});
 
 describe("Defender table liveness", () => {
   it("alive: records each table's last ingestion in the summary and warns about nothing", async () => {

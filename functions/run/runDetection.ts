@@ -129,7 +129,10 @@ const DAY_MS = 24 * 60 * 60_000;
 /** Retention runs about this often (its time is kept in the lease row). */
 const RETENTION_INTERVAL_MS = 60 * 60_000;
 
-/** Deletes ledger days past LOOKBACK + 1 day and old delivery-log rows, about once an hour. */
+/**
+ * Deletes ledger days past LOOKBACK + 1 day, and delivery-log and quarantined rows older than
+ * DELIVERED_RETENTION, about once an hour.
+ */
 async function applyRetention(run: Run): Promise<void> {
   const now = run.now();
   const last = run.lease.retainedAt;
@@ -143,6 +146,7 @@ async function applyRetention(run: Run): Promise<void> {
   run.summary.retention = {
     ledgerRows: result.ledgerRows,
     deliveryLogRows: result.deliveryLogRows,
+    quarantineRows: result.quarantineRows,
   };
   if (result.complete) run.lease.retainedAt = now;
 }

@@ -57,7 +57,7 @@ export class RunSummary {
   /** The previous run ended without releasing its lease, so this one repaired the ledger. */
   repaired = false;
   breakerOpened = false;
-  retention = { ledgerRows: 0, deliveryLogRows: 0 };
+  retention = { ledgerRows: 0, deliveryLogRows: 0, quarantineRows: 0 };
   /** Newest ingestion time of each Defender table (null: nothing within DATA_SILENCE_WARNING). */
   tablesLastIngested: TablesLastIngested = {};
   durationMs = 0;
@@ -154,6 +154,7 @@ export class RunSummary {
       retriedDeferred: this.retried.deferred,
       retentionLedgerRows: this.retention.ledgerRows,
       retentionDeliveryLogRows: this.retention.deliveryLogRows,
+      retentionQuarantineRows: this.retention.quarantineRows,
       tablesLastIngested: this.tablesLastIngested,
       durationMs: this.durationMs,
     };

@@ -106,7 +106,7 @@ export type DeliveryMark =
 export interface RetentionPolicy {
   /** Ledger days that ended more than this long ago are deleted. */
   ledgerMs: number;
-  /** Delivery-log rows older than this are deleted. */
+  /** Delivery-log rows and quarantined rows older than this are deleted. */
   deliveredMs: number;
   /** Stop deleting when this says so (the run's budget); the rest goes next run. */
   stop: () => boolean;
@@ -116,6 +116,7 @@ export interface RetentionPolicy {
 export interface RetentionCounts {
   ledgerRows: number;
   deliveryLogRows: number;
+  quarantineRows: number;
   complete: boolean;
 }
 
@@ -568,10 +569,17 @@ export class StateStore {
       odata`PartitionKey eq ${OUTBOX_PARTITION} and RowKey ge ${LOG_PREFIX} and RowKey lt ${LOG_PREFIX + deliveredCutoff}`,
       policy.stop,
     );
+    // Quarantined rows are evidence for a human, kept as long as the delivery log; the
+    // partition only holds rows no run could process, so filtering on a property stays cheap.
+    const quarantine = await this.deleteWhere(
+      odata`PartitionKey eq ${QUARANTINE_PARTITION} and RecordedAt lt ${deliveredCutoff}`,
+      policy.stop,
+    );
     return {
       ledgerRows: ledger.deleted,
       deliveryLogRows: log.deleted,
-      complete: ledger.complete && log.complete,
+      quarantineRows: quarantine.deleted,
+      complete: ledger.complete && log.complete && quarantine.complete,
     };
   }
 

@@ -108,7 +108,7 @@ describe("a backlog larger than MAX_HITS_PER_RUN", () => {
 });
 
 describe("retention", () => {
-  it("deletes ledger days older than LOOKBACK + 1 day and old delivery-log rows, keeps the rest", async () => {
+  it("deletes ledger days older than LOOKBACK + 1 day, old delivery-log and quarantined rows, keeps the rest", async () => {
     const s = await sandbox({ events: [] });
     await s.state.ensureTable();
     const row = (daysAgo: number, i: number): LedgerRecord => ({
@@ -144,6 +144,17 @@ describe("retention", () => {
       );
     }
 
+    for (const [reason, recordedDaysAgo] of [
+      ["old poison", 40],
+      ["recent poison", 1],
+    ] as const) {
+      await s.state.recordQuarantine(
+        [{ reason, row: { DeviceName: reason } }],
+        "earlier",
+        new Date(START.getTime() - recordedDaysAgo * DAY),
+      );
+    }
+
     // Retention last ran two hours ago; it runs about hourly.
     await s.table.createEntity({
       partitionKey: "lease",
@@ -155,7 +166,12 @@ describe("retention", () => {
       RetainedAt: new Date(START.getTime() - 2 * 60 * MINUTE).toISOString(),
     });
     const { summary } = await s.run();
-    expect(summary).toMatchObject({ retentionLedgerRows: 300, retentionDeliveryLogRows: 1 });
+    expect(summary).toMatchObject({
+      retentionLedgerRows: 300,
+      retentionDeliveryLogRows: 1,
+      retentionQuarantineRows: 1,
+    });
+    expect((await s.state.allQuarantine()).map((q) => q.reason)).toEqual(["recent poison"]);
     for (const [age, kept] of [
       [0, 150],
       [7, 150],

@@ -177,7 +177,7 @@ export const SETTINGS = [
     default: "P30D",
     example: "an ISO 8601 duration such as P30D",
     description:
-      "How long the outbox keeps its log of delivered incidents. Ledger days are kept for LOOKBACK plus one day.",
+      "How long the outbox keeps its log of delivered incidents, and the quarantine its rows. Ledger days are kept for LOOKBACK plus one day.",
     source: "optional",
     range: { min: "P1D", max: "P365D" },
   },

@@ -176,44 +176,22 @@ export async function acquireLease(
     false,
     retainedAt ? new Date(retainedAt) : undefined,
   );
+  // Whichever write landed, the lease is ours from the row's ETag on.
+  const granted = (etag: string): LeaseGrant => ({
+    lease: new Lease(table, detectionId, owner, mode, durationMs, now, etag, expiresAt, retainedAt),
+    previousEndedUncleanly: current !== undefined && !current.Released,
+  });
   try {
     const response = current
       ? await table.updateEntity(entity, "Replace", { etag: current.etag })
       : await table.createEntity(entity);
-    const etag = response.etag ?? "";
-    return {
-      lease: new Lease(
-        table,
-        detectionId,
-        owner,
-        mode,
-        durationMs,
-        now,
-        etag,
-        expiresAt,
-        retainedAt,
-      ),
-      previousEndedUncleanly: current !== undefined && !current.Released,
-    };
+    return granted(response.etag ?? "");
   } catch (error) {
     if (!isStatus(error, 409, 412)) throw error;
     // Lost the race, or a retried write whose first attempt landed: the row says which.
     const winner = await readLease(table, detectionId);
     if (!winner) throw error;
     if (winner.Owner !== owner) throw held(winner);
-    return {
-      lease: new Lease(
-        table,
-        detectionId,
-        owner,
-        mode,
-        durationMs,
-        now,
-        winner.etag,
-        expiresAt,
-        retainedAt,
-      ),
-      previousEndedUncleanly: current !== undefined && !current.Released,
-    };
+    return granted(winner.etag);
   }
 }

@@ -12,7 +12,6 @@ import {
 import { buildIncident } from "../../functions/incidents/buildIncident";
 import { MAX_EVENTS_PER_INCIDENT } from "../../functions/incidents/group";
 import { validateIncidentPayload } from "../../functions/incidents/payload";
-import { DEFAULT_SEVERITY_POLICY } from "../../functions/triage/severity";
 import { SchemaValidationError } from "../../functions/validation";
 import {
   HOSTILE_STRINGS,
@@ -22,6 +21,7 @@ import {
   makeFileEvent,
   makeHit,
 } from "../support/events";
+import { defaultIncidentContext } from "../support/incidents";
 import { problemsOf } from "../support/problems";
 
 const rule = loadDetectionRule();
@@ -216,13 +216,7 @@ describe("truncateUtf8", () => {
 describe("the payload", () => {
   it("carries the rows, and the payload check applies the table's check to them", () => {
     const hits = [makeHit(makeEvent())];
-    const incident = buildIncident(hits, {
-      rule,
-      workspaceId: "11111111-2222-4333-8444-555555555555",
-      grouping: "device",
-      severityPolicy: DEFAULT_SEVERITY_POLICY,
-      scenarios: [],
-    });
+    const incident = buildIncident(hits, { ...defaultIncidentContext, scenarios: [] });
     expect(validateIncidentPayload(incident)).toBe(incident);
     expect(incident.alertRows.map((r) => r.IncidentKey)).toEqual([incident.incidentId]);
     const broken = {

@@ -1,4 +1,3 @@
-import { loadDetectionRule } from "../../functions/detection/rule";
 import { enrichHit } from "../../functions/enrich/enrich";
 import {
   capEvent,
@@ -8,24 +7,17 @@ import {
   TRUNCATED_COLUMNS,
   truncateText,
 } from "../../functions/incidents/budget";
-import { buildIncidentParts, type IncidentContext } from "../../functions/incidents/buildIncident";
+import { buildIncidentParts } from "../../functions/incidents/buildIncident";
 import { groupHits } from "../../functions/incidents/group";
 import { validateIncidentPayload } from "../../functions/incidents/payload";
 import type { DetectionEvent, EventColumn } from "../../functions/model";
 import { MAX_IDENTIFIER_CHARS } from "../../functions/query/rows";
-import { annotateBenign, loadBenignScenarios } from "../../functions/triage/scenarios";
-import { DEFAULT_SEVERITY_POLICY } from "../../functions/triage/severity";
+import { annotateBenign } from "../../functions/triage/scenarios";
 import { makeEvent } from "../support/events";
+import { defaultIncidentContext } from "../support/incidents";
 
-const rule = loadDetectionRule();
-const scenarios = loadBenignScenarios();
-const ctx: IncidentContext = {
-  rule,
-  workspaceId: "11111111-2222-4333-8444-555555555555",
-  grouping: "device",
-  severityPolicy: DEFAULT_SEVERITY_POLICY,
-  scenarios,
-};
+const ctx = defaultIncidentContext;
+const { rule, scenarios } = ctx;
 
 /** The worst row an attacker can make: every free-text column at the Windows maximum, with
  * characters JSON must escape, and every identifier at its longest. */

@@ -1,21 +1,13 @@
-import { loadDetectionRule } from "../../functions/detection/rule";
 import { enrichHit } from "../../functions/enrich/enrich";
-import { buildIncident, type IncidentContext } from "../../functions/incidents/buildIncident";
+import { buildIncident } from "../../functions/incidents/buildIncident";
 import { incidentIdFor } from "../../functions/incidents/incidentId";
 import { validateIncidentPayload } from "../../functions/incidents/payload";
-import { annotateBenign, loadBenignScenarios } from "../../functions/triage/scenarios";
-import { DEFAULT_SEVERITY_POLICY } from "../../functions/triage/severity";
+import { annotateBenign } from "../../functions/triage/scenarios";
 import { KNOWN_SHA1, makeEvent } from "../support/events";
+import { defaultIncidentContext } from "../support/incidents";
 
-const rule = loadDetectionRule();
-const scenarios = loadBenignScenarios();
-const ctx: IncidentContext = {
-  rule,
-  workspaceId: "11111111-2222-4333-8444-555555555555",
-  grouping: "device",
-  severityPolicy: DEFAULT_SEVERITY_POLICY,
-  scenarios,
-};
+const ctx = defaultIncidentContext;
+const { rule, scenarios } = ctx;
 const hit = (overrides: Parameters<typeof makeEvent>[0]) =>
   enrichHit(makeEvent(overrides), rule, (e) => annotateBenign(e, scenarios));
 

@@ -23,7 +23,7 @@ import { createDetectionHandler } from "../functions/detectionFunction";
 import { enrichHit } from "../functions/enrich/enrich";
 import { buildIncident } from "../functions/incidents/buildIncident";
 import { groupHits } from "../functions/incidents/group";
-import { validateIncidentPayload } from "../functions/incidents/payload";
+import { toPayload, validateIncidentPayload } from "../functions/incidents/payload";
 import type { DetectionEvent } from "../functions/model";
 import { RUN_COMPLETED } from "../functions/run/runLog";
 import { annotateBenign, loadBenignScenarios } from "../functions/triage/scenarios";
@@ -337,13 +337,15 @@ function pureStages(count: number): string {
     );
     return groupHits(hitsOf, "device").map((group) =>
       validateIncidentPayload(
-        buildIncident(group, {
-          rule,
-          workspaceId: WORKSPACE_ID,
-          grouping: "device",
-          severityPolicy: DEFAULT_SEVERITY_POLICY,
-          scenarios,
-        }),
+        toPayload(
+          buildIncident(group, {
+            rule,
+            workspaceId: WORKSPACE_ID,
+            grouping: "device",
+            severityPolicy: DEFAULT_SEVERITY_POLICY,
+            scenarios,
+          }),
+        ),
       ),
     ).length;
   };

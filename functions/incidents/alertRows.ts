@@ -1,8 +1,8 @@
 import alertTable from "../../infra/alert-table.json";
-import type { DetectionRule } from "../detection/rule";
-import type { EnrichedHit, Severity } from "../model";
+import type { Severity } from "../model";
 import { compileSchema } from "../validation";
 import { ELLIPSIS } from "./markdown";
+import type { IncidentRecord } from "./payload";
 
 // The rows the playbook ingests into the custom table NbtscanAlerts_CL, from which the Sentinel
 // analytics rule (infra/modules/sentinel-rule.bicep) makes alerts and incidents.
@@ -173,40 +173,32 @@ function directoryOf(folderPath: string, fileName: string): string {
   return folderPath;
 }
 
-/** The incident-level text and identity every row of one incident carries. */
-export interface AlertRowsInput {
-  incidentId: string;
-  title: string;
-  severity: Severity;
-  description: string;
-  evidenceComment: string;
-  firstActivityTimeUtc: string;
-  lastActivityTimeUtc: string;
-  rule: DetectionRule;
-}
-
-/** The custom-table rows of one incident: one per event, in the incident's event order. */
-export function buildAlertRows(hits: readonly EnrichedHit[], input: AlertRowsInput): AlertRow[] {
-  const references = input.rule.references.map((r) => r.url);
-  const rows = hits.map((hit, i): AlertRow => {
-    const e = hit.event;
+/**
+ * The custom-table rows of one incident: one per event, in the incident's event order. A pure
+ * function of the recorded incident, so the rows of an incident id are the same at every post.
+ */
+export function alertRowsOf(incident: IncidentRecord): AlertRow[] {
+  const references = incident.references.map((r) => r.url);
+  const rows = incident.events.map((e, i): AlertRow => {
     const { hostName, dnsDomain } = splitDeviceName(e.DeviceName);
     return {
-      IncidentKey: input.incidentId,
-      EventKey: hit.key,
+      IncidentKey: incident.incidentId,
+      EventKey: e.eventKey,
       EventIndex: i + 1,
-      EventCount: hits.length,
-      AlertTitle: input.title,
-      AlertSeverity: input.severity,
-      AlertDescription: input.description,
+      EventCount: incident.events.length,
+      AlertTitle: incident.title,
+      AlertSeverity: incident.severity,
+      // Every row carries the incident's description: Sentinel names and describes the incident
+      // after whichever of its alerts comes first, and the order of a rule run's alerts is not ours.
+      AlertDescription: incident.description,
       // The comment playbook reads it from the first row: once per incident is enough.
-      EvidenceComment: i === 0 ? input.evidenceComment : "",
-      DetectionId: input.rule.id,
-      DetectionVersion: input.rule.version,
+      EvidenceComment: i === 0 ? incident.evidenceComment : "",
+      DetectionId: incident.detection.id,
+      DetectionVersion: incident.detection.version,
       EventTime: e.Timestamp,
       EventIngestionTime: e.IngestionTime,
-      FirstActivityTime: input.firstActivityTimeUtc,
-      LastActivityTime: input.lastActivityTimeUtc,
+      FirstActivityTime: incident.firstActivityTimeUtc,
+      LastActivityTime: incident.lastActivityTimeUtc,
       SourceTable: e.SourceTable,
       ActionType: e.ActionType,
       ReportId: e.ReportId,
@@ -224,9 +216,9 @@ export function buildAlertRows(hits: readonly EnrichedHit[], input: AlertRowsInp
       ParentProcessName: e.InitiatingProcessFileName,
       ParentProcessCommandLine: e.InitiatingProcessCommandLine,
       GrandparentProcessName: e.InitiatingProcessParentFileName,
-      MatchedBy: hit.matchedBy,
-      RenamedBinary: hit.renamedBinary,
-      BenignScenarios: hit.benign.map((b) => b.scenario),
+      MatchedBy: e.matchedBy,
+      RenamedBinary: e.renamedBinary,
+      BenignScenarios: e.benignScenarios.map((b) => b.scenario),
       References: references,
     };
   });

@@ -1,16 +1,17 @@
-// What one incident may weigh. The outbox stores each payload in one Table Storage entity (at most
-// 1 MiB, strings counted at 2 bytes per UTF-16 code unit, 64 KiB per property), and the same
-// payload is what the playbook receives. Attacker-controlled text (a command line can be 32,767
-// characters) is cut to a per-field cap and marked as cut; an incident whose payload still
-// exceeds the budget is split (buildIncidentParts in buildIncident.ts).
+// What one incident may weigh. The outbox stores each incident record in one Table Storage entity
+// (at most 1 MiB, strings counted at 2 bytes per UTF-16 code unit, 64 KiB per property); the
+// playbook receives the record with its alert rows, which alertRows.ts keeps within the Logs
+// Ingestion API's own limits. Attacker-controlled text (a command line can be 32,767 characters)
+// is cut to a per-field cap and marked as cut; an incident whose record still exceeds the budget
+// is split (buildIncidentParts in buildIncident.ts).
 import type { DetectionEvent, EventColumn } from "../model";
 import { ELLIPSIS } from "./markdown";
 
 /**
- * Largest payload, as UTF-16 bytes of its JSON text (what the outbox stores). The other 64 KiB
+ * Largest incident record, as UTF-16 bytes of its JSON text (what the outbox stores). The other 64 KiB
  * of the 1 MiB entity hold the row's own properties and each property's name and overhead.
  */
-export const MAX_PAYLOAD_BYTES = 960 * 1024;
+export const MAX_RECORD_BYTES = 960 * 1024;
 
 /**
  * Longest attacker-controlled value in what is stored and sent, counted as JSON text (a quote or

@@ -5,11 +5,10 @@ import { entitiesOf } from "../enrich/entities";
 import type { DetectionEvent, EnrichedHit } from "../model";
 import type { BenignScenario } from "../triage/scenarios";
 import { severityOf, type SeverityPolicy } from "../triage/severity";
-import { buildAlertRows } from "./alertRows";
 import { renderIncidentText } from "./description";
 import { incidentIdFor } from "./incidentId";
-import { capEvent, jsonBytes, MAX_PAYLOAD_BYTES, TRUNCATED_COLUMNS } from "./budget";
-import type { IncidentEvent, IncidentPayload } from "./payload";
+import { capEvent, jsonBytes, MAX_RECORD_BYTES, TRUNCATED_COLUMNS } from "./budget";
+import type { IncidentEvent, IncidentRecord } from "./payload";
 
 /** What every incident of a run shares. */
 export interface IncidentContext {
@@ -38,11 +37,12 @@ function incidentEvent(hit: EnrichedHit, event: DetectionEvent): IncidentEvent {
 }
 
 /**
- * Turns one group of hits into the payload the playbook receives. What it stores and sends has
+ * Turns one group of hits into the incident the outbox records (toPayload adds the alert rows
+ * the playbook receives with it). What it stores and sends has
  * attacker-controlled text capped (budget.ts); the title, description and evidence are built
  * from the full values with their own limits.
  */
-export function buildIncident(hits: EnrichedHit[], ctx: IncidentContext): IncidentPayload {
+export function buildIncident(hits: EnrichedHit[], ctx: IncidentContext): IncidentRecord {
   const { rule } = ctx;
   const { severity, reason } = severityOf(hits, ctx.severityPolicy);
   const text = renderIncidentText({
@@ -85,30 +85,20 @@ export function buildIncident(hits: EnrichedHit[], ctx: IncidentContext): Incide
     detection: { id: rule.id, name: rule.name, version: rule.version },
     workspaceId: ctx.workspaceId,
     grouping: ctx.grouping,
-    alertRows: buildAlertRows(capped, {
-      incidentId,
-      title: text.title,
-      severity,
-      description: text.description,
-      evidenceComment: text.evidenceComment,
-      firstActivityTimeUtc: times[0],
-      lastActivityTimeUtc: times[times.length - 1],
-      rule,
-    }),
   };
 }
 
 /**
- * The group's incident or, when its payload would exceed the storage budget (budget.ts), the
+ * The group's incident or, when its record would exceed the storage budget (budget.ts), the
  * incidents of consecutive equal slices of it (as many as the excess suggests; a slice still too
  * large is cut again). Deterministic: the same hits always give the same parts, so an incident id
  * never stands for two contents, and each hit is in exactly one part.
  */
-export function buildIncidentParts(hits: EnrichedHit[], ctx: IncidentContext): IncidentPayload[] {
-  const payload = buildIncident(hits, ctx);
-  const bytes = jsonBytes(payload);
-  if (hits.length === 1 || bytes <= MAX_PAYLOAD_BYTES) return [payload];
-  const parts = Math.min(hits.length, Math.max(2, Math.ceil(bytes / MAX_PAYLOAD_BYTES)));
+export function buildIncidentParts(hits: EnrichedHit[], ctx: IncidentContext): IncidentRecord[] {
+  const record = buildIncident(hits, ctx);
+  const bytes = jsonBytes(record);
+  if (hits.length === 1 || bytes <= MAX_RECORD_BYTES) return [record];
+  const parts = Math.min(hits.length, Math.max(2, Math.ceil(bytes / MAX_RECORD_BYTES)));
   const size = Math.ceil(hits.length / parts);
   const slices: EnrichedHit[][] = [];
   for (let i = 0; i < hits.length; i += size) slices.push(hits.slice(i, i + size));

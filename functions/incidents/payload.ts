@@ -9,7 +9,7 @@ import type {
 } from "../model";
 import type { Grouping } from "../config/config";
 import { compileSchema } from "../validation";
-import { validateAlertRows, type AlertRow } from "./alertRows";
+import { alertRowsOf, validateAlertRows, type AlertRow } from "./alertRows";
 
 // TypeScript view of infra/incident.schema.json; the schema file is the contract, and
 // validateIncidentPayload keeps the two honest at run time and in the tests.
@@ -45,8 +45,20 @@ export interface IncidentEntities {
   }[];
 }
 
-/** What the function posts to the playbook. */
-export interface IncidentPayload {
+/**
+ * What the function posts to the playbook: the incident, and the custom-table rows the playbook
+ * ingests, one per event (see alertRows.ts).
+ */
+export interface IncidentPayload extends IncidentRecord {
+  alertRows: AlertRow[];
+}
+
+/**
+ * An incident as the outbox keeps it: the payload without its alert rows. The rows repeat the
+ * incident's text once per event (about four fifths of a payload), and are a pure function of
+ * the rest, so they are built again when the incident is posted (toPayload) rather than stored.
+ */
+export interface IncidentRecord {
   schemaVersion: "2.0";
   incidentId: string;
   title: string;
@@ -71,14 +83,17 @@ export interface IncidentPayload {
   detection: { id: string; name: string; version: string };
   workspaceId: string;
   grouping: Grouping;
-  /** The custom-table rows the playbook ingests, one per event (see alertRows.ts). */
-  alertRows: AlertRow[];
 }
 
 /** The incident payload JSON Schema, as the Logic App trigger loads it. */
 export const INCIDENT_SCHEMA: object = incidentSchema;
 
 const validatePayloadShape = compileSchema<IncidentPayload>(INCIDENT_SCHEMA, "incident payload");
+
+/** The payload the playbook receives for a recorded incident: the record and its alert rows. */
+export function toPayload(record: IncidentRecord): IncidentPayload {
+  return { ...record, alertRows: alertRowsOf(record) };
+}
 
 /**
  * Checks a payload against infra/incident.schema.json, and its alert rows against the custom

@@ -1,5 +1,6 @@
 import { mapConcurrent } from "../concurrency";
 import type { PlaybookClient } from "../delivery/playbookClient";
+import { toPayload } from "../incidents/payload";
 import type { DeliveryMark, OutboxRecord, StateStore } from "../state/stateStore";
 import type { RunBudget } from "./budget";
 import type { RunLog } from "./runLog";
@@ -96,7 +97,7 @@ async function deliverOne(
   const attempts = record.attempts + 1;
   const { incidentId } = record;
   const remainingMs = d.budget.remainingMs() - reserveMs;
-  const result = await d.playbook.post(record.payload, {
+  const result = await d.playbook.post(toPayload(record.incident), {
     timeoutMs: remainingMs,
     abortSignal: AbortSignal.timeout(Math.max(1, remainingMs)),
   });

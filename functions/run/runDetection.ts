@@ -5,8 +5,12 @@ import type { PlaybookClient } from "../delivery/playbookClient";
 import { enrichHit } from "../enrich/enrich";
 import { buildIncidentParts } from "../incidents/buildIncident";
 import { groupHits } from "../incidents/group";
-import type { IncidentPayload } from "../incidents/payload";
-import { validateIncidentPayload } from "../incidents/payload";
+import {
+  toPayload,
+  validateIncidentPayload,
+  type IncidentPayload,
+  type IncidentRecord,
+} from "../incidents/payload";
 import type { DetectionEvent, EnrichedHit, IngestionWindow, SuppressedHit } from "../model";
 import { queryDetection, type DetectionQuery } from "../query/detectionQuery";
 import { checkTableLiveness } from "../query/tableLiveness";
@@ -386,11 +390,15 @@ async function newHitsOf(
   return { kept, suppressed };
 }
 
+/**
+ * The incidents of these groups, each checked as the playbook will receive it (with its alert
+ * rows) and kept as the outbox stores it (without them).
+ */
 async function buildIncidents(
   groups: EnrichedHit[][],
   deps: RunDependencies,
-): Promise<IncidentPayload[]> {
-  const incidents: IncidentPayload[] = [];
+): Promise<IncidentRecord[]> {
+  const incidents: IncidentRecord[] = [];
   for (const group of groups) {
     // More than one part when the group's evidence does not fit one stored payload.
     const parts = buildIncidentParts(group, {
@@ -400,7 +408,10 @@ async function buildIncidents(
       severityPolicy: deps.config.severityPolicy,
       scenarios: deps.scenarios,
     });
-    for (const part of parts) incidents.push(validateIncidentPayload(part));
+    for (const part of parts) {
+      validateIncidentPayload(toPayload(part));
+      incidents.push(part);
+    }
     if (incidents.length % 50 === 0) await yieldToEventLoop();
   }
   return incidents;
@@ -422,7 +433,8 @@ async function dryRun(deps: RunDependencies, summary: RunSummary): Promise<RunRe
   summary.recordQuery(result);
   const events = await processableEvents(result, { ...deps, summary, record: false });
   const { kept } = await newHitsOf(events, deps, summary);
-  const incidents = await buildIncidents(groupHits(kept, deps.config.grouping), deps);
+  const records = await buildIncidents(groupHits(kept, deps.config.grouping), deps);
+  const incidents = records.map(toPayload);
   summary.newHits = kept.length;
   summary.incidents = incidents.length;
   return { summary: summary.finish(), incidents };
@@ -432,10 +444,10 @@ function enrich(event: DetectionEvent, deps: RunDependencies): EnrichedHit {
   return enrichHit(event, deps.rule, (e) => annotateBenign(e, deps.scenarios));
 }
 
-function outboxRecord(payload: IncidentPayload, runId: string, createdAt: Date): OutboxRecord {
+function outboxRecord(incident: IncidentRecord, runId: string, createdAt: Date): OutboxRecord {
   return {
-    incidentId: payload.incidentId,
-    payload,
+    incidentId: incident.incidentId,
+    incident,
     runId,
     createdAt: createdAt.toISOString(),
     status: "pending",

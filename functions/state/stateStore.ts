@@ -7,7 +7,7 @@ import {
   type TransactionAction,
 } from "@azure/data-tables";
 import { mapConcurrent } from "../concurrency";
-import type { IncidentPayload } from "../incidents/payload";
+import type { IncidentRecord } from "../incidents/payload";
 import type { QuarantinedRow } from "../query/rows";
 import type { QueryPass } from "../query/window";
 import { acquireLease, type AcquireOptions, type LeaseGrant } from "./lease";
@@ -34,7 +34,7 @@ const LEDGER_PREFIX = "ledger-";
 /** Sorts after every incident id (lower-case UUIDs), so "RowKey lt '~'" skips the log. */
 const LOG_PREFIX = "~delivered_";
 const MAX_TRANSACTION_ACTIONS = 100;
-// A transaction's body may not exceed 4 MiB; outbox rows carry whole payloads, so batches are
+// A transaction's body may not exceed 4 MiB; outbox rows carry whole incidents, so batches are
 // cut by size as well as by count, with room left for the multipart framing.
 const MAX_TRANSACTION_BYTES = 3 * 1024 * 1024;
 // Table Storage caps a string property at 64 KiB (32K UTF-16 code units).
@@ -78,7 +78,8 @@ export type DeliveryStatus = "pending" | "delivered" | "failed";
 /** An incident waiting in the outbox (pending), or parked there for a human (failed). */
 export interface OutboxRecord {
   incidentId: string;
-  payload: IncidentPayload;
+  /** The incident without its alert rows, which are built again when it is posted. */
+  incident: IncidentRecord;
   runId: string;
   createdAt: string;
   status: DeliveryStatus;
@@ -639,7 +640,7 @@ export class StateStore {
 }
 
 function outboxEntity(record: OutboxRecord): OutboxEntity {
-  const json = JSON.stringify(record.payload);
+  const json = JSON.stringify(record.incident);
   const parts = utf16Chunks(json, PAYLOAD_CHUNK_CHARS);
   const entity: OutboxEntity = {
     partitionKey: OUTBOX_PARTITION,
@@ -717,7 +718,7 @@ function outboxRecord(e: OutboxEntity): OutboxRecord {
   const { incidentId, runId, createdAt, status, attempts, lastError } = outboxStatus(e);
   return {
     incidentId,
-    payload: JSON.parse(json) as IncidentPayload,
+    incident: JSON.parse(json) as IncidentRecord,
     runId,
     createdAt,
     status,
@@ -727,13 +728,13 @@ function outboxRecord(e: OutboxEntity): OutboxRecord {
 }
 
 /** The ledger rows an outbox incident stands for: one per event it carries. */
-export function ledgerRecordsOf(incident: OutboxRecord): LedgerRecord[] {
-  return incident.payload.events.map((event) => ({
+export function ledgerRecordsOf(record: OutboxRecord): LedgerRecord[] {
+  return record.incident.events.map((event) => ({
     eventKey: event.eventKey,
     timestamp: event.Timestamp,
     deviceName: event.DeviceName,
-    runId: incident.runId,
+    runId: record.runId,
     disposition: "incident",
-    incidentId: incident.incidentId,
+    incidentId: record.incidentId,
   }));
 }

@@ -4,14 +4,16 @@ import {
   CALL_BYTES,
   FIELD_BYTES,
   ROW_COLUMNS,
-  buildAlertRows,
+  alertRowsOf,
   truncateUtf8,
   validateAlertRows,
-  type AlertRowsInput,
 } from "../../functions/incidents/alertRows";
-import { buildIncident } from "../../functions/incidents/buildIncident";
 import { MAX_EVENTS_PER_INCIDENT } from "../../functions/incidents/group";
-import { validateIncidentPayload } from "../../functions/incidents/payload";
+import {
+  toPayload,
+  validateIncidentPayload,
+  type IncidentRecord,
+} from "../../functions/incidents/payload";
 import { SchemaValidationError } from "../../functions/validation";
 import {
   HOSTILE_STRINGS,
@@ -21,11 +23,12 @@ import {
   makeFileEvent,
   makeHit,
 } from "../support/events";
-import { defaultIncidentContext } from "../support/incidents";
+import { incidentOf } from "../support/incidents";
 import { problemsOf } from "../support/problems";
 
 const rule = loadDetectionRule();
-const input: AlertRowsInput = {
+// The incident-level fields every row repeats, set apart from what buildIncident would render.
+const input = {
   incidentId: "8d5c9a52-6f0b-5e7c-9d3e-1a2b3c4d5e6f",
   title: "nbtscan.exe on ws-fin-07.contoso.local",
   severity: "High",
@@ -33,8 +36,7 @@ const input: AlertRowsInput = {
   evidenceComment: "| evidence |",
   firstActivityTimeUtc: "2026-11-25T08:01:00.000Z",
   lastActivityTimeUtc: "2026-11-25T08:05:00.000Z",
-  rule,
-};
+} satisfies Partial<IncidentRecord>;
 
 const jsonBytes = (value: unknown) => Buffer.byteLength(JSON.stringify(value), "utf8");
 
@@ -67,7 +69,7 @@ describe("the custom table's columns (infra/alert-table.json)", () => {
   });
 });
 
-describe("buildAlertRows", () => {
+describe("alertRowsOf", () => {
   const hits = [
     makeHit(makeEvent({ Timestamp: "2026-11-25T08:01:00.000Z" }), {
       benign: [benignMatch("scheduled-network-inventory")],
@@ -83,7 +85,7 @@ describe("buildAlertRows", () => {
       { matchedBy: "hash" },
     ),
   ];
-  const rows = buildAlertRows(hits, input);
+  const rows = alertRowsOf(incidentOf(hits, input));
 
   it("gives one row per event, each with every table column, valid for the table", () => {
     expect(rows).toHaveLength(2);
@@ -173,10 +175,15 @@ describe("alert rows within the Logs Ingestion API's limits", () => {
       }),
     ),
   );
-  const rows = buildAlertRows(hits, {
+  // Built from the record as stored, whatever it holds: its events are not capped here.
+  const incident = incidentOf(hits, {
     ...input,
     description: "d".repeat(5000),
     evidenceComment: "\u0001".repeat(30_000),
+  });
+  const rows = alertRowsOf({
+    ...incident,
+    events: incident.events.map((e, i) => ({ ...e, ...hits[i].event })),
   });
 
   it("keeps one incident's rows under 1 MB, one call, and every field under 64 KB", () => {
@@ -197,7 +204,7 @@ describe("alert rows within the Logs Ingestion API's limits", () => {
   });
 
   it("leaves an ordinary incident's rows untouched", () => {
-    const plain = buildAlertRows([makeHit(makeEvent())], input);
+    const plain = alertRowsOf(incidentOf([makeHit(makeEvent())], input));
     expect(plain[0].AlertDescription).toBe(input.description);
     expect(plain[0].ProcessCommandLine).toBe("nbtscan.exe -r 10.1.2.0/24");
   });
@@ -214,9 +221,20 @@ describe("truncateUtf8", () => {
 });
 
 describe("the payload", () => {
+  it("is the same whether built from the incident in memory or as the outbox gives it back", () => {
+    const hits = [
+      makeHit(makeEvent({ ProcessCommandLine: HOSTILE_STRINGS.join(" ") }), {
+        benign: [benignMatch("scheduled-network-inventory")],
+      }),
+      makeHit(makeFileEvent({ SHA1: KNOWN_SHA1 }), { matchedBy: "hash" }),
+    ];
+    const incident = incidentOf(hits);
+    const stored = JSON.parse(JSON.stringify(incident)) as IncidentRecord;
+    expect(JSON.stringify(toPayload(stored))).toBe(JSON.stringify(toPayload(incident)));
+  });
+
   it("carries the rows, and the payload check applies the table's check to them", () => {
-    const hits = [makeHit(makeEvent())];
-    const incident = buildIncident(hits, { ...defaultIncidentContext, scenarios: [] });
+    const incident = toPayload(incidentOf([makeHit(makeEvent())]));
     expect(validateIncidentPayload(incident)).toBe(incident);
     expect(incident.alertRows.map((r) => r.IncidentKey)).toEqual([incident.incidentId]);
     const broken = {

@@ -1,7 +1,7 @@
 import { enrichHit } from "../../functions/enrich/enrich";
 import { buildIncident } from "../../functions/incidents/buildIncident";
 import { incidentIdFor } from "../../functions/incidents/incidentId";
-import { validateIncidentPayload } from "../../functions/incidents/payload";
+import { toPayload, validateIncidentPayload } from "../../functions/incidents/payload";
 import { annotateBenign } from "../../functions/triage/scenarios";
 import { KNOWN_SHA1, makeEvent } from "../support/events";
 import { defaultIncidentContext } from "../support/incidents";
@@ -21,8 +21,9 @@ describe("buildIncident", () => {
   ];
   const incident = buildIncident(hits, ctx);
 
-  it("builds a payload that fits the contract", () => {
-    expect(validateIncidentPayload(incident)).toBe(incident);
+  it("builds an incident whose payload fits the contract", () => {
+    const payload = toPayload(incident);
+    expect(validateIncidentPayload(payload)).toBe(payload);
   });
 
   it("takes its id from the events, and its time span from their timestamps", () => {

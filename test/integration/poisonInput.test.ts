@@ -4,7 +4,8 @@
 import { ConfigError } from "../../functions/config/config";
 import { EVENT_COLUMNS, type DetectionEvent } from "../../functions/model";
 import { loadDetectionRule } from "../../functions/detection/rule";
-import { MAX_PAYLOAD_BYTES } from "../../functions/incidents/budget";
+import { CALL_BYTES } from "../../functions/incidents/alertRows";
+import { MAX_RECORD_BYTES } from "../../functions/incidents/budget";
 import { makeEvent } from "../support/events";
 import { useSandboxes, MINUTE, type LogLine, type Sandbox, type SandboxOptions } from "./harness";
 
@@ -138,8 +139,9 @@ describe("an oversized incident", () => {
     // Host A's evidence does not fit one entity: it is split, each part within the budget.
     const onA = incidents.filter((i) => i.entities.hosts[0].hostName === hostA.DeviceName);
     expect(onA.length).toBeGreaterThan(1);
-    for (const incident of incidents) {
-      expect(JSON.stringify(incident).length * 2).toBeLessThanOrEqual(MAX_PAYLOAD_BYTES);
+    for (const { alertRows, ...record } of incidents) {
+      expect(JSON.stringify(record).length * 2).toBeLessThanOrEqual(MAX_RECORD_BYTES);
+      expect(Buffer.byteLength(JSON.stringify(alertRows))).toBeLessThanOrEqual(CALL_BYTES);
     }
     const cut = onA.flatMap((i) => i.events);
     expect(cut.every((e) => e.truncated?.ProcessCommandLine === WINDOWS_MAX_COMMAND_LINE)).toBe(

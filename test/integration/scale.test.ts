@@ -1,6 +1,6 @@
 // Cost that follows the work (issue 10 goals 1-3): table requests against the formula, dedupe
 // that does not grow with the ledger, sub-windows past MAX_HITS_PER_RUN, retention.
-import type { IncidentPayload } from "../../functions/incidents/payload";
+import type { IncidentRecord } from "../../functions/incidents/payload";
 import type { DetectionEvent } from "../../functions/model";
 import type { LedgerRecord } from "../../functions/state/stateStore";
 import { makeEvent } from "../support/events";
@@ -131,7 +131,7 @@ describe("retention", () => {
     ] as const) {
       const incident = {
         incidentId,
-        payload: { incidentId, events: [] } as unknown as IncidentPayload,
+        incident: { incidentId, events: [] } as unknown as IncidentRecord,
         runId: "r",
         createdAt: "2026-10-01T00:00:00.000Z",
         status: "pending" as const,

@@ -1,10 +1,11 @@
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { loadDetectionRule } from "../../functions/detection/rule";
-import { buildAlertRows, type AlertRow } from "../../functions/incidents/alertRows";
+import { alertRowsOf, type AlertRow } from "../../functions/incidents/alertRows";
 import { SentinelSimulation, loadSentinelRule } from "../../sandbox/sentinel";
 import { SchemaValidationError } from "../../functions/validation";
 import { KNOWN_SHA1, makeEvent, makeFileEvent, makeHit } from "../support/events";
+import { incidentOf } from "../support/incidents";
 
 const detection = loadDetectionRule();
 const ruleFile = JSON.parse(
@@ -15,16 +16,15 @@ const ruleFile = JSON.parse(
 ) as { entityMappings: unknown; customDetails: unknown; alertDetailsOverride: unknown };
 
 function rowsFor(incidentId: string, hits: ReturnType<typeof makeHit>[]): AlertRow[] {
-  return buildAlertRows(hits, {
-    incidentId,
-    title: `nbtscan on ${hits[0].event.DeviceName}`,
-    severity: "High",
-    description: "A description.",
-    evidenceComment: "| evidence |",
-    firstActivityTimeUtc: hits[0].event.Timestamp,
-    lastActivityTimeUtc: hits[hits.length - 1].event.Timestamp,
-    rule: detection,
-  });
+  return alertRowsOf(
+    incidentOf(hits, {
+      incidentId,
+      title: `nbtscan on ${hits[0].event.DeviceName}`,
+      severity: "High",
+      description: "A description.",
+      evidenceComment: "| evidence |",
+    }),
+  );
 }
 
 describe("the Sentinel rule the sandbox applies", () => {

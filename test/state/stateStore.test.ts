@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { TableClient } from "@azure/data-tables";
-import type { IncidentPayload } from "../../functions/incidents/payload";
+import type { IncidentRecord } from "../../functions/incidents/payload";
 import {
   StateStore,
   WatermarkConflictError,
@@ -60,7 +60,7 @@ function ledger(i: number, day = "2026-11-25"): LedgerRecord {
 function outbox(id: string, createdAt: string, description = "d"): OutboxRecord {
   return {
     incidentId: id,
-    payload: { incidentId: id, description, events: [] } as unknown as IncidentPayload,
+    incident: { incidentId: id, description, events: [] } as unknown as IncidentRecord,
     runId: "run-1",
     createdAt,
     status: "pending",
@@ -120,11 +120,11 @@ describe("StateStore against Azurite", () => {
     expect(requests).toHaveLength(2);
   });
 
-  it("keeps a payload larger than one string property, split and joined back exactly", async () => {
+  it("keeps an incident larger than one string property, split and joined back exactly", async () => {
     const big = "é🛰".repeat(40_000);
     await store.record([outbox("b", "2026-11-25T10:00:00Z", big)], []);
     const [row] = await store.pendingOutbox();
-    expect(row.payload.description).toBe(big);
+    expect(row.incident.description).toBe(big);
   });
 
   it("lists pending incidents oldest first and forgets them once delivered", async () => {
@@ -154,13 +154,13 @@ describe("StateStore against Azurite", () => {
 
   it("repairs the ledger from pending incidents, as after a crash between the two writes", async () => {
     const incident = outbox("i", "2026-11-25T10:00:00Z");
-    incident.payload.events = [
+    incident.incident.events = [
       {
         eventKey: "DeviceFileEvents|h|2026-11-23T01:00:00.000Z|7",
         Timestamp: "2026-11-23T01:00:00.000Z",
         DeviceName: "h",
       },
-    ] as IncidentPayload["events"];
+    ] as IncidentRecord["events"];
     await store.repairLedger([incident]);
     expect(await store.ledgerOfDay("2026-11-23T01:00:00.000Z")).toEqual([
       expect.objectContaining({

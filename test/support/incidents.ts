@@ -1,7 +1,9 @@
 // The context the incident tests build with: the shipped rule and benign scenarios, per-device
 // grouping and the default severity policy, as a run with default settings has them.
 import { loadDetectionRule } from "../../functions/detection/rule";
-import type { IncidentContext } from "../../functions/incidents/buildIncident";
+import { buildIncident, type IncidentContext } from "../../functions/incidents/buildIncident";
+import type { IncidentRecord } from "../../functions/incidents/payload";
+import type { EnrichedHit } from "../../functions/model";
 import { loadBenignScenarios } from "../../functions/triage/scenarios";
 import { DEFAULT_SEVERITY_POLICY } from "../../functions/triage/severity";
 
@@ -16,3 +18,11 @@ export const defaultIncidentContext: IncidentContext = {
   severityPolicy: DEFAULT_SEVERITY_POLICY,
   scenarios: loadBenignScenarios(),
 };
+
+/** The incident a default run records for these hits, with some of its fields set by the test. */
+export function incidentOf(
+  hits: EnrichedHit[],
+  overrides: Partial<IncidentRecord> = {},
+): IncidentRecord {
+  return { ...buildIncident(hits, { ...defaultIncidentContext, scenarios: [] }), ...overrides };
+}

@@ -119,7 +119,12 @@ interface KustoLanguage {
     SymbolKind: { Table: number };
   };
   Syntax: {
-    SyntaxKind: { QueryBlock: number; LetStatement: number; DateTimeLiteralExpression: number };
+    SyntaxKind: {
+      QueryBlock: number;
+      LetStatement: number;
+      DateTimeLiteralExpression: number;
+      LongLiteralExpression: number;
+    };
   };
 }
 
@@ -297,29 +302,46 @@ function literalDate(value: unknown): Date | undefined {
   return new Date((inner as Date).getTime());
 }
 
+/** The query's top-level let statements (name and bound expression), from the syntax tree. */
+function* topLevelLets(query: string): Generator<{ name: string; value: KExpression }> {
+  const k = kustoLanguage();
+  const root = k.KustoCode.Parse(query, null).Syntax;
+  if (!root || root.Kind !== k.Syntax.SyntaxKind.QueryBlock) return;
+  const statements = (root as KQueryBlock).Statements;
+  for (let i = 0; statements && i < statements.Count; i++) {
+    const statement = statements.getItem$1(i).Element$1;
+    if (!statement || statement.Kind !== k.Syntax.SyntaxKind.LetStatement) continue;
+    const { Name, Expression } = statement as KLetStatement;
+    if (Name?.SimpleName && Expression) yield { name: Name.SimpleName, value: Expression };
+  }
+}
+
 /**
  * Values of the query's top-level `let Name = datetime(...)` statements, read from the syntax
  * tree (not the text), so comments, strings and nested lets cannot be mistaken for them.
  */
 export function readLetDatetimes(query: string): Map<string, Date> {
-  const k = kustoLanguage();
-  const kinds = k.Syntax.SyntaxKind;
-  const root = k.KustoCode.Parse(query, null).Syntax;
+  const kinds = kustoLanguage().Syntax.SyntaxKind;
   const found = new Map<string, Date>();
-  if (!root || root.Kind !== kinds.QueryBlock) return found;
-  const statements = (root as KQueryBlock).Statements;
-  for (let i = 0; statements && i < statements.Count; i++) {
-    const statement = statements.getItem$1(i).Element$1;
-    if (!statement || statement.Kind !== kinds.LetStatement) continue;
-    const { Name, Expression } = statement as KLetStatement;
-    const name = Name?.SimpleName;
-    if (!name || !Expression || Expression.Kind !== kinds.DateTimeLiteralExpression) continue;
-    const date = literalDate(Expression.LiteralValueInfo?.Value);
-    const text = Expression.LiteralValueInfo?.ValueText ?? "";
+  for (const { name, value } of topLevelLets(query)) {
+    if (value.Kind !== kinds.DateTimeLiteralExpression) continue;
+    const date = literalDate(value.LiteralValueInfo?.Value);
+    const text = value.LiteralValueInfo?.ValueText ?? "";
     if (!date || Number.isNaN(date.getTime()) || date.getTime() === DOTNET_DATETIME_MIN_MS) {
       throw new InvalidDatetimeLiteralError(name, text);
     }
     found.set(name, date);
+  }
+  return found;
+}
+
+/** Values of the query's top-level `let Name = <long literal>` statements, like readLetDatetimes. */
+export function readLetLongs(query: string): Map<string, number> {
+  const kinds = kustoLanguage().Syntax.SyntaxKind;
+  const found = new Map<string, number>();
+  for (const { name, value } of topLevelLets(query)) {
+    if (value.Kind !== kinds.LongLiteralExpression) continue;
+    found.set(name, Number(value.LiteralValueInfo?.ValueText));
   }
   return found;
 }

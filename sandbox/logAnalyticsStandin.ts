@@ -1,12 +1,13 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { createServer } from "node:https";
 import type { DetectionEvent } from "../functions/model";
-import { WINDOW_END, WINDOW_START } from "../functions/query/buildQuery";
+import { MAX_ROWS, WINDOW_END, WINDOW_START } from "../functions/query/buildQuery";
 import {
   inspectKql,
   InvalidDatetimeLiteralError,
   loadTableSchemas,
   readLetDatetimes,
+  readLetLongs,
   sharedSchemaDir,
   type KqlColumn,
   type KqlDiagnostic,
@@ -100,6 +101,8 @@ export interface StandinRequest {
   timespan?: string;
   windowStart?: string;
   windowEnd?: string;
+  /** The detection's MaxRows, when the query bound it. */
+  maxRows?: number;
   status: number;
   /** The error code returned, for non-200 responses and partial results. */
   errorCode?: string;
@@ -192,6 +195,8 @@ function parseQueryRequest(bodyText: string, now: () => Date): QueryRequest | Er
 interface AnalysedQuery {
   /** The detection's ingestion window; undefined for the table-liveness query. */
   window: TimeRange | undefined;
+  /** The detection's `top MaxRows by IngestionTime asc`: how many rows, earliest ingested first. */
+  maxRows?: number;
   columns: KqlColumn[];
 }
 
@@ -236,7 +241,8 @@ function analyseQuery(query: string, schemas: TableSchema[]): AnalysedQuery | Er
         "and return a table",
     );
   }
-  return { window: { start, end }, columns: inspection.resultColumns };
+  const maxRows = readLetLongs(query).get(MAX_ROWS);
+  return { window: { start, end }, maxRows, columns: inspection.resultColumns };
 }
 
 interface Outcome {
@@ -280,9 +286,17 @@ export async function startLogAnalyticsStandin(
     return range ? stored.filter((s) => inside(s.timeGenerated, range)) : stored;
   }
 
-  /** The events the detection query would return from the scanned rows for this window. */
-  function select(window: TimeRange, scanned: StoredEvent[]): DetectionEvent[] {
-    return scanned.filter((s) => inside(s.ingestionTime, window)).map((s) => s.event);
+  /**
+   * The events the detection query would return from the scanned rows for this window: with
+   * MaxRows, the first that many by ingestion time, as the detection's `top` orders them.
+   */
+  function select(window: TimeRange, scanned: StoredEvent[], maxRows?: number): DetectionEvent[] {
+    const matching = scanned.filter((s) => inside(s.ingestionTime, window));
+    if (maxRows === undefined) return matching.map((s) => s.event);
+    return matching
+      .sort((a, b) => a.ingestionTime - b.ingestionTime)
+      .slice(0, maxRows)
+      .map((s) => s.event);
   }
 
   /** True for a well-formed request carrying the table-liveness query. */
@@ -336,8 +350,9 @@ export async function startLogAnalyticsStandin(
     }
     log.windowStart = analysed.window.start.toISOString();
     log.windowEnd = analysed.window.end.toISOString();
+    log.maxRows = analysed.maxRows;
 
-    const matching = select(analysed.window, scanned);
+    const matching = select(analysed.window, scanned, analysed.maxRows);
     const limit = options.maxRowsPerResponse;
     const truncated = limit !== undefined && matching.length > limit;
     const rows = truncated ? matching.slice(0, limit) : matching;

@@ -5,7 +5,7 @@ import type { DetectionEvent, IngestionWindow } from "../model";
 import { retryAfterCapPolicy } from "../http/retryAfterCap";
 import { attemptTimeoutPolicy, transientRetryPolicy } from "../http/transientRetry";
 import { queryResponseShapePolicy } from "./responseShape";
-import { buildQuery } from "./buildQuery";
+import { buildQuery, SERVICE_MAX_ROWS } from "./buildQuery";
 import { readRows, type QuarantinedRow } from "./rows";
 import { splitWindow, type QueryPlan } from "./window";
 
@@ -153,21 +153,29 @@ export class QueryTimeLeft {
   ms: () => number = () => Infinity;
 }
 
+/** The instant a row was ingested, in ms; quarantined rows keep theirs as raw text. */
+function ingestedAt(row: { IngestionTime?: unknown }): number {
+  return Date.parse(String(row.IngestionTime));
+}
+
 /**
- * The events ingested before the instant `cut`, at most `room` of them unless one instant alone
- * holds more (a sub-window cannot end inside an instant): the rest is a later sub-window's.
+ * Where a result cut short by the row limit may end: rows come back oldest-ingested first, so
+ * every row ingested before the latest instant returned is in it, and rows at that instant may
+ * not all be. Undefined when every row returned shares one instant (no earlier cut exists).
  */
-function ingestionPrefix(
+function cutBeforeLatest(
   events: DetectionEvent[],
-  room: number,
-  window: IngestionWindow,
-): { kept: DetectionEvent[]; cut: Date } {
-  if (room <= 0) return { kept: [], cut: window.start };
-  const at = (e: DetectionEvent): number => Date.parse(e.IngestionTime) || window.start.getTime();
-  const sorted = [...events].sort((a, b) => at(a) - at(b));
-  let cutMs = at(sorted[room]);
-  if (at(sorted[0]) === cutMs) cutMs += 1;
-  return { kept: sorted.filter((e) => at(e) < cutMs), cut: new Date(cutMs) };
+  quarantined: QuarantinedRow[],
+): number | undefined {
+  let earliest = Infinity;
+  let latest = -Infinity;
+  for (const row of [...events, ...quarantined.map((q) => q.row)]) {
+    const at = ingestedAt(row);
+    if (!Number.isFinite(at)) continue;
+    earliest = Math.min(earliest, at);
+    latest = Math.max(latest, at);
+  }
+  return earliest < latest ? latest : undefined;
 }
 
 /**
@@ -206,11 +214,18 @@ async function queryWindows(
   const pending: IngestionWindow[] = [plan.window];
   // Depth-first, oldest half first, so events come back in ingestion order.
   while (pending.length > 0) {
+    const room = maxEvents - outcome.events.length;
+    // No room left: the sub-window ends where the last complete piece did.
+    if (room <= 0) break;
     const window = pending.shift() as IngestionWindow;
+    const instant = window.end.getTime() - window.start.getTime() <= 1;
+    // One row more than there is room for says whether the window holds more. A single instant
+    // is read whole: a sub-window cannot end inside one.
+    const limit = instant ? SERVICE_MAX_ROWS : Math.min(SERVICE_MAX_ROWS, room + 1);
     outcome.requests += 1;
     const result = await q.client.queryWorkspace(
       q.workspaceId,
-      buildQuery(q.kql, window),
+      buildQuery(q.kql, window, limit),
       plan.timespan,
       {
         serverTimeoutInSeconds: Math.min(MAX_SERVER_TIMEOUT_S, Math.ceil(q.timeoutMs / 1000)),
@@ -224,19 +239,28 @@ async function queryWindows(
     if (result.status === LogsQueryResultStatus.Success) {
       const reads = result.tables.map(readRows);
       const events = reads.flatMap((read) => read.events);
-      const room = maxEvents - outcome.events.length;
-      if (events.length <= room) {
+      const quarantined = reads.flatMap((read) => read.quarantined);
+      // Quarantine rows are keyed, so one the next sub-window reads again is recorded once.
+      outcome.quarantined.push(...quarantined);
+      if (events.length + quarantined.length < limit || instant) {
         for (const event of events) outcome.events.push(event);
-        for (const read of reads) outcome.quarantined.push(...read.quarantined);
         outcome.coveredUntil = window.end;
+        // An instant is read alone, as the end of a sub-window (see below).
+        if (instant) break;
         continue;
       }
-      // Over the cap: keep the earliest-ingested events that fit and end the sub-window there.
-      const { kept, cut } = ingestionPrefix(events, room, window);
-      for (const event of kept) outcome.events.push(event);
-      // Quarantine rows are keyed, so one the next sub-window reads again is recorded once.
-      for (const read of reads) outcome.quarantined.push(...read.quarantined);
-      outcome.coveredUntil = cut;
+      // Cut short by the limit: keep what was ingested before the latest instant returned, and
+      // end the sub-window there; the rest of the window is a later sub-window's.
+      const cut = cutBeforeLatest(events, quarantined);
+      if (cut === undefined) {
+        // Every row returned shares one instant, the window's first: the sub-window is that
+        // instant, read whole (pieces of this window still pending are a later sub-window's).
+        const at = ingestedAt(events[0] ?? quarantined[0].row);
+        pending.splice(0, pending.length, { start: new Date(at), end: new Date(at + 1) });
+        continue;
+      }
+      for (const event of events) if (ingestedAt(event) < cut) outcome.events.push(event);
+      outcome.coveredUntil = new Date(cut);
       break;
     }
     const detail = `${result.partialError.code ?? "PartialError"}: ${result.partialError.message ?? ""}`;

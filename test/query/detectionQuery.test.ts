@@ -8,6 +8,7 @@ import {
   queryDetection,
   QueryTimeLeft,
 } from "../../functions/query/detectionQuery";
+import { SERVICE_MAX_ROWS } from "../../functions/query/buildQuery";
 import { ResultShapeError } from "../../functions/query/rows";
 import type { QueryPlan } from "../../functions/query/window";
 import {
@@ -51,7 +52,7 @@ beforeEach(async () => {
 afterEach(() => la.close());
 afterAll(() => agent.destroy());
 
-function query(timeoutMs = 30_000, runTimeLeftMs?: number) {
+function query(timeoutMs = 30_000, runTimeLeftMs?: number, maxEvents = Infinity) {
   const timeLeft = new QueryTimeLeft();
   const client = createQueryClient(new LocalStandinCredential(), {
     endpoint: new URL(la.url),
@@ -66,7 +67,7 @@ function query(timeoutMs = 30_000, runTimeLeftMs?: number) {
   return queryDetection(
     { client, workspaceId: WORKSPACE_ID, kql: rule.query, timeoutMs, timeLeft },
     plan,
-    Infinity,
+    maxEvents,
     runTimeLeftMs === undefined ? undefined : () => deadline - Date.now(),
   );
 }
@@ -116,5 +117,61 @@ describe("queryDetection's client", () => {
     expect(failure).toBeInstanceOf(ResultShapeError);
     expect((failure as Error).message).toMatch(message);
     expect(la.requests).toHaveLength(1);
+  });
+});
+
+describe("a query capped at maxEvents", () => {
+  /** `count` events on one device, ingested `perInstant` at a time a second apart from 08:10. */
+  async function serve(count: number, perInstant: number) {
+    await la.close();
+    const events = Array.from({ length: count }, (_, i) => {
+      const at = new Date(Date.parse("2026-11-25T08:10:00Z") + Math.floor(i / perInstant) * 1000);
+      return makeEvent({
+        ReportId: String(i),
+        TimeGenerated: "2026-11-25T08:05:00Z",
+        Timestamp: "2026-11-25T08:05:00Z",
+        IngestionTime: at.toISOString(),
+      });
+    });
+    la = await startLogAnalyticsStandin({ workspaceId: WORKSPACE_ID, tls, events });
+    return events;
+  }
+  const detections = () => la.requests.filter((r) => r.windowStart !== undefined);
+
+  it("asks for one row more than it has room for, and ends the sub-window before the latest instant returned", async () => {
+    const events = await serve(10, 2);
+    const outcome = await query(30_000, undefined, 5);
+    expect(detections().map((r) => [r.maxRows, r.rowCount])).toEqual([[6, 6]]);
+    // Rows 0-5 came back; 4 and 5 share the latest instant, and the rest of it may be missing.
+    expect(outcome.events.map((e) => e.ReportId)).toEqual(["0", "1", "2", "3"]);
+    expect(outcome.coveredUntil.toISOString()).toBe(events[4].IngestionTime);
+  });
+
+  it("takes the whole window when it holds no more than the room", async () => {
+    await serve(5, 1);
+    const outcome = await query(30_000, undefined, 5);
+    expect(outcome.events).toHaveLength(5);
+    expect(outcome.coveredUntil).toEqual(plan.window.end);
+    expect(detections()).toHaveLength(1);
+  });
+
+  it("reads an instant holding more than the room whole, and ends the sub-window after it", async () => {
+    const events = await serve(8, 8);
+    const outcome = await query(30_000, undefined, 5);
+    const at = Date.parse(events[0].IngestionTime);
+    expect(outcome.events.map((e) => e.ReportId).sort()).toEqual(
+      events.map((e) => e.ReportId).sort(),
+    );
+    expect(outcome.coveredUntil.getTime()).toBe(at + 1);
+    expect(detections().map((r) => [r.windowStart, r.rowCount])).toEqual([
+      [plan.window.start.toISOString(), 6],
+      [new Date(at).toISOString(), 8],
+    ]);
+  });
+
+  it("without a cap, asks for the service's own limit", async () => {
+    await serve(3, 1);
+    await query();
+    expect(detections().map((r) => r.maxRows)).toEqual([SERVICE_MAX_ROWS]);
   });
 });

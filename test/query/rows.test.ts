@@ -96,7 +96,7 @@ describe("readRows", () => {
 
   it("knows exactly the columns the detection KQL projects, in its order", () => {
     const kql = readFileSync(path.join(__dirname, "../../functions/detection/nbtscan.kql"), "utf8");
-    const projection = /\|\s*project\s+([\s\S]*)$/.exec(kql)?.[1] ?? "";
+    const projection = /\|\s*project\s+([^|]*)/.exec(kql)?.[1] ?? "";
     const projected = projection.split(",").map((c) => c.trim().split(/\s*=/)[0]);
     expect(projected).toEqual(EVENT_COLUMNS);
   });

@@ -71,8 +71,11 @@ interface Run extends RunDependencies {
  */
 const INCIDENTS_PER_CHUNK = 1000;
 const EVENTS_PER_CHUNK = 2000;
-/** Hits one sub-window holds in memory; a larger backlog takes several, the watermark after each. */
-const HITS_PER_SUBWINDOW = 25_000;
+/**
+ * Hits one sub-window holds in memory; a larger backlog takes several, the watermark after each.
+ * Its events, hits and one query answer are what a run holds at once (about 5 KB a hit).
+ */
+const HITS_PER_SUBWINDOW = 10_000;
 /** Hits enriched and looked up in the ledger at a time, yielding to the event loop between. */
 const HITS_PER_CHUNK = 5000;
 /** While more remains to record, posts start only while this share of the budget is left. */

@@ -43,7 +43,16 @@ const MINUTE = 60_000;
 const DAY = 24 * 60 * MINUTE;
 const DEVICES = 200;
 /** The whole bench, whatever happens; past it the process exits. */
-const BENCH_DEADLINE_MS = 20 * MINUTE;
+const BENCH_DEADLINE_MS = 40 * MINUTE;
+/**
+ * The function app's instance memory (infra/modules/function-app.bicep, instanceMemoryMB). Node
+ * sizes V8's heap from the memory its process may use (libuv's constrained memory, a container's
+ * cgroup limit): the old generation gets a quarter. The host stand-in is given that heap, so peak
+ * memory is measured as on the instance; this machine's memory would give V8 a 4 GB heap, which
+ * it collects so lazily that the figure would say more about the machine than about the run.
+ */
+const FLEX_INSTANCE_MEMORY_MB = 2048;
+const HOST_NODE_FLAGS = [`--max-old-space-size=${FLEX_INSTANCE_MEMORY_MB / 4}`];
 
 /** One line of the table. */
 interface Row {
@@ -140,7 +149,7 @@ async function runPackage(
   const finished = await runChild(
     resources,
     process.execPath,
-    [HOST, ctx.stage, "run"],
+    [...HOST_NODE_FLAGS, HOST, ctx.stage, "run"],
     cleanEnv({ ...env, NODE_EXTRA_CA_CERTS: ctx.caFile }),
   );
   if (finished.status !== 0) throw new Error(`host exited ${finished.status}: ${finished.stderr}`);
@@ -197,17 +206,49 @@ async function deployment(resources: Resources, ctx: BenchContext, events: Detec
     STATE_TABLE_CONNECTION_STRING: proxy.connectionString,
     PLAYBOOK_URL: playbook.url,
   };
-  /** Runs the function once; what it cost. */
+  /** Runs the function once; what it cost, Azurite's own CPU time included. */
   async function run(extra: Record<string, string> = {}) {
     const [tableBefore, postsBefore] = [proxy.requests, playbook.received.length];
+    const azuriteBefore = processCpuMs(azurite.pid);
     const result = await runPackage(resources, ctx, { ...env, ...extra });
+    const azuriteAfter = processCpuMs(azurite.pid);
     return {
       ...result,
       tableRequests: proxy.requests - tableBefore,
       posts: playbook.received.length - postsBefore,
+      azuriteCpuMs:
+        azuriteBefore === undefined || azuriteAfter === undefined
+          ? undefined
+          : azuriteAfter - azuriteBefore,
     };
   }
   return { la, run };
+}
+
+/** CPU time a process has used so far, in ms, from Linux's /proc; undefined elsewhere. */
+function processCpuMs(pid: number): number | undefined {
+  try {
+    // Fields after the command's closing parenthesis start at the 3rd; utime and stime are the
+    // 14th and 15th, in clock ticks (USER_HZ, 100 per second on Linux).
+    const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
+    return (Number(fields[11]) + Number(fields[12])) * 10;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The runs that took a backlog: the first in full, then how many it took in all. */
+function describeDraining(runs: RunCost[]): string {
+  const [first, ...rest] = runs;
+  if (rest.length === 0) return describeRun(first);
+  const all = (key: "ms" | "cpuMs" | "azuriteCpuMs") =>
+    seconds(runs.reduce((sum, r) => sum + (r[key] ?? 0), 0));
+  const peak = Math.round(Math.max(...runs.map((r) => r.maxRssMb)));
+  const left = runs[runs.length - 1].summary.backlog ? ", a backlog still left" : "";
+  return (
+    `first run: ${describeRun(first)}<br>all ${runs.length} runs: ${all("ms")} s ` +
+    `(${all("cpuMs")} s CPU; Azurite ${all("azuriteCpuMs")} s CPU), peak ${peak} MB${left}`
+  );
 }
 
 type RunCost = Awaited<ReturnType<Awaited<ReturnType<typeof deployment>>["run"]>>;
@@ -219,9 +260,11 @@ function seconds(ms: number): string {
 function describeRun(cost: RunCost): string {
   const s = cost.summary;
   const done = s.backlog ? ", backlog left for the next run" : "";
+  const azurite =
+    cost.azuriteCpuMs === undefined ? "" : `; Azurite ${seconds(cost.azuriteCpuMs)} s CPU`;
   return (
-    `${seconds(cost.ms)} s (${seconds(cost.cpuMs)} s CPU), ${Math.round(cost.maxRssMb)} MB, ` +
-    `${cost.tableRequests} table requests, ${cost.posts} posts ` +
+    `${seconds(cost.ms)} s (${seconds(cost.cpuMs)} s CPU${azurite}), ` +
+    `${Math.round(cost.maxRssMb)} MB, ${cost.tableRequests} table requests, ${cost.posts} posts ` +
     `(${String(s.new)} new, ${String(s.incidents)} incidents${done})`
   );
 }
@@ -236,18 +279,27 @@ async function hitsCase(
   return describeRun(await run({ INCIDENT_GROUPING: grouping }));
 }
 
-/** 100 new hits after a first run that filled the ledger with `ledgerSize` rows: both runs. */
+/** Runs that drain a backlog: at most this many, as the timer would start them one by one. */
+const MAX_DRAINING_RUNS = 3;
+
+/**
+ * 100 new hits after runs that filled the ledger with `ledgerSize` rows (as many as it takes,
+ * up to MAX_DRAINING_RUNS): those runs, and the one that takes the 100.
+ */
 async function ledgerCase(
   resources: Resources,
   ctx: BenchContext,
   ledgerSize: number,
-): Promise<{ first: RunCost; second: string }> {
+): Promise<{ filling: RunCost[]; second: string }> {
   const { la, run } = await deployment(resources, ctx, hits(ledgerSize, Date.now()));
   // A settle margin of a second, so hits ingested just now belong to the next window.
   const settings = { INGESTION_SETTLE: "PT1S" };
-  const first = await run(settings);
-  if (first.summary.backlog) {
-    return { first, second: "not measured: the first run left a backlog" };
+  const filling = [await run(settings)];
+  while (filling[filling.length - 1].summary.backlog && filling.length < MAX_DRAINING_RUNS) {
+    filling.push(await run(settings));
+  }
+  if (filling[filling.length - 1].summary.backlog) {
+    return { filling, second: `not measured: ${filling.length} runs left a backlog` };
   }
   // Ingested now: after the first run's window, inside the second's once the margin has passed.
   const ingested = new Date().toISOString();
@@ -257,7 +309,7 @@ async function ledgerCase(
   await new Promise((resolve) => setTimeout(resolve, 1500));
   const second = await run(settings);
   return {
-    first,
+    filling,
     second:
       `${seconds(second.ms)} s (${seconds(second.cpuMs)} s CPU), ` +
       `${second.tableRequests} table requests (${String(second.summary.new)} new)`,
@@ -463,10 +515,11 @@ const CASES: Case[] = [
       },
       { label: "100 new hits over that 100k-row ledger", today: "217 table requests, 8.7 s" },
     ],
-    timeoutMs: 5 * MINUTE,
+    // The runs that drain it each end within RUN_BUDGET (8 minutes).
+    timeoutMs: MAX_DRAINING_RUNS * 8 * MINUTE + 2 * MINUTE,
     measure: async (r, ctx) => {
-      const { first, second } = await ledgerCase(r, ctx, 100_000);
-      return [describeRun(first), second];
+      const { filling, second } = await ledgerCase(r, ctx, 100_000);
+      return [describeDraining(filling), second];
     },
   },
   {

@@ -28,6 +28,8 @@ export interface ReceivedPost {
   headers: IncomingHttpHeaders;
   /** The parsed JSON body; undefined when it was not JSON or the POST got a scripted failure. */
   body: unknown;
+  /** The body as sent, whatever the answer. */
+  rawBody: string;
   status: number;
 }
 
@@ -128,6 +130,7 @@ export async function startPlaybookReceiver(
     const post: ReceivedPost = {
       headers: req.headers,
       body: undefined,
+      rawBody,
       status: 0,
     };
     received.push(post);

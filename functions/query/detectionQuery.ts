@@ -211,17 +211,16 @@ async function queryWindows(
     splits: 0,
     scanned: undefined,
   };
-  const pending: IngestionWindow[] = [plan.window];
+  // A window read whole (no room limit) ends the sub-window; see below.
+  const pending: (IngestionWindow & { whole?: true })[] = [plan.window];
   // Depth-first, oldest half first, so events come back in ingestion order.
   while (pending.length > 0) {
     const room = maxEvents - outcome.events.length;
     // No room left: the sub-window ends where the last complete piece did.
     if (room <= 0) break;
-    const window = pending.shift() as IngestionWindow;
-    const instant = window.end.getTime() - window.start.getTime() <= 1;
-    // One row more than there is room for says whether the window holds more. A single instant
-    // is read whole: a sub-window cannot end inside one.
-    const limit = instant ? SERVICE_MAX_ROWS : Math.min(SERVICE_MAX_ROWS, room + 1);
+    const window = pending.shift() as (typeof pending)[number];
+    // One row more than there is room for says whether the window holds more.
+    const limit = window.whole ? SERVICE_MAX_ROWS : Math.min(SERVICE_MAX_ROWS, room + 1);
     outcome.requests += 1;
     const result = await q.client.queryWorkspace(
       q.workspaceId,
@@ -242,21 +241,22 @@ async function queryWindows(
       const quarantined = reads.flatMap((read) => read.quarantined);
       // Quarantine rows are keyed, so one the next sub-window reads again is recorded once.
       outcome.quarantined.push(...quarantined);
-      if (events.length + quarantined.length < limit || instant) {
+      if (events.length + quarantined.length < limit || window.whole) {
         for (const event of events) outcome.events.push(event);
         outcome.coveredUntil = window.end;
-        // An instant is read alone, as the end of a sub-window (see below).
-        if (instant) break;
+        if (window.whole) break;
         continue;
       }
       // Cut short by the limit: keep what was ingested before the latest instant returned, and
       // end the sub-window there; the rest of the window is a later sub-window's.
       const cut = cutBeforeLatest(events, quarantined);
       if (cut === undefined) {
-        // Every row returned shares one instant, the window's first: the sub-window is that
-        // instant, read whole (pieces of this window still pending are a later sub-window's).
+        // Every row returned shares one instant, the window's first, and a sub-window cannot end
+        // inside one: the sub-window is that instant, read whole (or, should the rows carry no
+        // ingestion time, the window read whole). Pieces still pending are a later sub-window's.
         const at = ingestedAt(events[0] ?? quarantined[0].row);
-        pending.splice(0, pending.length, { start: new Date(at), end: new Date(at + 1) });
+        const whole = Number.isFinite(at) ? { start: new Date(at), end: new Date(at + 1) } : window;
+        pending.splice(0, pending.length, { ...whole, whole: true });
         continue;
       }
       for (const event of events) if (ingestedAt(event) < cut) outcome.events.push(event);

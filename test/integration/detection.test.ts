@@ -177,6 +177,15 @@ describe("the timer handler against Azurite and the local stand-ins", () => {
     const ids = s.delivered().map((i) => i.incidentId);
     expect(ids).toHaveLength(3);
     expect(new Set(ids).size).toBe(3);
+    // Each retry carries, byte for byte, what the first attempt did: the alert rows are built
+    // again from the outbox's copy, which keeps the incident without them.
+    const bodies = new Map<string, Set<string>>();
+    for (const { rawBody } of s.playbook.received) {
+      const { incidentId } = JSON.parse(rawBody) as { incidentId: string };
+      bodies.set(incidentId, (bodies.get(incidentId) ?? new Set()).add(rawBody));
+    }
+    expect([...bodies.values()].map((sent) => sent.size)).toEqual([1, 1, 1]);
+    expect(s.playbook.received).toHaveLength(6);
     expect(await s.state.pendingOutbox()).toEqual([]);
     expect((await s.state.allOutbox()).map((o) => [o.status, o.attempts])).toEqual([
       ["delivered", 2],

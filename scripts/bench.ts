@@ -43,7 +43,7 @@ const MINUTE = 60_000;
 const DAY = 24 * 60 * MINUTE;
 const DEVICES = 200;
 /** The whole bench, whatever happens; past it the process exits. */
-const BENCH_DEADLINE_MS = 40 * MINUTE;
+const BENCH_DEADLINE_MS = 60 * MINUTE;
 /**
  * The function app's instance memory (infra/modules/function-app.bicep, instanceMemoryMB). Node
  * sizes V8's heap from the memory its process may use (libuv's constrained memory, a container's
@@ -244,7 +244,7 @@ function describeDraining(runs: RunCost[]): string {
   const all = (key: "ms" | "cpuMs" | "azuriteCpuMs") =>
     seconds(runs.reduce((sum, r) => sum + (r[key] ?? 0), 0));
   const peak = Math.round(Math.max(...runs.map((r) => r.maxRssMb)));
-  const left = runs[runs.length - 1].summary.backlog ? ", a backlog still left" : "";
+  const left = leftWork(runs[runs.length - 1].summary) ? ", work still left" : "";
   return (
     `first run: ${describeRun(first)}<br>all ${runs.length} runs: ${all("ms")} s ` +
     `(${all("cpuMs")} s CPU; Azurite ${all("azuriteCpuMs")} s CPU), peak ${peak} MB${left}`
@@ -257,13 +257,16 @@ function seconds(ms: number): string {
   return (ms / 1000).toFixed(ms < 10_000 ? 2 : 1);
 }
 
+/** "; Azurite n s CPU", where the platform lets the bench read it. */
+function azuriteCpu(cost: RunCost): string {
+  return cost.azuriteCpuMs === undefined ? "" : `; Azurite ${seconds(cost.azuriteCpuMs)} s CPU`;
+}
+
 function describeRun(cost: RunCost): string {
   const s = cost.summary;
   const done = s.backlog ? ", backlog left for the next run" : "";
-  const azurite =
-    cost.azuriteCpuMs === undefined ? "" : `; Azurite ${seconds(cost.azuriteCpuMs)} s CPU`;
   return (
-    `${seconds(cost.ms)} s (${seconds(cost.cpuMs)} s CPU${azurite}), ` +
+    `${seconds(cost.ms)} s (${seconds(cost.cpuMs)} s CPU${azuriteCpu(cost)}), ` +
     `${Math.round(cost.maxRssMb)} MB, ${cost.tableRequests} table requests, ${cost.posts} posts ` +
     `(${String(s.new)} new, ${String(s.incidents)} incidents${done})`
   );
@@ -280,7 +283,16 @@ async function hitsCase(
 }
 
 /** Runs that drain a backlog: at most this many, as the timer would start them one by one. */
-const MAX_DRAINING_RUNS = 3;
+const MAX_DRAINING_RUNS = 4;
+
+/**
+ * Whether a run left work for the next: a backlog, or a catch-up pass it started and did not
+ * finish (after a backlog, the catch-up pass reads the drained ingestion range once more).
+ */
+function leftWork(summary: Record<string, unknown>): boolean {
+  const catchUp = summary.catchUp as { watermark: string | null; windowEnd: string } | null;
+  return summary.backlog === true || (catchUp !== null && catchUp.watermark !== catchUp.windowEnd);
+}
 
 /**
  * 100 new hits after runs that filled the ledger with `ledgerSize` rows (as many as it takes,
@@ -295,11 +307,11 @@ async function ledgerCase(
   // A settle margin of a second, so hits ingested just now belong to the next window.
   const settings = { INGESTION_SETTLE: "PT1S" };
   const filling = [await run(settings)];
-  while (filling[filling.length - 1].summary.backlog && filling.length < MAX_DRAINING_RUNS) {
+  while (leftWork(filling[filling.length - 1].summary) && filling.length < MAX_DRAINING_RUNS) {
     filling.push(await run(settings));
   }
-  if (filling[filling.length - 1].summary.backlog) {
-    return { filling, second: `not measured: ${filling.length} runs left a backlog` };
+  if (leftWork(filling[filling.length - 1].summary)) {
+    return { filling, second: `not measured: ${filling.length} runs left work` };
   }
   // Ingested now: after the first run's window, inside the second's once the margin has passed.
   const ingested = new Date().toISOString();
@@ -311,7 +323,7 @@ async function ledgerCase(
   return {
     filling,
     second:
-      `${seconds(second.ms)} s (${seconds(second.cpuMs)} s CPU), ` +
+      `${seconds(second.ms)} s (${seconds(second.cpuMs)} s CPU${azuriteCpu(second)}), ` +
       `${second.tableRequests} table requests (${String(second.summary.new)} new)`,
   };
 }
@@ -515,7 +527,7 @@ const CASES: Case[] = [
       },
       { label: "100 new hits over that 100k-row ledger", today: "217 table requests, 8.7 s" },
     ],
-    // The runs that drain it each end within RUN_BUDGET (8 minutes).
+    // The runs that drain it each end within RUN_BUDGET (8 minutes), most well before.
     timeoutMs: MAX_DRAINING_RUNS * 8 * MINUTE + 2 * MINUTE,
     measure: async (r, ctx) => {
       const { filling, second } = await ledgerCase(r, ctx, 100_000);

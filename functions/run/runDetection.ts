@@ -262,12 +262,12 @@ async function detectNewHits(
     summary.subWindows += 1;
     allowance -= result.events.length;
     window = more ? { start: coveredUntil, end: window.end } : undefined;
-    // Another sub-window only if one like this one still fits in the budget.
+    // Another sub-window only if one like this one still fits in the budget. Safe to misjudge:
+    // its query is cut to the time left, and its chunks stop at the closing reserve, leaving the
+    // watermark where it was; what the next run delivers from the outbox waits, durable.
     const took = budget.totalMs - budget.remainingMs() - tookBefore;
     tookBefore += took;
-    const timeForAnother = !budget.nearlySpent(
-      Math.max(took, config.queryTimeoutMs) + CLOSING_RESERVE_MS + budget.totalMs * RECORDING_SHARE,
-    );
+    const timeForAnother = !budget.nearlySpent(took + CLOSING_RESERVE_MS);
     if (window && (allowance <= 0 || !timeForAnother)) {
       // A catch-up left unfinished stays due; only the routine pass reports a backlog.
       if (pass === "routine") summary.backlog = true;

@@ -8,8 +8,8 @@ import type { DetectionEvent, EventColumn } from "../model";
 import { ELLIPSIS } from "./markdown";
 
 /**
- * Largest incident record, as UTF-16 bytes of its JSON text (what the outbox stores). The other 64 KiB
- * of the 1 MiB entity hold the row's own properties and each property's name and overhead.
+ * Largest incident record, as UTF-16 bytes of its JSON text (what the outbox stores). The other
+ * 64 KiB of the 1 MiB entity hold the row's own properties and each property's name and overhead.
  */
 export const MAX_RECORD_BYTES = 960 * 1024;
 

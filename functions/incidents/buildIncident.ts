@@ -37,8 +37,8 @@ function incidentEvent(hit: EnrichedHit, event: DetectionEvent): IncidentEvent {
 }
 
 /**
- * Turns one group of hits into the incident the outbox records (toPayload adds the alert rows
- * the playbook receives with it). What it stores and sends has
+ * Turns one group of hits into the incident the outbox records; toPayload adds the alert rows
+ * the playbook receives with it. What it stores and sends has
  * attacker-controlled text capped (budget.ts); the title, description and evidence are built
  * from the full values with their own limits.
  */

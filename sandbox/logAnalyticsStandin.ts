@@ -72,6 +72,8 @@ export interface LogAnalyticsStandinOptions {
   tableActivity?: Record<string, Date>;
   /** Tables that do not exist in this workspace (their connector was never enabled). */
   missingTables?: readonly string[];
+  /** Called as each detection query is answered: a test moves its clock with it (a slow query). */
+  onDetectionQuery?: () => void;
 }
 
 /**
@@ -348,6 +350,7 @@ export async function startLogAnalyticsStandin(
       log.rowCount = rows.length;
       return { status: 200, body: { tables: [resultTable(analysed.columns, rows)] } };
     }
+    options.onDetectionQuery?.();
     log.windowStart = analysed.window.start.toISOString();
     log.windowEnd = analysed.window.end.toISOString();
     log.maxRows = analysed.maxRows;

@@ -97,6 +97,8 @@ export interface SandboxOptions {
   /** Tables missing from the workspace. */
   missingTables?: string[];
   maxRowsPerResponse?: number;
+  /** How far each detection query moves the run's clock: a slow Log Analytics, in no real time. */
+  queryCostMs?: number;
   /** Settings added to (or, as undefined, removed from) the defaults below. */
   env?: Record<string, string | undefined>;
   /** Another sandbox's state table: two deployments of one detection sharing their state. */
@@ -140,6 +142,9 @@ export async function createSandbox(
     maxRowsPerResponse: options.maxRowsPerResponse,
     tableActivity: options.tableActivity,
     missingTables: options.missingTables,
+    onDetectionQuery: () => {
+      now = new Date(now.getTime() + (options.queryCostMs ?? 0));
+    },
   });
   const playbook = await startPlaybookReceiver({ tls: shared.tls });
   const tableName = options.tableName ?? `t${randomUUID().replace(/-/g, "")}`;

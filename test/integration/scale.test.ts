@@ -107,6 +107,27 @@ describe("a backlog larger than MAX_HITS_PER_RUN", () => {
   });
 });
 
+describe("a backlog larger than one sub-window, with slow queries", () => {
+  it("takes another sub-window while one like the last still fits, and ends within RUN_BUDGET", async () => {
+    // 12,000 hits: a full sub-window (10,000) and part of a second; days apart, so that the
+    // emulator's ledger partitions stay small. Each query takes 3 of the budget's 8 minutes.
+    const count = 12_000;
+    const s = await sandbox({
+      events: backlog(count, 400, 25, 5),
+      env: { LOOKBACK: "P30D" },
+      queryCostMs: 3 * MINUTE,
+    });
+    const startedAt = s.now.getTime();
+    const { summary } = await s.run();
+
+    expect(s.now.getTime() - startedAt).toBeLessThanOrEqual(8 * MINUTE);
+    expect(summary).toMatchObject({ subWindows: 2, backlog: false, new: count });
+    const keys = s.delivered().flatMap((i) => i.events.map((e) => e.eventKey));
+    expect(new Set(keys).size).toBe(count);
+    expect(keys).toHaveLength(count);
+  });
+});
+
 describe("retention", () => {
   it("deletes ledger days older than LOOKBACK + 1 day, old delivery-log and quarantined rows, keeps the rest", async () => {
     const s = await sandbox({ events: [] });

@@ -29,3 +29,10 @@ export function isoDurationMs(text: string): number | undefined {
     (d.seconds ?? 0) * UNIT_MS.seconds
   );
 }
+
+/** An ISO 8601 duration for a number of milliseconds, in its largest whole unit: P1D, PT6H, PT90S. */
+export function isoDuration(ms: number): string {
+  if (ms % UNIT_MS.days === 0) return `P${ms / UNIT_MS.days}D`;
+  if (ms % UNIT_MS.hours === 0) return `PT${ms / UNIT_MS.hours}H`;
+  return `PT${Math.ceil(ms / UNIT_MS.seconds)}S`;
+}

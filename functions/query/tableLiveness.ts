@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { LogsQueryResultStatus } from "@azure/monitor-query-logs";
+import { isoDuration } from "../config/duration";
 import { DETECTION_DIR, type DetectionRule } from "../detection/rule";
 import { DATA_SILENCE, type RunLog } from "../run/runLog";
 import type { DetectionQuery } from "./detectionQuery";
@@ -65,15 +66,6 @@ export function silentTables(
   return Object.entries(lastIngested)
     .filter(([, time]) => time === null || now.getTime() - Date.parse(time) >= silenceMs)
     .map(([table]) => table);
-}
-
-/** An ISO 8601 duration for the query API's timespan and the warning: P1D, PT6H, PT90S. */
-export function isoDuration(ms: number): string {
-  const DAY = 86_400_000;
-  const HOUR = 3_600_000;
-  if (ms % DAY === 0) return `P${ms / DAY}D`;
-  if (ms % HOUR === 0) return `PT${ms / HOUR}H`;
-  return `PT${Math.ceil(ms / 1000)}S`;
 }
 
 /** The required tables a failed query's error names as unknown; empty for any other failure. */

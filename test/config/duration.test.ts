@@ -1,4 +1,6 @@
-import { isoDurationMs } from "../../functions/config/duration";
+import { isoDuration, isoDurationMs } from "../../functions/config/duration";
+
+const DAY = 86_400_000;
 
 describe("isoDurationMs", () => {
   it("sums weeks, days, hours, minutes and fractional seconds", () => {
@@ -8,5 +10,16 @@ describe("isoDurationMs", () => {
 
   it.each(["", "P", "7d", "P1M", "P1Y", "-PT1H", "PT"])("refuses %p", (text) => {
     expect(isoDurationMs(text)).toBeUndefined();
+  });
+});
+
+describe("isoDuration", () => {
+  it.each([
+    [DAY, "P1D"],
+    [7 * DAY, "P7D"],
+    [6 * 3_600_000, "PT6H"],
+    [90_000, "PT90S"],
+  ])("%i ms is %s", (ms, text) => {
+    expect(isoDuration(ms)).toBe(text);
   });
 });

@@ -1,6 +1,5 @@
 import { loadDetectionRule } from "../../functions/detection/rule";
 import {
-  isoDuration,
   MissingTableError,
   requiredTables,
   silentTables,
@@ -31,17 +30,6 @@ describe("silentTables", () => {
         DAY,
       ),
     ).toEqual(["DeviceProcessEvents", "DeviceFileEvents"]);
-  });
-});
-
-describe("isoDuration", () => {
-  it.each([
-    [DAY, "P1D"],
-    [7 * DAY, "P7D"],
-    [6 * 3_600_000, "PT6H"],
-    [90_000, "PT90S"],
-  ])("%i ms is %s", (ms, text) => {
-    expect(isoDuration(ms)).toBe(text);
   });
 });
 

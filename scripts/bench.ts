@@ -17,7 +17,6 @@ import { performance } from "node:perf_hooks";
 import { deflateRawSync } from "node:zlib";
 import { InvocationContext, type Timer } from "@azure/functions";
 import type { Grouping } from "../functions/config/config";
-import { SETTING_NAMES } from "../functions/config/settings";
 import { loadDetectionRule } from "../functions/detection/rule";
 import { createDetectionHandler } from "../functions/detectionFunction";
 import { enrichHit } from "../functions/enrich/enrich";
@@ -29,6 +28,7 @@ import { RUN_COMPLETED } from "../functions/run/runLog";
 import { annotateBenign, loadBenignScenarios } from "../functions/triage/scenarios";
 import { DEFAULT_SEVERITY_POLICY } from "../functions/triage/severity";
 import { startAzuriteTable } from "../sandbox/azurite";
+import { cleanEnv, outputOf, type Finished } from "../sandbox/childProcess";
 import { startCountingProxy } from "../sandbox/countingProxy";
 import { startLogAnalyticsStandin } from "../sandbox/logAnalyticsStandin";
 import { startPlaybookReceiver } from "../sandbox/playbookReceiver";
@@ -52,7 +52,11 @@ const BENCH_DEADLINE_MS = 60 * MINUTE;
  * it collects so lazily that the figure would say more about the machine than about the run.
  */
 const FLEX_INSTANCE_MEMORY_MB = 2048;
-const HOST_NODE_FLAGS = [`--max-old-space-size=${FLEX_INSTANCE_MEMORY_MB / 4}`];
+const HOST_NODE_FLAGS =
+  // BENCH_NODE_DEFAULT_HEAP=1 leaves the heap to Node, to see what this machine's memory gives.
+  process.env.BENCH_NODE_DEFAULT_HEAP === "1"
+    ? []
+    : [`--max-old-space-size=${FLEX_INSTANCE_MEMORY_MB / 4}`];
 
 /** One line of the table. */
 interface Row {
@@ -99,12 +103,6 @@ function hits(count: number, end: number, spreadMs = 7 * DAY - 2 * 60 * MINUTE, 
 // ---------------------------------------------------------------------------------------------
 // Child processes
 
-interface Finished {
-  status: number | null;
-  stdout: string;
-  stderr: string;
-}
-
 /** Runs a child to completion, killed (and registered for killing) should the case end first. */
 function runChild(
   resources: Resources,
@@ -112,25 +110,11 @@ function runChild(
   args: string[],
   env: NodeJS.ProcessEnv,
 ): Promise<Finished> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { cwd: ROOT, env, stdio: ["ignore", "pipe", "pipe"] });
-    resources.add(`child ${path.basename(args[0] ?? command)}`, child, (c) => {
-      if (c.exitCode === null && c.signalCode === null) c.kill("SIGKILL");
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-    child.on("error", reject);
-    child.on("exit", (status) => resolve({ status, stdout, stderr }));
+  const child = spawn(command, args, { cwd: ROOT, env, stdio: ["ignore", "pipe", "pipe"] });
+  resources.add(`child ${path.basename(args[0] ?? command)}`, child, (c) => {
+    if (c.exitCode === null && c.signalCode === null) c.kill("SIGKILL");
   });
-}
-
-/** The environment without any detection setting the caller may have exported. */
-function cleanEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
-  const env = { ...process.env };
-  for (const name of SETTING_NAMES) delete env[name];
-  return { ...env, ...extra };
+  return outputOf(child);
 }
 
 interface HostRun {

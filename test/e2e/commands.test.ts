@@ -5,9 +5,9 @@ import { connect } from "node:net";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { SETTING_NAMES } from "../../functions/config/settings";
 import { EXIT } from "../../functions/cli/detect";
 import { startAzuriteTable, type AzuriteTable } from "../../sandbox/azurite";
+import { cleanEnv, outputOf, type Finished } from "../../sandbox/childProcess";
 import { LOOPBACK } from "../../sandbox/loopback";
 import {
   startLogAnalyticsStandin,
@@ -45,31 +45,15 @@ afterAll(async () => {
   rmSync(work, { recursive: true, force: true });
 });
 
-/** The environment without any detection setting the developer may have exported. */
-function cleanEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
-  const env = { ...process.env };
-  for (const name of SETTING_NAMES) delete env[name];
-  return { ...env, ...extra };
-}
-
-interface Finished {
-  status: number | null;
-  stdout: string;
-  stderr: string;
-}
-
 /** Runs a compiled script in a child process, the way the npm scripts do. */
 function runNode(script: string, args: string[], env: NodeJS.ProcessEnv): Promise<Finished> {
   // Asynchronous, so this process keeps serving the stand-in the child talks to.
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [path.join(ROOT, script), ...args], { env, cwd: ROOT });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-    child.on("error", reject);
-    child.on("exit", (status) => resolve({ status, stdout, stderr }));
+  const child = spawn(process.execPath, [path.join(ROOT, script), ...args], {
+    env,
+    cwd: ROOT,
+    stdio: ["ignore", "pipe", "pipe"],
   });
+  return outputOf(child);
 }
 
 /** Fails with the child's output when it did not exit as expected. */

@@ -7,8 +7,8 @@
 // prints one JSON line: what was registered and how long the require took (wall and CPU). With
 // `run` it then invokes each registered timer handler once, as a timer tick would, and adds every
 // line the handlers logged, whether they threw and how long they took; last, the process's peak
-// memory. Plain JavaScript, so it runs against a bundle
-// without a build, on whichever node runs it (the bench times cold starts on Node 22 with it).
+// memory. Plain JavaScript, so it runs against a bundle without a build, on whichever node runs
+// it (the bench times cold starts on Node 22 with it).
 const Module = require("node:module");
 const path = require("node:path");
 const process = require("node:process");

@@ -240,18 +240,18 @@ export function analyzeKql(query: string, tables: readonly TableSchema[]): KqlDi
   return inspectKql(query, tables).diagnostics;
 }
 
-/** The shared table schemas: `<repo>/../shared/schemas`. */
-export function sharedSchemaDir(): string {
+/** The table schemas kept in the repository: `<repo>/schemas/tables` (see its README). */
+export function tableSchemaDir(): string {
   // Sources live in sandbox/, the build in dist/sandbox/: find the repo by its package.json
   // rather than counting levels.
   let dir = __dirname;
   while (!existsSync(path.join(dir, "package.json")) && path.dirname(dir) !== dir) {
     dir = path.dirname(dir);
   }
-  return path.resolve(dir, "..", "shared", "schemas");
+  return path.join(dir, "schemas", "tables");
 }
 
-/** Reads every `*.json` table schema in a directory (e.g. ../shared/schemas). */
+/** Reads every `*.json` table schema in a directory (e.g. schemas/tables). */
 export function loadTableSchemas(dir: string): TableSchema[] {
   return readdirSync(dir)
     .filter((f) => f.endsWith(".json"))

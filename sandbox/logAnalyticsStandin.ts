@@ -8,7 +8,7 @@ import {
   loadTableSchemas,
   readLetDatetimes,
   readLetLongs,
-  sharedSchemaDir,
+  tableSchemaDir,
   type KqlColumn,
   type KqlDiagnostic,
   type TableSchema,
@@ -263,7 +263,7 @@ export async function startLogAnalyticsStandin(
 ): Promise<LogAnalyticsStandin> {
   const tls = options.tls ?? (await createLoopbackCertificate());
   const missing = new Set(options.missingTables ?? []);
-  const schemas = loadTableSchemas(sharedSchemaDir()).filter((t) => !missing.has(t.Name));
+  const schemas = loadTableSchemas(tableSchemaDir()).filter((t) => !missing.has(t.Name));
   const activity = new Map(Object.entries(options.tableActivity ?? {}));
   const now = options.now ?? (() => new Date());
   const stored: StoredEvent[] = (options.events ?? []).map(storedEvent);

@@ -1,12 +1,10 @@
 // The table-liveness query (functions/detection/table-liveness.kql), checked by Kusto.Language
 // against the Defender XDR table schemas, as the detection KQL is.
-import path from "node:path";
 import { loadDetectionRule } from "../../functions/detection/rule";
 import { livenessQuery, requiredTables } from "../../functions/query/tableLiveness";
-import { inspectKql, loadTableSchemas } from "../../sandbox/kusto";
+import { inspectKql, loadTableSchemas, tableSchemaDir } from "../../sandbox/kusto";
 
-const schemaDir = path.resolve(__dirname, "..", "..", "..", "shared", "schemas");
-const schemas = loadTableSchemas(schemaDir);
+const schemas = loadTableSchemas(tableSchemaDir());
 const rule = loadDetectionRule();
 
 /** The table list of a query's `union withsource=SourceTable ...` line. */

@@ -43,8 +43,16 @@ export interface PlaybookReceiver {
   received: ReceivedPost[];
   /** The latest accepted body for each incidentId. */
   incidentsById: Map<string, JsonObject>;
-  /** The next `times` POSTs (default 1) get `status` instead of being accepted. */
-  respondWith(status: number, times?: number, headers?: Record<string, string>): void;
+  /**
+   * The next `times` POSTs (default 1) get `status` instead of being accepted, with `body` when
+   * given (e.g. the playbook's answer carrying the Logs Ingestion API's error).
+   */
+  respondWith(
+    status: number,
+    times?: number,
+    headers?: Record<string, string>,
+    body?: unknown,
+  ): void;
   close(): Promise<void>;
 }
 
@@ -54,6 +62,7 @@ interface Scripted {
   status: number;
   times: number;
   headers?: Record<string, string>;
+  body?: unknown;
 }
 
 function isJsonObject(value: unknown): value is JsonObject {
@@ -85,7 +94,9 @@ export async function startPlaybookReceiver(
       return {
         status: next.status,
         headers: next.headers,
-        body: { error: { code: "ScriptedFailure", message: `Scripted HTTP ${next.status}` } },
+        body: next.body ?? {
+          error: { code: "ScriptedFailure", message: `Scripted HTTP ${next.status}` },
+        },
       };
     }
     if (!/^application\/(.+\+)?json\b/i.test(req.headers["content-type"] ?? "")) {
@@ -149,8 +160,8 @@ export async function startPlaybookReceiver(
     url: `${options.tls ? "https" : "http"}://${LOOPBACK}:${port}${PATH}`,
     received,
     incidentsById,
-    respondWith(status, times = 1, headers) {
-      scripted.push({ status, times, headers });
+    respondWith(status, times = 1, headers, body) {
+      scripted.push({ status, times, headers, body });
     },
     close: () => closeServer(server),
   };

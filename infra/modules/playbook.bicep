@@ -4,9 +4,10 @@
 // alerts with entities, grouped into one incident per IncidentKey. The playbook writes nothing
 // to Sentinel itself, so it needs no Sentinel role: only the right to ingest through its DCR.
 //
-// It answers 200 only when the Logs Ingestion API accepted the rows (204), and 502 otherwise, so
-// the function keeps the incident in its outbox and posts it again. A redelivery ingests the
-// rows again; the analytics rule drops rows whose EventKey it has already seen (see its query).
+// It answers 200 only when the Logs Ingestion API accepted the rows (204); 400 or 413 when the API
+// refused them for good (the function parks the incident as rejected); 502 otherwise, so the
+// function keeps the incident in its outbox and posts it again. A redelivery ingests the rows
+// again; the analytics rule drops rows whose EventKey it has already seen (see its query).
 
 @description('Name of the Logic App (Consumption) workflow.')
 param name string
@@ -51,6 +52,16 @@ var uploadRetryPolicy = {
   interval: 'PT5S'
 }
 var uploadAttemptTimeout = 'PT10S'
+
+// The answer to a permanent refusal: the API's own error (code and message) goes back to the
+// function, which stores it in the incident's outbox row.
+var rejectedBody = {
+  incidentId: '@triggerBody()?[\'incidentId\']'
+  runId: '@workflow()?[\'run\']?[\'name\']'
+  ingestionStatus: '@actions(\'Ingest_alert_rows\')?[\'outputs\']?[\'statusCode\']'
+  ingestionError: '@actions(\'Ingest_alert_rows\')?[\'outputs\']?[\'body\']?[\'error\']'
+  error: 'The Logs Ingestion API refused the alert rows; posting them again cannot succeed.'
+}
 
 resource playbook 'Microsoft.Logic/workflows@2019-05-01' = {
   name: name
@@ -119,11 +130,18 @@ resource playbook 'Microsoft.Logic/workflows@2019-05-01' = {
             }
           }
         }
-        // 502 tells the function the delivery failed, so it keeps the incident in its outbox and
-        // posts it again later.
-        Respond_failed: {
-          type: 'Response'
-          kind: 'Http'
+        // What the function does next depends on the status it gets (functions/delivery/
+        // playbookClient.ts): 2xx delivered; 408, 429 and 5xx kept in the outbox and posted
+        // again; any other 4xx parked as rejected for a human, never retried.
+        // The Logs Ingestion API's 400 (the rows do not match the stream's columns) and 413 (the
+        // call is over its 1 MB limit) are permanent: posting the same rows again gets the same
+        // answer (learn.microsoft.com/azure/azure-monitor/logs/logs-ingestion-api-overview,
+        // "Limits and restrictions" and the Upload error codes). They are passed back as they
+        // are, with the API's own error, so the function parks the incident as rejected with that
+        // text. Everything else (403 while a role assignment propagates, 408, 429, 5xx, a
+        // timeout) is answered 502, which the function retries on its next run.
+        Classify_failure: {
+          type: 'If'
           runAfter: {
             Ingest_alert_rows: [
               'Failed'
@@ -131,24 +149,73 @@ resource playbook 'Microsoft.Logic/workflows@2019-05-01' = {
               'Skipped'
             ]
           }
-          inputs: {
-            statusCode: 502
-            headers: {
-              'Content-Type': 'application/json'
+          expression: '@equals(actions(\'Ingest_alert_rows\')?[\'outputs\']?[\'statusCode\'], 413)'
+          actions: {
+            Respond_too_large: {
+              type: 'Response'
+              kind: 'Http'
+              runAfter: {}
+              inputs: {
+                statusCode: 413
+                headers: {
+                  'Content-Type': 'application/json'
+                }
+                body: rejectedBody
+              }
             }
-            body: {
-              incidentId: '@triggerBody()?[\'incidentId\']'
-              runId: '@workflow()?[\'run\']?[\'name\']'
-              ingestionStatus: '@actions(\'Ingest_alert_rows\')?[\'outputs\']?[\'statusCode\']'
-              error: 'The Logs Ingestion API did not accept the alert rows; see this run in the Logic App run history.'
+          }
+          else: {
+            actions: {
+              Classify_refused: {
+                type: 'If'
+                runAfter: {}
+                expression: '@equals(actions(\'Ingest_alert_rows\')?[\'outputs\']?[\'statusCode\'], 400)'
+                actions: {
+                  Respond_refused: {
+                    type: 'Response'
+                    kind: 'Http'
+                    runAfter: {}
+                    inputs: {
+                      statusCode: 400
+                      headers: {
+                        'Content-Type': 'application/json'
+                      }
+                      body: rejectedBody
+                    }
+                  }
+                }
+                else: {
+                  actions: {
+                    // 502: the delivery failed for a reason that may pass; the function keeps
+                    // the incident in its outbox and posts it again later.
+                    Respond_failed: {
+                      type: 'Response'
+                      kind: 'Http'
+                      runAfter: {}
+                      inputs: {
+                        statusCode: 502
+                        headers: {
+                          'Content-Type': 'application/json'
+                        }
+                        body: {
+                          incidentId: '@triggerBody()?[\'incidentId\']'
+                          runId: '@workflow()?[\'run\']?[\'name\']'
+                          ingestionStatus: '@actions(\'Ingest_alert_rows\')?[\'outputs\']?[\'statusCode\']'
+                          error: 'The Logs Ingestion API did not accept the alert rows; see this run in the Logic App run history.'
+                        }
+                      }
+                    }
+                  }
+                }
+              }
             }
           }
         }
-        // Keeps the run marked Failed in the run history after the 502 was sent.
+        // Keeps the run marked Failed in the run history after the answer was sent.
         Mark_run_failed: {
           type: 'Terminate'
           runAfter: {
-            Respond_failed: [
+            Classify_failure: [
               'Succeeded'
             ]
           }

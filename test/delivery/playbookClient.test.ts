@@ -126,6 +126,29 @@ describe("PlaybookClient", () => {
     expect(receiver.received).toHaveLength(1);
   });
 
+  it.each([400, 413])(
+    "treats the playbook's %i (the Logs Ingestion API refused the rows for good) as rejected, with the API's error",
+    async (status) => {
+      receiver.respondWith(status, 5, undefined, {
+        ingestionStatus: status,
+        ingestionError: { code: "InvalidStream", message: "rows do not match the stream" },
+      });
+      const result = await client().post(payload);
+      expect(result).toMatchObject({ outcome: "rejected", status });
+      expect("error" in result ? result.error : "").toContain("rows do not match the stream");
+      expect(receiver.received).toHaveLength(1);
+    },
+  );
+
+  // The playbook answers 502 for the ingestion API's own 403, 408, 429 and 5xx; 408, 429 and 5xx
+  // may also come from Logic Apps itself.
+  it.each([408, 429, 500, 502, 503])("keeps %i retryable", async (status) => {
+    receiver.respondWith(status, 10);
+    const result = await client({ maxRetries: 1 }).post(payload);
+    expect(result.outcome).toBe("retry-later");
+    expect(receiver.received).toHaveLength(2);
+  });
+
   it("treats a refused connection as retry-later and never shows the trigger signature", async () => {
     const port = await freeLoopbackPort();
     const url = `https://127.0.0.1:${port}/workflows/x/invoke?api-version=2016-10-01&sig=SECRET`;

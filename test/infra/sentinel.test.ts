@@ -351,20 +351,39 @@ describe("the ingest playbook", () => {
     expect(worst).toBeLessThan(120);
   });
 
-  it("answers 200 only after the rows were accepted, 502 on every other path", () => {
+  it("answers 200 only after the rows were accepted, and decides the rest after a failure", () => {
     const { definition } = ingest();
     expect(at(actionOf(definition, "Respond_ingested"), "inputs", "statusCode")).toBe(200);
     expect(at(actionOf(definition, "Respond_ingested"), "runAfter")).toEqual({
       Ingest_alert_rows: ["Succeeded"],
     });
-    expect(at(actionOf(definition, "Respond_failed"), "inputs", "statusCode")).toBe(502);
-    expect(at(actionOf(definition, "Respond_failed"), "runAfter")).toEqual({
+    expect(at(actionOf(definition, "Classify_failure"), "runAfter")).toEqual({
       Ingest_alert_rows: ["Failed", "TimedOut", "Skipped"],
     });
     expect(at(actionOf(definition, "Mark_run_failed"), "type")).toBe("Terminate");
     expect(at(actionOf(definition, "Mark_run_failed"), "runAfter")).toEqual({
-      Respond_failed: ["Succeeded"],
+      Classify_failure: ["Succeeded"],
     });
+  });
+
+  it("passes the Logs Ingestion API's own error back with a permanent refusal", () => {
+    const { definition, located } = ingest();
+    const refused = at(
+      actionOf(definition, "Classify_failure"),
+      "else",
+      "actions",
+      "Classify_refused",
+      "actions",
+      "Respond_refused",
+    );
+    const tooLarge = at(actionOf(definition, "Classify_failure"), "actions", "Respond_too_large");
+    for (const response of [refused, tooLarge]) {
+      const body = resolveVariables(at(response, "inputs", "body"), located.template);
+      expect(at(body, "ingestionError")).toBe(
+        "@actions('Ingest_alert_rows')?['outputs']?['body']?['error']",
+      );
+      expect(at(body, "incidentId")).toBe("@triggerBody()?['incidentId']");
+    }
   });
 
   // What the Logs Ingestion API answers (after the action's own retries) and what the playbook
@@ -374,8 +393,15 @@ describe("the ingest playbook", () => {
     { situation: "the service keeps failing (503)", ingestion: { statusCode: 503 }, answer: 502 },
     { situation: "it is throttled (429)", ingestion: { statusCode: 429 }, answer: 502 },
     { situation: "the role is missing (403)", ingestion: { statusCode: 403 }, answer: 502 },
-    { situation: "the rows are refused (400)", ingestion: { statusCode: 400 }, answer: 502 },
+    { situation: "it times out (408)", ingestion: { statusCode: 408 }, answer: 502 },
     { situation: "the call times out", ingestion: "timeout", answer: 502 },
+    // Permanent: the function parks the incident as rejected instead of posting it again.
+    {
+      situation: "the rows do not match the stream (400)",
+      ingestion: { statusCode: 400 },
+      answer: 400,
+    },
+    { situation: "the call is over 1 MB (413)", ingestion: { statusCode: 413 }, answer: 413 },
   ];
 
   it.each(scenarios)("when $situation, answers $answer", ({ ingestion, answer }) => {

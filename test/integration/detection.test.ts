@@ -212,6 +212,38 @@ describe("the timer handler against Azurite and the local stand-ins", () => {
     expect(row.lastError).not.toMatch(/sig=|\?/);
   });
 
+  it.each([
+    [400, "InvalidStream", "Column 'Foo' is not in the stream's declaration"],
+    [413, "ContentLengthLimitExceeded", "The request is larger than 1 MB"],
+  ])(
+    "parks an incident whose rows the Logs Ingestion API refuses for good (%i) with its error, in one line",
+    async (status, code, message) => {
+      const s = await sandbox({ events: [at(30 * MINUTE, 29 * MINUTE, hostA)] });
+      // The ingest playbook's answer to a permanent refusal (infra/modules/playbook.bicep).
+      s.playbook.respondWith(status, 1, undefined, {
+        incidentId: "whatever",
+        ingestionStatus: status,
+        ingestionError: { code, message },
+        error: "The Logs Ingestion API refused the alert rows; posting them again cannot succeed.",
+      });
+      const first = await s.run();
+      s.advance(5 * MINUTE);
+      const second = await s.run();
+
+      expect(first.summary).toMatchObject({ incidents: 1, failed: 1, delivered: 0 });
+      const errors = first.logs.filter((l) => l.level === "error");
+      expect(errors).toHaveLength(1);
+      expect(errors[0].message).toContain(message);
+      expect(second.summary).toMatchObject({ failed: 0, delivered: 0 });
+      expect(s.playbook.received).toHaveLength(1);
+      const [row] = await s.state.allOutbox();
+      expect(row).toMatchObject({ status: "failed", attempts: 1 });
+      expect(row.lastError).toContain(`HTTP ${status}`);
+      expect(row.lastError).toContain(code);
+      expect(row.lastError).toContain(message);
+    },
+  );
+
   it("splits a partial result until every piece is complete", async () => {
     const events = Array.from({ length: 7 }, (_, i) =>
       at((60 - i) * MINUTE, (50 - i * 5) * MINUTE, hostA),

@@ -265,6 +265,7 @@ module sentinelHealth 'modules/sentinel-health.bicep' = {
     tags: tags
     sentinelWorkspaceResourceId: sentinelWorkspaceResourceId
     alertTableName: sentinelTable.outputs.tableName
+    analyticsRuleName: sentinelRule.outputs.analyticsRuleName
     actionGroupIds: healthAlert.outputs.actionGroupIds
   }
 }

@@ -124,6 +124,7 @@ interface KustoLanguage {
       LetStatement: number;
       DateTimeLiteralExpression: number;
       LongLiteralExpression: number;
+      TimespanLiteralExpression: number;
     };
   };
 }
@@ -342,6 +343,19 @@ export function readLetLongs(query: string): Map<string, number> {
   for (const { name, value } of topLevelLets(query)) {
     if (value.Kind !== kinds.LongLiteralExpression) continue;
     found.set(name, Number(value.LiteralValueInfo?.ValueText));
+  }
+  return found;
+}
+
+/** Values of the query's top-level `let Name = <timespan literal>` statements, in milliseconds. */
+export function readLetTimespans(query: string): Map<string, number> {
+  const kinds = kustoLanguage().Syntax.SyntaxKind;
+  const found = new Map<string, number>();
+  for (const { name, value } of topLevelLets(query)) {
+    if (value.Kind !== kinds.TimespanLiteralExpression) continue;
+    // Bridge boxes System.TimeSpan as { ticks } (100 ns each).
+    const ticks = (value.LiteralValueInfo?.Value as { ticks?: unknown } | null)?.ticks;
+    found.set(name, Number(String(ticks)) / 10_000);
   }
   return found;
 }

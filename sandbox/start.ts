@@ -2,8 +2,9 @@
 // It starts Azurite (Table service, in memory), a Log Analytics stand-in serving the shipped
 // sample events over HTTPS and a playbook receiver; runs the real `detect` command line twice
 // (the second run must add nothing new); prints the incidents the playbook received and what
-// Sentinel would make of their alert rows (sandbox/sentinel.ts: the analytics rule's own entity
-// mappings, custom details and grouping); and stops everything it started. It is for trying the product, never for use against Azure.
+// Sentinel would make of their alert rows (sandbox/sentinel.ts: the local Sentinel on its clock,
+// with the analytics rule's own schedule, entity mappings, custom details and grouping); and
+// stops everything it started. It is for trying the product, never for use against Azure.
 import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -13,13 +14,19 @@ import { validateIncidentPayload, type IncidentPayload } from "../functions/inci
 import { startAzuriteTable, type AzuriteTable } from "./azurite";
 import { startLogAnalyticsStandin, type LogAnalyticsStandin } from "./logAnalyticsStandin";
 import { startPlaybookReceiver, type PlaybookReceiver } from "./playbookReceiver";
-import { SentinelSimulation, type SimulatedIncident } from "./sentinel";
+import {
+  deliveryReport,
+  loadSentinelRule,
+  SentinelSimulation,
+  type SimulatedIncident,
+} from "./sentinel";
 import { loadSampleEvents } from "./sampleData";
 import { createLoopbackCertificate } from "./tls";
 
 const SANDBOX_WORKSPACE_ID = "00000000-0000-4000-8000-00000000cafe";
 const DETECT_CLI = path.join(__dirname, "..", "functions", "cli", "detect.js");
 const DAY_MS = 86_400_000;
+const HOUR_MS = 3_600_000;
 
 /** Things to stop, in reverse order of starting. */
 const running: { stop(): Promise<void> }[] = [];
@@ -124,22 +131,33 @@ function printSentinelIncident(incident: SimulatedIncident): void {
 }
 
 /**
- * What Sentinel would make of the deliveries: every accepted POST's rows ingested (as the
- * playbook would, redeliveries included), two runs of the analytics rule, the incidents.
+ * What Sentinel would make of the deliveries, on Sentinel's clock: every accepted POST's rows
+ * ingested now (as the playbook would, redeliveries included, each queryable after a simulated
+ * latency), the analytics rule run on its schedule for two hours, then for a day more, which must
+ * add no alert.
  */
-function showSentinel(playbook: PlaybookReceiver): boolean {
-  const sentinel = new SentinelSimulation();
+function showSentinel(playbook: PlaybookReceiver, now: Date): boolean {
+  const sentinel = new SentinelSimulation(loadSentinelRule(), { start: now });
   let rows = 0;
   for (const post of playbook.received) {
     if (post.status !== 200) continue;
-    rows += sentinel.ingest((post.body as { alertRows?: unknown }).alertRows);
+    rows += sentinel.ingest((post.body as { alertRows?: unknown }).alertRows, now);
   }
-  const firstRun = sentinel.runRule().length;
-  // A second run over the same rows: the rule's query skips rows already alerted.
-  const secondRun = sentinel.runRule().length;
-  const incidents = [...sentinel.incidents.values()];
+  sentinel.advanceTo(new Date(now.getTime() + 2 * HOUR_MS));
+  const alerts = sentinel.alerts.length;
+  const runs = sentinel.runs.length;
+  const suppressed = sentinel.runs.filter((r) => r.outcome === "suppressed").length;
+  // A day more of scheduled runs over the same rows: the rule's query skips rows already alerted.
+  sentinel.advanceTo(new Date(now.getTime() + 26 * HOUR_MS));
+  const later = sentinel.alerts.length - alerts;
+  const report = deliveryReport(sentinel);
+  const incidents = sentinel.incidents;
   heading(
-    `Sentinel (simulated): ${rows} row(s) ingested, ${firstRun} alert(s), ${incidents.length} incident(s)`,
+    `Sentinel (simulated, on its clock): ${rows} row(s) ingested, ${alerts} alert(s), ${incidents.length} incident(s)`,
+  );
+  console.log(
+    `The rule ran ${runs} time(s) in 2 hours (every 5 minutes; ${suppressed} run(s) skipped by ` +
+      `its 20-minute suppression after a run that alerted).`,
   );
   console.table(
     incidents.map((i) => ({
@@ -150,6 +168,7 @@ function showSentinel(playbook: PlaybookReceiver): boolean {
         .filter((e) => e.type === "Host")
         .map((e) => e.identifiers.HostName)
         .join(", "),
+      created: i.createdAt.slice(11, 19),
       IncidentKey: Object.values(i.groupedBy).join(", "),
     })),
   );
@@ -158,12 +177,23 @@ function showSentinel(playbook: PlaybookReceiver): boolean {
     heading("Example Sentinel incident, with its entities");
     printSentinelIncident(example);
   }
+  const { median, p95, max } = report.latencyMinutes;
+  console.log(
+    `\nRow ingested -> alert in its incident: median ${median} min, p95 ${p95} min, max ${max} min.`,
+  );
   const oneIncidentPerKey = incidents.length === playbook.incidentsById.size;
   console.log(
-    `\nA second rule run over the same rows made ${secondRun} new alert(s); ` +
+    `A day more of rule runs over the same rows made ${later} new alert(s); ` +
+      `${report.duplicateAlerts} duplicate(s), ${report.missedEventKeys} row(s) without an alert; ` +
       `${oneIncidentPerKey ? "one" : "NOT one"} Sentinel incident per delivered incident.`,
   );
-  return secondRun === 0 && oneIncidentPerKey && firstRun === rows;
+  return (
+    later === 0 &&
+    oneIncidentPerKey &&
+    report.duplicateAlerts === 0 &&
+    report.missedEventKeys === 0 &&
+    alerts === report.eventKeys
+  );
 }
 
 async function main(): Promise<number> {
@@ -204,7 +234,7 @@ async function main(): Promise<number> {
 
   heading(`The playbook received ${playbook.incidentsById.size} incident(s)`);
   printIncidents([...playbook.incidentsById.values()].map((b) => validateIncidentPayload(b)));
-  const sentinelOk = showSentinel(playbook);
+  const sentinelOk = showSentinel(playbook, new Date());
 
   heading("Result");
   const ok = first === 0 && second === 0 && newOnSecond === 0 && afterFirst > 0 && sentinelOk;

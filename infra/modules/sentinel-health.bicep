@@ -18,26 +18,32 @@ param sentinelWorkspaceResourceId string
 @description('Name of the alert table.')
 param alertTableName string
 
-@description('Minutes a row may wait for its alert before this fires: the rule runs every 5 minutes, Sentinel delays each run by 5, and alert records take a few more to appear.')
-@minValue(20)
+@description('Resource name (GUID) of the nbtscan analytics rule: SecurityAlert.AlertType is taken from it.')
+param analyticsRuleName string
+
+@description('Minutes a row may wait for its alert before this fires. The rule runs every 5 minutes over a window ending 5 minutes before, pauses 20 minutes after a run that alerts (sentinel-rule.bicep), and alert records take up to about 10 minutes to be queryable: about 40 minutes at worst for a row of a quiet day.')
+@minValue(45)
 @maxValue(720)
-param graceMinutes int = 30
+param graceMinutes int = 60
 
 @description('Action groups to notify; may be empty.')
 param actionGroupIds string[] = []
 
-// Rows ingested in the hour before the grace period whose IncidentKey no alert carries. The
-// IncidentKey custom detail is read from SecurityAlert as the analytics rule's query reads
-// EventKey. {0}: the table, {1}: grace minutes.
+// Rows ingested in the hour before the grace period that no alert of the analytics rule carries,
+// compared as the rule itself compares them: by the EventKey custom detail of its own alerts
+// (AlertType is taken from the rule id, security-alert-schema), so a row the rule skipped is seen
+// even when other rows of its incident were alerted. The result counts the incidents concerned.
+// {0}: the table, {1}: grace minutes, {2}: the rule's id.
 var unalertedQuery = '''
 let alerted = SecurityAlert
-    | where ExtendedProperties has "IncidentKey"
-    | extend IncidentKey = tostring(parse_json(tostring(parse_json(ExtendedProperties)["Custom Details"])).IncidentKey[0])
-    | where isnotempty(IncidentKey)
-    | distinct IncidentKey;
+    | where AlertType endswith "{2}"
+    | where ExtendedProperties has "EventKey"
+    | extend EventKey = tostring(parse_json(tostring(parse_json(ExtendedProperties)["Custom Details"])).EventKey[0])
+    | where isnotempty(EventKey)
+    | distinct EventKey;
 {0}
 | where TimeGenerated between (ago({1}m + 60m) .. ago({1}m))
-| join kind=leftanti alerted on IncidentKey
+| join kind=leftanti alerted on EventKey
 | summarize UnalertedIncidents = dcount(IncidentKey), Rows = count(), OldestRow = min(TimeGenerated)
 '''
 
@@ -55,7 +61,7 @@ resource unalertedRows 'Microsoft.Insights/scheduledQueryRules@2026-03-01' = {
   }
   properties: {
     displayName: 'nbtscan-detector: rows not turned into Sentinel alerts'
-    description: 'Alert rows reached ${alertTableName} more than ${graceMinutes} minutes ago and no Sentinel alert carries their IncidentKey: check that the nbtscan analytics rule is enabled and healthy (Sentinel > Analytics, and the SentinelHealth table).'
+    description: 'Alert rows reached ${alertTableName} more than ${graceMinutes} minutes ago and no alert of the nbtscan analytics rule carries their EventKey: check that the nbtscan analytics rule is enabled and healthy (Sentinel > Analytics, and the SentinelHealth table).'
     severity: 1
     enabled: true
     scopes: [
@@ -71,7 +77,7 @@ resource unalertedRows 'Microsoft.Insights/scheduledQueryRules@2026-03-01' = {
     criteria: {
       allOf: [
         {
-          query: format(unalertedQuery, alertTableName, graceMinutes)
+          query: format(unalertedQuery, alertTableName, graceMinutes, analyticsRuleName)
           timeAggregation: 'Total'
           metricMeasureColumn: 'UnalertedIncidents'
           operator: 'GreaterThan'

@@ -6,9 +6,35 @@
 // only (Azure/azure-rest-api-specs, specification/securityinsights/.../stable/2025-09-01/
 // AlertRules.json). Scheduled also fits better: an NRT run sees only the last minute's ingestion
 // and makes at most 30 alerts, so a row missed while the rule was disabled is never alerted and a
-// burst is cut, whereas a scheduled run (every 5 minutes, up to 150 alerts) looks back a whole
-// day and its query skips rows already alerted (analytics-rule.kql), so it catches up and drains.
-// The cost is latency: up to 5 minutes between runs plus Sentinel's built-in 5-minute delay.
+// burst is cut, whereas a scheduled run (up to 150 alerts) looks back a whole day and its query
+// skips rows already alerted (analytics-rule.kql), so it catches up and drains.
+//
+// Why the schedule is what analytics-rule.json says (every 5 minutes over a day, suppressed for
+// 20 minutes after a run that alerts). The query alerts rows that no alert of this rule in
+// SecurityAlert carries, so each run must see every alert the previous run made. Documented:
+// - a run scheduled at S queries a window ending about 5 minutes before S ("runs scheduled
+//   analytics rules on a five-minute delay from their scheduled time", scheduled-rules-overview);
+// - a scheduled alert's SecurityAlert.TimeGenerated is its publishing time, ProcessingEndTime
+//   (security-alert-schema), so a run's alerts are dated after it ran;
+// - a failed run is retried "after predetermined and ever-increasing intervals, up to a point",
+//   then the rule waits for its next scheduled time (troubleshoot-analytics-rules);
+// - suppression: the rule stops running for suppressionDuration after it generates alerts
+//   (scheduled-rules-overview, "Suppression"; AlertRules.json: "to wait since last time this
+//   alert rule been triggered").
+// Every 5 minutes with no suppression (the rule as first shipped), run N+1's window ends before
+// run N's alerts were published, so it alerts the same rows again; with SecurityAlert records
+// taking up to 10 minutes to become queryable, run N+2 may too. Widening only the schedule
+// (e.g. every 30 minutes) would make every row wait that long, and stay safe only while the
+// undocumented retries end early enough in the slot. Suppression ties
+// the pause to the alerts themselves: the next run starts at least 20 minutes after the alerting
+// run's scheduled time, when its alerts (published within its 5-minute slot, queryable up to 10
+// minutes later) are inside the window and queryable, whatever the retries did. A quiet rule
+// still runs every 5 minutes, so a first row is alerted as fast as a native 5-minute rule; rows
+// arriving while the rule is suppressed wait up to 20 minutes more. The local Sentinel
+// (sandbox/sentinel.ts) models exactly these behaviours, and test/sandbox/sentinelDay.test.ts
+// runs a hard day through it across the undocumented values (window formula, retry intervals
+// and window reuse, what suppression counts from, SecurityAlert latency up to 10 minutes): every
+// row one alert, one incident per IncidentKey; the first shipped definition fails that day.
 
 @description('Name of the existing Sentinel-enabled Log Analytics workspace.')
 param workspaceName string
@@ -28,23 +54,27 @@ var detection = loadYamlContent('../../functions/detection/nbtscan.yaml')
 var ruleDefinition = loadJsonContent('../sentinel/analytics-rule.json')
 var ruleQuery = loadTextContent('../sentinel/analytics-rule.kql')
 
+// The rule's resource name (a GUID), derived from the detection id so redeploying updates the
+// same rule. The query reads only this rule's alerts: SecurityAlert.AlertType is taken from the
+// rule id (security-alert-schema), so the id replaces the query's placeholder.
+var ruleName = guid(workspace.id, detection.id)
+
 resource workspace 'Microsoft.OperationalInsights/workspaces@2025-07-01' existing = {
   name: workspaceName
 }
 
 // Properties: Microsoft.SecurityInsights/alertRules@2025-09-01 ScheduledAlertRuleProperties
-// (Azure/bicep-types-az). The rule's name is derived from the detection id, so redeploying
-// updates the same rule.
+// (Azure/bicep-types-az).
 resource analyticsRule 'Microsoft.SecurityInsights/alertRules@2025-09-01' = {
   scope: workspace
-  name: guid(workspace.id, detection.id)
+  name: ruleName
   kind: 'Scheduled'
   properties: {
     displayName: detection.name
     description: detection.description
     severity: detection.severity
     enabled: true
-    query: ruleQuery
+    query: replace(ruleQuery, 'ANALYTICS_RULE_ID', ruleName)
     queryFrequency: ruleDefinition.queryFrequency
     queryPeriod: ruleDefinition.queryPeriod
     triggerOperator: ruleDefinition.triggerOperator

@@ -531,8 +531,19 @@ function ruleProperty(name: string): Json | undefined {
   return evaluate(at(properties(located), name), located.template);
 }
 
+/** A GUID standing for the deployed rule's id, which replaces the query's placeholder. */
+const DEPLOYED_RULE_ID = "0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d";
+
+/** The query as deployed: the file, with the rule's own id where its placeholder is. */
 function ruleQuery(): string {
-  return text(ruleProperty("query"));
+  const located = ruleResource();
+  expect(at(properties(located), "query")).toBe(
+    "[replace(variables('ruleQuery'), 'ANALYTICS_RULE_ID', variables('ruleName'))]",
+  );
+  return text(evaluate("[variables('ruleQuery')]", located.template)).replaceAll(
+    "ANALYTICS_RULE_ID",
+    DEPLOYED_RULE_ID,
+  );
 }
 
 interface Mapping {
@@ -582,15 +593,30 @@ describe("the analytics rule", () => {
     ]);
   });
 
-  it("runs every 5 minutes over a day, one alert per row, within the scheduled-rule limits", () => {
+  it("runs every 5 minutes, pausing 20 minutes after a run that alerts, one alert per row, within the scheduled-rule limits", () => {
+    // The schedule test/sandbox/sentinelDay.test.ts proves (design: sentinel-rule.bicep).
     expect(ruleProperty("queryFrequency")).toBe("PT5M");
-    expect(ruleProperty("queryPeriod")).toBe("P1D");
+    expect(ruleProperty("queryPeriod")).toBe("P2D");
+    expect(ruleProperty("suppressionEnabled")).toBe(true);
+    expect(ruleProperty("suppressionDuration")).toBe("PT20M");
     expect(ruleProperty("triggerOperator")).toBe("GreaterThan");
     expect(ruleProperty("triggerThreshold")).toBe(0);
     expect(ruleProperty("eventGroupingSettings")).toEqual({ aggregationKind: "AlertPerResult" });
     expect(ruleQuery().length).toBeLessThanOrEqual(10_000);
     // At most 150 alerts per run: the query never returns more, so none is a summary alert.
     expect(ruleQuery()).toMatch(/\| take 150\b/);
+  });
+
+  it("reads only its own alerts from SecurityAlert: the rule's id is written into its query", () => {
+    const located = ruleResource();
+    expect(located.resource.name).toBe("[variables('ruleName')]");
+    expect(at(located.template, "variables", "ruleName")).toBe(
+      "[guid(resourceId('Microsoft.OperationalInsights/workspaces', parameters('workspaceName')), variables('detection').id)]",
+    );
+    const file = text(evaluate("[variables('ruleQuery')]", located.template));
+    expect(file).toContain('let thisRuleId = "ANALYTICS_RULE_ID";');
+    expect(ruleQuery()).toContain(`let thisRuleId = "${DEPLOYED_RULE_ID}";`);
+    expect(ruleQuery()).toContain("| where AlertType endswith thisRuleId");
   });
 
   it("has a query that Kusto.Language analyses clean against the table's and SecurityAlert's schemas", () => {
@@ -737,7 +763,7 @@ describe("the automation rule", () => {
           propertyName: "IncidentRelatedAnalyticRuleIds",
           operator: "Contains",
           propertyValues: [
-            "[extensionResourceId(resourceId('Microsoft.OperationalInsights/workspaces', parameters('workspaceName')), 'Microsoft.SecurityInsights/alertRules', guid(resourceId('Microsoft.OperationalInsights/workspaces', parameters('workspaceName')), variables('detection').id))]",
+            "[extensionResourceId(resourceId('Microsoft.OperationalInsights/workspaces', parameters('workspaceName')), 'Microsoft.SecurityInsights/alertRules', variables('ruleName'))]",
           ],
         },
       },
@@ -907,13 +933,30 @@ describe("detection health: rows that did not become alerts", () => {
     expect(customRoleActionsOn("sentinelHealthPrincipalId")).toEqual(QUERY_ALERT_TABLES);
   });
 
-  it("joins the table with SecurityAlert on IncidentKey, in KQL that analyses clean", () => {
+  it("compares rows with the analytics rule's own alerts on EventKey, in KQL that analyses clean", () => {
     const located = healthRule();
     const template = text(at(located.template, "variables", "unalertedQuery"));
-    const kql = template.replace("{0}", ALERT_TABLE.name).replace(/\{1\}/g, "30");
+    const kql = template
+      .replace("{0}", ALERT_TABLE.name)
+      .replace(/\{1\}/g, "60")
+      .replace("{2}", DEPLOYED_RULE_ID);
     const inspection = inspectKql(kql, [alertTableSchema, securityAlertSchema]);
     expect(inspection.diagnostics).toEqual([]);
-    expect(kql).toMatch(/join kind=leftanti alerted on IncidentKey/);
+    expect(kql).toMatch(/join kind=leftanti alerted on EventKey/);
+    expect(kql).toContain(`| where AlertType endswith "${DEPLOYED_RULE_ID}"`);
+    expect(text(at(properties(located), "criteria", "allOf"))).toContain(
+      "format(variables('unalertedQuery'), parameters('alertTableName'), parameters('graceMinutes'), parameters('analyticsRuleName'))",
+    );
+    // The grace covers the rule's worst wait on a quiet day (suppression, schedule, delay,
+    // SecurityAlert latency: about 40 minutes).
+    expect(at(located.template, "parameters", "graceMinutes")).toMatchObject({
+      defaultValue: 60,
+      minValue: 45,
+    });
+    const passed = at(moduleNamed("sentinel-health"), "properties", "parameters");
+    expect(at(passed, "analyticsRuleName", "value")).toBe(
+      "[reference('sentinelRule').outputs.analyticsRuleName.value]",
+    );
     const criteria = at(properties(located), "criteria", "allOf");
     const first = Array.isArray(criteria) ? criteria[0] : undefined;
     expect(at(first, "metricMeasureColumn")).toBe("UnalertedIncidents");

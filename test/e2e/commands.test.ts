@@ -211,13 +211,18 @@ describe("npm start (the local sandbox)", () => {
     expect(result.stdout).toMatch(/DeviceProcessEvents last ingested\s*│\s*'?\d{4}-\d\d-\d\dT/);
     expect(result.stdout).toMatch(/DeviceFileEvents last ingested\s*│\s*'?\d{4}-\d\d-\d\dT/);
     expect(result.stdout).not.toMatch(/data silence/);
-    // What Sentinel would make of the rows: alerts with entities, one incident per incidentId.
+    // What Sentinel would make of the rows, on its clock: alerts with entities, one incident per
+    // incidentId, the latency figures, and no alert from a day more of rule runs.
     expect(result.stdout).toMatch(
-      /Sentinel \(simulated\): \d+ row\(s\) ingested, \d+ alert\(s\), \d+ incident\(s\)/,
+      /Sentinel \(simulated, on its clock\): \d+ row\(s\) ingested, \d+ alert\(s\), \d+ incident\(s\)/,
     );
+    expect(result.stdout).toMatch(/The rule ran \d+ time\(s\) in 2 hours/);
     expect(result.stdout).toMatch(/Entities \(\d+\):\n {2}Host {6}HostName=/);
     expect(result.stdout).toMatch(
-      /made 0 new alert\(s\); one Sentinel incident per delivered incident\./,
+      /Row ingested -> alert in its incident: median [\d.]+ min, p95 [\d.]+ min, max [\d.]+ min\./,
+    );
+    expect(result.stdout).toMatch(
+      /made 0 new alert\(s\); 0 duplicate\(s\), 0 row\(s\) without an alert; one Sentinel incident per delivered incident\./,
     );
     // Nothing keeps running: the sandbox's Azurite no longer accepts connections.
     const port = Number(

@@ -1,7 +1,8 @@
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { parse as parseYaml } from "yaml";
-import { compileSchema } from "../validation";
+import { compileSchema, SchemaValidationError } from "../validation";
+import { parseAnalyticRule, type AnalyticRule } from "./analyticRule";
 
 /** An ATT&CK object (tactic, technique, software, group) as the rule metadata names it. */
 export interface AttackRef {
@@ -16,7 +17,11 @@ export interface Reference {
   url: string;
 }
 
-/** The detection's metadata (Sentinel analytic-rule style YAML) and its KQL. */
+/**
+ * The detection: its Sentinel analytic rule (nbtscan.yaml) joined with what only this project
+ * knows about it (nbtscan.meta.yaml). `tactics` and `relevantTechniques` are the incident's ATT&CK
+ * objects (the meta file's); the Sentinel rule's own lists are in `analyticRule`.
+ */
 export interface DetectionRule {
   id: string;
   name: string;
@@ -34,14 +39,21 @@ export interface DetectionRule {
   references: Reference[];
   /** The KQL body; the run prepends its window (see query/buildQuery). */
   query: string;
+  /** The rule file as Sentinel reads it. */
+  analyticRule: AnalyticRule;
 }
 
 /**
- * Where the detection's data files (KQL, YAML) are read from at run time: beside this module in
+ * Where the detection's data files (YAML, KQL) are read from at run time: beside this module in
  * the compiled tree, beside the bundle in the deployed package (scripts/bundle.js copies them).
  */
 export const DETECTION_DIR = __dirname;
 const RULE_FILE = path.join(DETECTION_DIR, "nbtscan.yaml");
+
+/** The project's metadata file of a rule file: nbtscan.yaml -> nbtscan.meta.yaml. */
+export function metaFileOf(ruleFile: string): string {
+  return ruleFile.replace(/\.ya?ml$/, ".meta.yaml");
+}
 
 const attackRef = {
   type: "object",
@@ -54,33 +66,25 @@ const attackRef = {
   },
 } as const;
 
-const ruleSchema = {
+interface RuleMetadata {
+  ruleId: string;
+  basedOn: { name: string; id: string };
+  knownHashes: { sha1: string[] };
+  detectedFileName: string;
+  attack: {
+    tactics: AttackRef[];
+    techniques: AttackRef[];
+    software: AttackRef;
+    campaign: { name: string; group: AttackRef };
+  };
+  references: Reference[];
+}
+
+const metadataSchema = {
   type: "object",
-  required: [
-    "id",
-    "name",
-    "version",
-    "description",
-    "severity",
-    "queryFile",
-    "basedOn",
-    "knownHashes",
-    "detectedFileName",
-    "requiredDataConnectors",
-    "tactics",
-    "relevantTechniques",
-    "software",
-    "campaign",
-    "references",
-  ],
+  required: ["ruleId", "basedOn", "knownHashes", "detectedFileName", "attack", "references"],
   properties: {
-    id: { type: "string", format: "uuid" },
-    name: { type: "string", minLength: 1 },
-    version: { type: "string", pattern: "^\\d+\\.\\d+\\.\\d+$" },
-    kind: { const: "Scheduled" },
-    description: { type: "string", minLength: 1 },
-    severity: { enum: ["High", "Medium", "Low", "Informational"] },
-    queryFile: { type: "string", pattern: "\\.kql$" },
+    ruleId: { type: "string", format: "uuid" },
     basedOn: { type: "object", required: ["name", "id"] },
     knownHashes: {
       type: "object",
@@ -90,14 +94,19 @@ const ruleSchema = {
       },
     },
     detectedFileName: { type: "string", minLength: 1 },
-    requiredDataConnectors: { type: "array", minItems: 1 },
-    tactics: { type: "array", minItems: 1, items: attackRef },
-    relevantTechniques: { type: "array", minItems: 1, items: attackRef },
-    software: attackRef,
-    campaign: {
+    attack: {
       type: "object",
-      required: ["name", "group"],
-      properties: { name: { type: "string" }, group: attackRef },
+      required: ["tactics", "techniques", "software", "campaign"],
+      properties: {
+        tactics: { type: "array", minItems: 1, items: attackRef },
+        techniques: { type: "array", minItems: 1, items: attackRef },
+        software: attackRef,
+        campaign: {
+          type: "object",
+          required: ["name", "group"],
+          properties: { name: { type: "string" }, group: attackRef },
+        },
+      },
     },
     references: {
       type: "array",
@@ -111,15 +120,53 @@ const ruleSchema = {
   },
 } as const;
 
-const validateRule = compileSchema<Omit<DetectionRule, "query"> & { queryFile: string }>(
-  ruleSchema,
-  "detection rule metadata",
-);
+const validateMetadata = compileSchema<RuleMetadata>(metadataSchema, "detection rule metadata");
 
-/** Loads and validates the rule metadata and its KQL from functions/detection. */
+/** Where the metadata disagrees with the rule it describes. */
+function joinProblems(rule: AnalyticRule, meta: RuleMetadata): string[] {
+  const problems: string[] = [];
+  if (meta.ruleId !== rule.id)
+    problems.push(`/ruleId '${meta.ruleId}' is not the rule's id ${rule.id}`);
+  const tacticNames = meta.attack.tactics.map((t) => t.name);
+  if (tacticNames.join() !== rule.tactics.join()) {
+    problems.push(
+      `/attack/tactics (${tacticNames.join(", ")}) are not the rule's tactics (${rule.tactics.join(", ")})`,
+    );
+  }
+  const techniqueIds = new Set(meta.attack.techniques.map((t) => t.id));
+  for (const technique of rule.relevantTechniques) {
+    if (!techniqueIds.has(technique)) {
+      problems.push(`/attack/techniques lacks the rule's technique ${technique}`);
+    }
+  }
+  return problems;
+}
+
+/** Loads and checks the rule file (a Sentinel analytic rule) and its metadata file. */
 export function loadDetectionRule(ruleFile: string = RULE_FILE): DetectionRule {
-  const metadata = validateRule(parseYaml(readFileSync(ruleFile, "utf8")), ruleFile);
-  const { queryFile, ...rest } = metadata;
-  const query = readFileSync(path.join(path.dirname(ruleFile), queryFile), "utf8");
-  return { ...rest, query };
+  const rule = parseAnalyticRule(parseYaml(readFileSync(ruleFile, "utf8")), ruleFile);
+  const metaFile = metaFileOf(ruleFile);
+  const meta = validateMetadata(parseYaml(readFileSync(metaFile, "utf8")), metaFile);
+  const problems = joinProblems(rule, meta);
+  if (problems.length > 0) {
+    throw new SchemaValidationError(`detection rule metadata (${metaFile})`, problems);
+  }
+  return {
+    id: rule.id,
+    name: rule.name,
+    version: rule.version,
+    description: rule.description,
+    severity: rule.severity,
+    basedOn: meta.basedOn,
+    knownHashes: meta.knownHashes,
+    detectedFileName: meta.detectedFileName,
+    requiredDataConnectors: rule.requiredDataConnectors,
+    tactics: meta.attack.tactics,
+    relevantTechniques: meta.attack.techniques,
+    software: meta.attack.software,
+    campaign: meta.attack.campaign,
+    references: meta.references,
+    query: rule.query,
+    analyticRule: rule,
+  };
 }

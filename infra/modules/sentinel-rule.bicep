@@ -81,8 +81,8 @@ resource analyticsRule 'Microsoft.SecurityInsights/alertRules@2025-09-01' = {
     triggerThreshold: ruleDefinition.triggerThreshold
     suppressionEnabled: ruleDefinition.suppressionEnabled
     suppressionDuration: ruleDefinition.suppressionDuration
-    tactics: map(detection.tactics, tactic => tactic.name)
-    techniques: map(detection.relevantTechniques, technique => technique.id)
+    tactics: detection.tactics
+    techniques: detection.relevantTechniques
     eventGroupingSettings: ruleDefinition.eventGroupingSettings
     entityMappings: ruleDefinition.entityMappings
     customDetails: ruleDefinition.customDetails

@@ -95,7 +95,7 @@ describe("infra/hooks/stage-package.js", () => {
         "host.json",
         "index.js",
         "index.js.LEGAL.txt",
-        "nbtscan.kql",
+        "nbtscan.meta.yaml",
         "nbtscan.yaml",
         "package.json",
         "table-liveness.kql",

@@ -1,6 +1,5 @@
-import { readFileSync } from "node:fs";
-import path from "node:path";
 import type { LogsTable } from "@azure/monitor-query-logs";
+import { loadDetectionRule } from "../../functions/detection/rule";
 import { EVENT_COLUMNS } from "../../functions/model";
 import { readRows, ResultShapeError } from "../../functions/query/rows";
 
@@ -95,7 +94,7 @@ describe("readRows", () => {
   });
 
   it("knows exactly the columns the detection KQL projects, in its order", () => {
-    const kql = readFileSync(path.join(__dirname, "../../functions/detection/nbtscan.kql"), "utf8");
+    const kql = loadDetectionRule().query;
     const projection = /\|\s*project\s+([^|]*)/.exec(kql)?.[1] ?? "";
     const projected = projection.split(",").map((c) => c.trim().split(/\s*=/)[0]);
     expect(projected).toEqual(EVENT_COLUMNS);

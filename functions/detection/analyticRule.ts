@@ -1,0 +1,182 @@
+// The checks a Microsoft Sentinel scheduled analytic rule file (Azure-Sentinel detection template
+// YAML) must pass, written from the rules of the Azure-Sentinel repository's template check
+// (.script/tests/detectionTemplateSchemaValidation): the structure in analytic-rule.schema.json,
+// and here what a schema cannot say, with the tables in analytic-rule.facts.json.
+import { compileSchema, SchemaValidationError } from "../validation";
+import facts from "./analytic-rule.facts.json";
+import analyticRuleSchema from "./analytic-rule.schema.json";
+
+/** An entity mapping of an analytic rule: which result columns fill which entity identifiers. */
+export interface EntityMapping {
+  entityType: string;
+  fieldMappings: { identifier: string; columnName: string }[];
+}
+
+/** A Sentinel scheduled analytic rule, as its YAML file states it (analytic-rule.schema.json). */
+export interface AnalyticRule {
+  id: string;
+  name: string;
+  description: string;
+  severity: "Informational" | "Low" | "Medium" | "High";
+  requiredDataConnectors: { connectorId: string; dataTypes: string[] }[];
+  /** <number><m|h|d>, e.g. 5m, 1h, 1d. */
+  queryFrequency: string;
+  queryPeriod: string;
+  triggerOperator: string;
+  triggerThreshold: number;
+  /** Sentinel tactic names, e.g. Discovery. */
+  tactics: string[];
+  /** ATT&CK technique ids, e.g. T1046 or T1059.001. */
+  relevantTechniques: string[];
+  query: string;
+  entityMappings: EntityMapping[];
+  customDetails?: Record<string, string>;
+  version: string;
+  kind: "Scheduled";
+}
+
+const validateStructure = compileSchema<AnalyticRule>(analyticRuleSchema, "analytic rule");
+
+const MINUTE_MS = 60_000;
+const UNIT_MS: Record<string, number> = { m: MINUTE_MS, h: 60 * MINUTE_MS, d: 24 * 60 * MINUTE_MS };
+// RangeTimeSpanIsoFormat("00:05:00", "14.00:00:00") on queryFrequency and queryPeriod.
+const MIN_DURATION_MS = 5 * MINUTE_MS;
+const MAX_DURATION_MS = 14 * UNIT_MS.d;
+// FrequencyLimitationForLongPeriodQuery: a period of 2 days or more needs a frequency of 1 hour or more.
+const LONG_PERIOD_MS = 2 * UNIT_MS.d;
+const LONG_PERIOD_MIN_FREQUENCY_MS = UNIT_MS.h;
+// NewEntityMappingsAttribute: a query that still names a legacy entity column must map it.
+const LEGACY_ENTITY_COLUMNS = [
+  "AccountCustomEntity",
+  "HostCustomEntity",
+  "IPCustomEntity",
+  "URLCustomEntity",
+  "ProcessCustomEntity",
+  "FileHashCustomEntity",
+];
+
+const techniqueTactics: Record<string, string[] | undefined> = facts.techniqueTactics;
+const entityFacts: Record<
+  string,
+  { identifiers: string[]; requiredOneOf: string[][] } | undefined
+> = facts.entities;
+
+/** Milliseconds of a template duration (<number><m|h|d>, as the schema's templateDuration). */
+export function templateDurationMs(text: string): number {
+  return Number(text.slice(0, -1)) * UNIT_MS[text.slice(-1)];
+}
+
+function durationProblems(rule: AnalyticRule): string[] {
+  const problems: string[] = [];
+  for (const field of ["queryFrequency", "queryPeriod"] as const) {
+    const ms = templateDurationMs(rule[field]);
+    if (ms < MIN_DURATION_MS || ms > MAX_DURATION_MS) {
+      problems.push(`/${field} '${rule[field]}' must be between 5m and 14d`);
+    }
+  }
+  const frequency = templateDurationMs(rule.queryFrequency);
+  const period = templateDurationMs(rule.queryPeriod);
+  if (period < frequency) {
+    problems.push(
+      `/queryPeriod '${rule.queryPeriod}' must be at least queryFrequency '${rule.queryFrequency}'`,
+    );
+  }
+  if (period >= LONG_PERIOD_MS && frequency < LONG_PERIOD_MIN_FREQUENCY_MS) {
+    problems.push(
+      `/queryFrequency '${rule.queryFrequency}' must be 1h or more when queryPeriod is 2d or more`,
+    );
+  }
+  return problems;
+}
+
+function techniqueProblems(rule: AnalyticRule): string[] {
+  return rule.relevantTechniques.flatMap((technique, i) => {
+    // A sub-technique is checked as its technique (T1059.001 as T1059).
+    const tactics = techniqueTactics[technique.split(".")[0]] ?? [];
+    if (tactics.length === 0) {
+      return [`/relevantTechniques/${i} '${technique}' is not a technique with a known tactic`];
+    }
+    const missing = tactics.filter((tactic) => !rule.tactics.includes(tactic));
+    return missing.length === 0
+      ? []
+      : [
+          `/relevantTechniques/${i} '${technique}' also belongs to ${missing.join(", ")}, which /tactics must list`,
+        ];
+  });
+}
+
+function entityProblems(rule: AnalyticRule): string[] {
+  return rule.entityMappings.flatMap((mapping, i) => {
+    const where = `/entityMappings/${i}`;
+    const entity = entityFacts[mapping.entityType];
+    if (entity === undefined) return []; // the schema's entityType enum has reported it
+    const problems: string[] = [];
+    const used = new Set<string>();
+    mapping.fieldMappings.forEach(({ identifier }, j) => {
+      if (!entity.identifiers.includes(identifier)) {
+        problems.push(
+          `${where}/fieldMappings/${j}/identifier '${identifier}' is not an identifier of ${mapping.entityType} (${entity.identifiers.join(", ")})`,
+        );
+      } else if (used.has(identifier)) {
+        problems.push(`${where}/fieldMappings/${j}/identifier '${identifier}' is mapped twice`);
+      }
+      used.add(identifier);
+    });
+    if (!entity.requiredOneOf.some((combination) => combination.every((id) => used.has(id)))) {
+      const options = entity.requiredOneOf.map((combination) => combination.join(" + "));
+      problems.push(`${where} (${mapping.entityType}) must map one of: ${options.join("; ")}`);
+    }
+    return problems;
+  });
+}
+
+function legacyColumnProblems(rule: AnalyticRule): string[] {
+  const mapped = new Set(
+    rule.entityMappings.flatMap((m) => m.fieldMappings.map((field) => field.columnName)),
+  );
+  return LEGACY_ENTITY_COLUMNS.filter(
+    (column) => rule.query.includes(column) && !mapped.has(column),
+  ).map(
+    (column) => `/query names the legacy entity column ${column}, which /entityMappings must map`,
+  );
+}
+
+// DictionaryMaxKeyAndValueLengths(maxKeyLength: 20) and DictionaryKeyMatchesRegex on customDetails.
+const CUSTOM_DETAIL_KEY = /^[a-zA-Z]\w{0,19}$/;
+
+function customDetailProblems(rule: AnalyticRule): string[] {
+  return Object.keys(rule.customDetails ?? {})
+    .filter((key) => !CUSTOM_DETAIL_KEY.test(key))
+    .map(
+      (key) =>
+        `/customDetails key '${key}' must be at most 20 characters: a letter, then letters, digits or _`,
+    );
+}
+
+/**
+ * Every reason the parsed YAML document is not a valid Sentinel scheduled analytic rule
+ * template, one line each naming where ("/field ..."); empty when it is one.
+ */
+export function checkAnalyticRule(document: unknown): string[] {
+  let rule: AnalyticRule;
+  try {
+    rule = validateStructure(document);
+  } catch (error) {
+    if (error instanceof SchemaValidationError) return error.problems;
+    throw error;
+  }
+  return [
+    ...durationProblems(rule),
+    ...techniqueProblems(rule),
+    ...entityProblems(rule),
+    ...legacyColumnProblems(rule),
+    ...customDetailProblems(rule),
+  ];
+}
+
+/** The document as an AnalyticRule, or a SchemaValidationError listing every problem. */
+export function parseAnalyticRule(document: unknown, source: string): AnalyticRule {
+  const problems = checkAnalyticRule(document);
+  if (problems.length > 0) throw new SchemaValidationError(`analytic rule (${source})`, problems);
+  return document as AnalyticRule;
+}

@@ -50,7 +50,9 @@ param healthAlertEmails string = ''
 @description('Object id of the "Azure Security Insights" service principal in this tenant (the preprovision hook looks it up); empty: the automation rule only labels, and the role is assigned by hand (README).')
 param securityInsightsPrincipalId string = ''
 
-@description('Resource ids of response playbooks (Sentinel incident trigger) the automation rule runs on every nbtscan incident, e.g. Isolate-MDEMachine.')
+// At most 18: the automation rule takes at most 20 actions (sentinel-rule.bicep).
+@maxLength(18)
+@description('Resource ids of response playbooks (Sentinel incident trigger) the automation rule runs on every nbtscan incident, e.g. Isolate-MDEMachine; at most 18.')
 param responsePlaybookIds string[] = []
 
 var abbrs = loadJsonContent('abbreviations.json')

@@ -3,8 +3,8 @@
 //
 // The incident's alerts carry the custom detail IncidentKey; the alert records (SecurityAlert)
 // hold it in ExtendedProperties["Custom Details"], and the table's first row of that IncidentKey
-// holds the evidence comment the detection wrote. The query runs after a short wait, because the
-// alert records reach SecurityAlert a little after the incident is created.
+// holds the evidence comment the detection wrote. The query is repeated in a bounded loop, because
+// the alert records reach SecurityAlert some minutes after the incident is created.
 
 @description('Name of the Logic App (Consumption) workflow.')
 param name string
@@ -41,6 +41,11 @@ param securityInsightsPrincipalId string = ''
 // Sentinel checks it on the playbook's resource group, before the automation rule is created
 // (learn.microsoft.com/azure/sentinel/automate-responses-with-playbooks#permissions).
 var automationContributorRoleId = 'f4c81013-99ee-4d62-a7ee-b3f1f648599a'
+
+// The bounded wait for the alert records (Until_evidence_found): rounds of one minute's wait and
+// one read, and a cap on the whole loop.
+var evidenceRounds = 15
+var evidenceTimeout = 'PT20M'
 
 // Managed API id of the Microsoft Sentinel connector in this region.
 var sentinelApiId = subscriptionResourceId('Microsoft.Web/locations/managedApis', location, 'azuresentinel')
@@ -129,53 +134,104 @@ resource playbook 'Microsoft.Logic/workflows@2019-05-01' = {
             select: '@item()?[\'properties\']?[\'systemAlertId\']'
           }
         }
-        Wait_for_alert_records: {
-          type: 'Wait'
+        // What was found so far; empty until a read returns the evidence row.
+        Initialize_evidence: {
+          type: 'InitializeVariable'
           runAfter: {
             Alert_ids: [
               'Succeeded'
             ]
           }
           inputs: {
-            interval: {
-              count: 3
-              unit: 'Minute'
-            }
+            variables: [
+              {
+                name: 'evidence'
+                type: 'string'
+                value: ''
+              }
+            ]
           }
         }
-        Read_evidence: {
-          type: 'Http'
+        // The alert records reach SecurityAlert some minutes after the incident, and how long is
+        // not documented (Sentinel ingestion can lag). So: wait a minute, read, and again, until
+        // the evidence is found or the limit: 15 rounds (about 15 minutes of waiting), never
+        // more than 20 minutes. Until runs its actions, then tests the expression, and stops at
+        // whichever of count and timeout comes first ("Until action", Schema reference for
+        // trigger and action types, learn.microsoft.com/azure/logic-apps/logic-apps-workflow-actions-triggers).
+        Until_evidence_found: {
+          type: 'Until'
           runAfter: {
-            Wait_for_alert_records: [
+            Initialize_evidence: [
               'Succeeded'
             ]
           }
-          inputs: {
-            method: 'POST'
-            uri: '${logAnalyticsEndpoint}/workspaces/${workspaceCustomerId}/query'
-            headers: {
-              'Content-Type': 'application/json'
+          expression: '@not(empty(variables(\'evidence\')))'
+          limit: {
+            count: evidenceRounds
+            timeout: evidenceTimeout
+          }
+          actions: {
+            Wait_for_alert_records: {
+              type: 'Wait'
+              runAfter: {}
+              inputs: {
+                interval: {
+                  count: 1
+                  unit: 'Minute'
+                }
+              }
             }
-            body: {
-              query: evidenceQuery
-              timespan: 'P7D'
+            Read_evidence: {
+              type: 'Http'
+              runAfter: {
+                Wait_for_alert_records: [
+                  'Succeeded'
+                ]
+              }
+              inputs: {
+                method: 'POST'
+                uri: '${logAnalyticsEndpoint}/workspaces/${workspaceCustomerId}/query'
+                headers: {
+                  'Content-Type': 'application/json'
+                }
+                body: {
+                  query: evidenceQuery
+                  timespan: 'P7D'
+                }
+                authentication: {
+                  type: 'ManagedServiceIdentity'
+                  audience: logAnalyticsAudience
+                }
+                retryPolicy: {
+                  type: 'exponential'
+                  count: 4
+                  interval: 'PT10S'
+                }
+              }
             }
-            authentication: {
-              type: 'ManagedServiceIdentity'
-              audience: logAnalyticsAudience
-            }
-            retryPolicy: {
-              type: 'exponential'
-              count: 4
-              interval: 'PT10S'
+            Keep_evidence: {
+              type: 'SetVariable'
+              runAfter: {
+                Read_evidence: [
+                  'Succeeded'
+                ]
+              }
+              inputs: {
+                name: 'evidence'
+                value: '@{coalesce(body(\'Read_evidence\')?[\'tables\']?[0]?[\'rows\']?[0]?[0], \'\')}'
+              }
             }
           }
         }
+        // Whatever the loop ended with (found, limit reached, a read that kept failing), the
+        // incident gets a comment: the evidence, or where to look for it.
         Add_evidence_comment: {
           type: 'ApiConnection'
           runAfter: {
-            Read_evidence: [
+            Until_evidence_found: [
               'Succeeded'
+              'Failed'
+              'TimedOut'
             ]
           }
           inputs: {
@@ -188,7 +244,7 @@ resource playbook 'Microsoft.Logic/workflows@2019-05-01' = {
             path: '/Incidents/Comment'
             body: {
               incidentArmId: '@triggerBody()?[\'object\']?[\'id\']'
-              message: '@{coalesce(body(\'Read_evidence\')?[\'tables\']?[0]?[\'rows\']?[0]?[0], \'nbtscan-detector: no evidence row was found for this incident in ${alertTableName}; query it by the IncidentKey custom detail.\')}'
+              message: '@{if(empty(variables(\'evidence\')), \'nbtscan-detector: no evidence row was found for this incident in ${alertTableName}; query it by the IncidentKey custom detail.\', variables(\'evidence\'))}'
             }
           }
         }

@@ -54,8 +54,9 @@ resource unalertedRows 'Microsoft.Insights/scheduledQueryRules@2026-03-01' = {
   location: location
   tags: tags
   kind: 'LogAlert'
-  // The rule queries as its own identity (a custom role in sentinel-roles.bicep that reads these
-  // two tables and nothing else), not with the permissions of whoever last edited it.
+  // The rule queries as its own identity (Log Analytics Data Reader with a condition, in
+  // sentinel-roles.bicep, that reads these two tables and nothing else), not with the permissions
+  // of whoever last edited it.
   identity: {
     type: 'SystemAssigned'
   }

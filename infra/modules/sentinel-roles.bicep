@@ -10,7 +10,7 @@ param ingestPlaybookPrincipalId string
 @description('Name of the existing Sentinel-enabled Log Analytics workspace.')
 param workspaceName string
 
-@description('Name of the alert table the evidence playbook reads.')
+@description('Name of the alert table the evidence playbook and the health rule read.')
 param alertTableName string
 
 @description('Principal id of the evidence playbook\'s identity: reads the evidence, comments on the incident.')
@@ -46,42 +46,72 @@ resource workspace 'Microsoft.OperationalInsights/workspaces@2025-07-01' existin
   name: workspaceName
 }
 
-// The evidence playbook's job, action by action; no built-in role is this narrow (Microsoft
-// Sentinel Responder also manages automation rules, deployments and alert rules; Log Analytics
-// Reader reads every table and all configuration). Actions from the Microsoft.SecurityInsights and
-// Microsoft.OperationalInsights operation lists (learn.microsoft.com/azure/role-based-access-control/
-// permissions/security and .../monitor); table-level read as in "Manage access to Log Analytics
-// workspaces" (learn.microsoft.com/azure/azure-monitor/logs/manage-access).
+// Reading the two tables. Per-table read actions (workspaces/query/<table>/read) cannot target a
+// table the Logs Ingestion API created, nor any single custom table: Azure Monitor, "Manage access
+// to Log Analytics workspaces" (learn.microsoft.com/azure/azure-monitor/logs/manage-table-access).
+// What works for them is granular RBAC: Log Analytics Data Reader (built-in; actions
+// workspaces/read and workspaces/query/read, data action workspaces/tables/data/read) with an ABAC
+// condition that allows the data action on these two tables only, the restrictive form of
+// "Configure granular RBAC" (learn.microsoft.com/azure/azure-monitor/logs/granular-rbac-use-case):
+// every other action passes, the data action only on a listed table. Table names are case
+// sensitive there. Assignments are additive, so neither identity holds any other read role here.
+// Log alerts are supported with a managed identity only, which sentinel-health.bicep uses.
+var logAnalyticsDataReaderRoleId = '3b03c2da-16b3-4a49-8834-0f8130efdd3b'
+var alertTablesOnly = '((!(ActionMatches{\'Microsoft.OperationalInsights/workspaces/tables/data/read\'})) OR (@Resource[Microsoft.OperationalInsights/workspaces/tables:name] StringEquals \'SecurityAlert\' OR @Resource[Microsoft.OperationalInsights/workspaces/tables:name] StringEquals \'${alertTableName}\'))'
+
+// The evidence playbook reads the incident's evidence comment; the Sentinel health rule
+// (sentinel-health.bicep) the rows that did not become alerts.
+resource evidenceTableReader 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(workspace.id, evidencePlaybookPrincipalId, logAnalyticsDataReaderRoleId)
+  scope: workspace
+  properties: {
+    roleDefinitionId: subscriptionResourceId(
+      'Microsoft.Authorization/roleDefinitions',
+      logAnalyticsDataReaderRoleId
+    )
+    principalId: evidencePlaybookPrincipalId
+    principalType: 'ServicePrincipal'
+    condition: alertTablesOnly
+    conditionVersion: '2.0'
+  }
+}
+
+resource healthTableReader 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(workspace.id, sentinelHealthPrincipalId, logAnalyticsDataReaderRoleId)
+  scope: workspace
+  properties: {
+    roleDefinitionId: subscriptionResourceId(
+      'Microsoft.Authorization/roleDefinitions',
+      logAnalyticsDataReaderRoleId
+    )
+    principalId: sentinelHealthPrincipalId
+    principalType: 'ServicePrincipal'
+    condition: alertTablesOnly
+    conditionVersion: '2.0'
+  }
+}
+
+// The evidence playbook's Sentinel job, action by action; no built-in role is this narrow, and
+// the built-in Microsoft Sentinel Responder also holds Microsoft.OperationalInsights/workspaces/*/read,
+// a read of every table that the condition above could not narrow (assignments are additive).
+// Actions from the Microsoft.SecurityInsights operation list
+// (learn.microsoft.com/azure/role-based-access-control/permissions/security).
 var evidenceActions = [
   // The Sentinel connector reads the incident it comments on.
   'Microsoft.SecurityInsights/incidents/read'
   // Write the evidence comment, and read comments back.
   'Microsoft.SecurityInsights/incidents/comments/read'
   'Microsoft.SecurityInsights/incidents/comments/write'
-  // Run a query against the workspace ...
-  'Microsoft.OperationalInsights/workspaces/read'
-  'Microsoft.OperationalInsights/workspaces/query/read'
-  // ... over these two tables only: the alert records (for the IncidentKey) and the alert rows.
-  'Microsoft.OperationalInsights/workspaces/query/SecurityAlert/read'
-  'Microsoft.OperationalInsights/workspaces/query/${alertTableName}/read'
-]
-
-// The Sentinel health rule's job (sentinel-health.bicep): the query half of the evidence
-// playbook's actions, over the same two tables, and no Sentinel write.
-var alertWatchActions = [
-  'Microsoft.OperationalInsights/workspaces/read'
-  'Microsoft.OperationalInsights/workspaces/query/read'
-  'Microsoft.OperationalInsights/workspaces/query/SecurityAlert/read'
-  'Microsoft.OperationalInsights/workspaces/query/${alertTableName}/read'
 ]
 
 // Custom roles are assignable at resource-group scope at the narrowest; the assignment below is
-// on the workspace itself.
+// on the workspace itself. Creating it needs Microsoft.Authorization/roleDefinitions/write here
+// (README, "Rights for the account that deploys").
 resource evidenceRole 'Microsoft.Authorization/roleDefinitions@2022-04-01' = {
   name: guid(resourceGroup().id, 'nbtscan-detector evidence commenter')
   properties: {
     roleName: 'nbtscan-detector evidence commenter (${guid(resourceGroup().id)})'
-    description: 'Reads SecurityAlert and the nbtscan-detector alert table, and comments on Sentinel incidents.'
+    description: 'Reads Sentinel incidents and comments on them; no log data.'
     type: 'CustomRole'
     permissions: [
       {
@@ -99,32 +129,6 @@ resource evidenceCommenter 'Microsoft.Authorization/roleAssignments@2022-04-01' 
   properties: {
     roleDefinitionId: evidenceRole.id
     principalId: evidencePlaybookPrincipalId
-    principalType: 'ServicePrincipal'
-  }
-}
-
-resource alertWatchRole 'Microsoft.Authorization/roleDefinitions@2022-04-01' = {
-  name: guid(resourceGroup().id, 'nbtscan-detector alert watcher')
-  properties: {
-    roleName: 'nbtscan-detector alert watcher (${guid(resourceGroup().id)})'
-    description: 'Queries SecurityAlert and the nbtscan-detector alert table, nothing else.'
-    type: 'CustomRole'
-    permissions: [
-      {
-        actions: alertWatchActions
-        notActions: []
-      }
-    ]
-    assignableScopes: [resourceGroup().id]
-  }
-}
-
-resource alertWatcher 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
-  name: guid(workspace.id, sentinelHealthPrincipalId, alertWatchRole.id)
-  scope: workspace
-  properties: {
-    roleDefinitionId: alertWatchRole.id
-    principalId: sentinelHealthPrincipalId
     principalType: 'ServicePrincipal'
   }
 }

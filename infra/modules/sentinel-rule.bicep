@@ -45,7 +45,12 @@ param alertTableName string
 @description('Resource id of the evidence-comment playbook the automation rule runs; empty: none (labels only).')
 param evidencePlaybookId string = ''
 
-@description('Resource ids of response playbooks (incident trigger) the automation rule also runs, e.g. the Content Hub\'s Isolate-MDEMachine.')
+// An automation rule takes at most 20 actions (AutomationRules.json, 2025-09-01,
+// AutomationRuleProperties.actions maxItems 20, Azure/azure-rest-api-specs
+// specification/securityinsights/.../stable/2025-09-01/AutomationRules.json). This one adds the
+// label, the evidence playbook and one action per response playbook: 1 + 1 + 18 = 20.
+@maxLength(18)
+@description('Resource ids of response playbooks (incident trigger) the automation rule also runs, e.g. the Content Hub\'s Isolate-MDEMachine; at most 18.')
 param responsePlaybookIds string[] = []
 
 // The detection's metadata: loaded, not copied, so the Sentinel rule and the function describe

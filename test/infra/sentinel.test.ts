@@ -96,39 +96,83 @@ function properties(located: Located): JsonObject {
   return value;
 }
 
-/** The workspace reads that both the evidence playbook and the Sentinel health rule need. */
-const QUERY_ALERT_TABLES = [
-  "Microsoft.OperationalInsights/workspaces/read",
-  "Microsoft.OperationalInsights/workspaces/query/read",
-  "Microsoft.OperationalInsights/workspaces/query/SecurityAlert/read",
-  "[format('Microsoft.OperationalInsights/workspaces/query/{0}/read', parameters('alertTableName'))]",
-];
+/**
+ * The text of a Bicep string that interpolates only the alert table's name, as ARM has it
+ * (format('...{0}...', parameters('alertTableName'))), with the table's name filled in.
+ */
+function withAlertTable(compiled: string): string {
+  // inlineVariables puts a variable's expression in parentheses.
+  const match = /^\[\(?format\('(.*)', parameters\('alertTableName'\)\)\)?\]$/s.exec(compiled);
+  if (match === null) throw new Error(`not a format over alertTableName: ${compiled}`);
+  return match[1]
+    .replace(/''/g, "'")
+    .replace(/\{0\}/g, ALERT_TABLE.name)
+    .replace(/\{\{/g, "{")
+    .replace(/\}\}/g, "}");
+}
 
 /**
- * The actions of the one custom role granted to the principal sentinel-roles.bicep takes as this
- * parameter; the grant must be on the workspace.
+ * The condition that lets Log Analytics Data Reader read SecurityAlert and the alert table and no
+ * other table (granular RBAC, restrictive form: learn.microsoft.com/azure/azure-monitor/logs/
+ * granular-rbac-use-case).
  */
-function customRoleActionsOn(principalParameter: string): Json | undefined {
+const ALERT_TABLES_ONLY =
+  "((!(ActionMatches{'Microsoft.OperationalInsights/workspaces/tables/data/read'})) OR " +
+  "(@Resource[Microsoft.OperationalInsights/workspaces/tables:name] StringEquals 'SecurityAlert' OR " +
+  `@Resource[Microsoft.OperationalInsights/workspaces/tables:name] StringEquals '${ALERT_TABLE.name}'))`;
+const LOG_ANALYTICS_DATA_READER = "3b03c2da-16b3-4a49-8834-0f8130efdd3b";
+
+interface Grant {
+  /** The built-in role's id, or the custom role's actions. */
+  role: string | Json[];
+  condition?: string;
+  conditionVersion?: Json;
+}
+
+/**
+ * Every role sentinel-roles.bicep grants the principal it takes as this parameter, each checked to
+ * be on the workspace: built-in roles by id, custom roles by their actions, with any condition.
+ */
+function grantsTo(principalParameter: string): Grant[] {
   const held = declared("Microsoft.Authorization/roleAssignments").filter(
     ({ resource }) =>
       text(at(resource, "properties", "principalId")) === `[parameters('${principalParameter}')]`,
   );
-  expect(held).toHaveLength(1);
-  expect(text(held[0].resource.scope)).toBe(
-    "[resourceId('Microsoft.OperationalInsights/workspaces', parameters('workspaceName'))]",
-  );
-  const roleId = /^\[resourceId\('Microsoft\.Authorization\/roleDefinitions', (.+)\)\]$/.exec(
-    text(at(held[0].resource, "properties", "roleDefinitionId")),
-  )?.[1];
-  const role = declared("Microsoft.Authorization/roleDefinitions").find(
-    ({ resource }) => text(resource.name) === `[${roleId}]`,
-  );
-  if (role === undefined) throw new Error(`no custom role is granted to ${principalParameter}`);
-  const permissions = resolveVariables(
-    at(role.resource, "properties", "permissions"),
-    role.template,
-  );
-  return at(Array.isArray(permissions) ? permissions[0] : undefined, "actions");
+  return held.map(({ resource, template }) => {
+    expect(text(resource.scope)).toBe(
+      "[resourceId('Microsoft.OperationalInsights/workspaces', parameters('workspaceName'))]",
+    );
+    const roleDefinitionId = inlineVariables(
+      text(at(resource, "properties", "roleDefinitionId")),
+      template,
+    );
+    const condition = at(resource, "properties", "condition");
+    const conditional =
+      condition === undefined
+        ? {}
+        : {
+            condition: withAlertTable(inlineVariables(text(condition), template)),
+            conditionVersion: at(resource, "properties", "conditionVersion"),
+          };
+    const custom = /^\[resourceId\('Microsoft\.Authorization\/roleDefinitions', (.+)\)\]$/.exec(
+      roleDefinitionId,
+    )?.[1];
+    if (custom === undefined || custom.startsWith("'")) {
+      const builtIn = /'([0-9a-f-]{36})'\)\]$/.exec(roleDefinitionId)?.[1];
+      if (builtIn === undefined) throw new Error(`role not understood: ${roleDefinitionId}`);
+      return { role: builtIn, ...conditional };
+    }
+    const role = declared("Microsoft.Authorization/roleDefinitions").find(
+      (candidate) => text(candidate.resource.name) === `[${custom}]`,
+    );
+    if (role === undefined) throw new Error(`no custom role ${custom}`);
+    const permissions = resolveVariables(
+      at(role.resource, "properties", "permissions"),
+      role.template,
+    );
+    const actions = at(Array.isArray(permissions) ? permissions[0] : undefined, "actions");
+    return { role: Array.isArray(actions) ? actions : [], ...conditional };
+  });
 }
 
 const fileColumns = ALERT_TABLE.columns.map(({ name, type }) => ({ name, type }));
@@ -787,6 +831,27 @@ describe("the automation rule", () => {
     expect(at(main, "parameters", "responsePlaybookIds", "defaultValue")).toEqual([]);
   });
 
+  it("never exceeds the 20 actions an automation rule takes, however many response playbooks", () => {
+    // AutomationRules.json (securityinsights 2025-09-01): AutomationRuleProperties.actions maxItems 20.
+    const MAX_ACTIONS = 20;
+    const actions = text(at(automation(), "actions"));
+    // What the rule adds besides the playbooks: the fixed actions before the playbooks' map().
+    const fixed = actions.slice(0, actions.indexOf("map(range(")).match(/'actionType', '/g) ?? [];
+    const perPlaybook =
+      actions.slice(actions.indexOf("map(range(")).match(/'actionType', '/g) ?? [];
+    expect([fixed.length, perPlaybook.length]).toEqual([1, 1]);
+    // The playbooks: the evidence playbook (at most one) and the response playbooks.
+    const located = onlyDeclared("Microsoft.SecurityInsights/automationRules");
+    expect(at(located.template, "variables", "playbookIds")).toContain(
+      "createArray(parameters('evidencePlaybookId'))",
+    );
+    const bound = at(located.template, "parameters", "responsePlaybookIds", "maxLength");
+    expect(typeof bound).toBe("number");
+    expect(fixed.length + 1 + Number(bound)).toBe(MAX_ACTIONS);
+    // main.bicep's parameter, which azd sets, holds the same bound.
+    expect(at(main, "parameters", "responsePlaybookIds", "maxLength")).toBe(bound);
+  });
+
   it("runs playbooks only after Azure Security Insights holds Automation Contributor on their group", () => {
     const grant = declared("Microsoft.Authorization/roleAssignments").find(({ resource }) =>
       text(at(resource, "properties", "principalId")).includes("securityInsightsPrincipalId"),
@@ -847,49 +912,154 @@ describe("the evidence playbook", () => {
 
   it("reads the evidence with a query that Kusto.Language analyses clean", () => {
     const { located } = evidence();
-    const template = text(at(located.template, "variables", "evidenceQuery"));
-    // format('...{0}...', parameters('alertTableName')): fill in the table, and the alert ids
-    // the workflow puts where @{string(body('Alert_ids'))} is.
-    const kql = template
-      .replace(/^\[format\('/, "")
-      .replace(/', parameters\('alertTableName'\)\)\]$/, "")
-      .replace(/''/g, "'")
-      .replace("{0}", ALERT_TABLE.name)
-      .replace(/\{\{/g, "{")
-      .replace(/\}\}/g, "}")
-      .replace("@{string(body('Alert_ids'))}", '["a1","a2"]');
+    // The alert ids the workflow puts where @{string(body('Alert_ids'))} is.
+    const kql = withAlertTable(text(at(located.template, "variables", "evidenceQuery"))).replace(
+      "@{string(body('Alert_ids'))}",
+      '["a1","a2"]',
+    );
     const inspection = inspectKql(kql, [alertTableSchema, securityAlertSchema]);
     expect(inspection.diagnostics).toEqual([]);
     expect(inspection.resultColumns?.map((c) => c.name)).toEqual(["EvidenceComment"]);
   });
 
-  it("comments on the incident after reading, and not otherwise", () => {
+  /** The definition's actions, with the fallback comment's table name filled in. */
+  function evidenceActions(): JsonObject {
+    const actions = evidence().definition.actions;
+    if (!isObject(actions)) throw new Error("no actions");
+    const comment = actionOf(evidence().definition, "Add_evidence_comment");
+    const message = withAlertTable(text(at(comment, "inputs", "body", "message")));
+    return {
+      ...actions,
+      Add_evidence_comment: {
+        ...comment,
+        inputs: {
+          ...(comment.inputs as JsonObject),
+          body: { ...(at(comment, "inputs", "body") as JsonObject), message },
+        },
+      },
+    };
+  }
+  const INCIDENT_ID =
+    "/subscriptions/s/resourceGroups/rg/providers/Microsoft.OperationalInsights/workspaces/w/providers/Microsoft.SecurityInsights/Incidents/1";
+  const TRIGGER = { object: { id: INCIDENT_ID } };
+  const FALLBACK = `nbtscan-detector: no evidence row was found for this incident in ${ALERT_TABLE.name}; query it by the IncidentKey custom detail.`;
+  /** The query API's answer: one table, with the evidence comment row when there is one. */
+  const answer = (...rows: string[]): HttpOutcome => ({
+    statusCode: 200,
+    body: {
+      tables: [
+        {
+          name: "PrimaryResult",
+          columns: [{ name: "EvidenceComment", type: "string" }],
+          rows: rows.map((row) => [row]),
+        },
+      ],
+    },
+  });
+
+  it("reads the evidence as its own identity and comments on the incident", () => {
     const { definition } = evidence();
     const comment = actionOf(definition, "Add_evidence_comment");
     expect(at(comment, "inputs", "path")).toBe("/Incidents/Comment");
     expect(at(comment, "inputs", "body", "incidentArmId")).toBe("@triggerBody()?['object']?['id']");
-    expect(at(actionOf(definition, "Read_evidence"), "inputs", "authentication")).toEqual({
+    const loop = actionOf(definition, "Until_evidence_found");
+    expect(at(loop, "actions", "Read_evidence", "inputs", "authentication")).toEqual({
       type: "ManagedServiceIdentity",
       audience: "[parameters('logAnalyticsAudience')]",
     });
-    const actions = definition.actions;
-    if (!isObject(actions)) throw new Error("no actions");
-    const read = simulate(actions, () => ({ statusCode: 200 }));
-    expect(read.calls).toEqual(["Read_evidence", "Add_evidence_comment"]);
-    const failed = simulate(actions, (name) => {
-      if (name !== "Read_evidence") throw new Error(`unexpected call: ${name}`);
-      return { statusCode: 403 };
-    });
-    expect(failed.calls).toEqual(["Read_evidence"]);
   });
 
-  it("holds a custom role with exactly its job's actions, on the workspace", () => {
-    expect(customRoleActionsOn("evidencePlaybookPrincipalId")).toEqual([
-      "Microsoft.SecurityInsights/incidents/read",
-      "Microsoft.SecurityInsights/incidents/comments/read",
-      "Microsoft.SecurityInsights/incidents/comments/write",
-      ...QUERY_ALERT_TABLES,
+  it("waits for the alert records in a loop of about 15 minutes, bounded by count and time", () => {
+    const loop = actionOf(evidence().definition, "Until_evidence_found");
+    const { located } = evidence();
+    const limit = resolveVariables(at(loop, "limit"), located.template);
+    expect(limit).toEqual({ count: 15, timeout: "PT20M" });
+    expect(at(loop, "actions", "Wait_for_alert_records", "inputs", "interval")).toEqual({
+      count: 1,
+      unit: "Minute",
+    });
+    // The rounds' waits fit in the timeout, so the count is what ends a loop of empty answers.
+    expect(15 * 60).toBeLessThanOrEqual(seconds("PT20M"));
+  });
+
+  it("comments the evidence as soon as a round finds it", () => {
+    let reads = 0;
+    const run = simulate(
+      evidenceActions(),
+      (name) => {
+        if (name === "Add_evidence_comment") return { statusCode: 200 };
+        reads += 1;
+        return reads < 3 ? answer() : answer("| evidence |");
+      },
+      TRIGGER,
+    );
+    expect(run.calls).toEqual([
+      "Read_evidence",
+      "Read_evidence",
+      "Read_evidence",
+      "Add_evidence_comment",
     ]);
+    expect(run.waitedMinutes).toBe(3);
+    expect(run.sent).toEqual([
+      {
+        action: "Add_evidence_comment",
+        body: { incidentArmId: INCIDENT_ID, message: "| evidence |" },
+      },
+    ]);
+  });
+
+  it("writes the fallback comment when the alert records never come, after 15 minutes", () => {
+    const run = simulate(
+      evidenceActions(),
+      (name) => (name === "Add_evidence_comment" ? { statusCode: 200 } : answer()),
+      TRIGGER,
+    );
+    expect(run.calls.filter((call) => call === "Read_evidence")).toHaveLength(15);
+    expect(run.calls.at(-1)).toBe("Add_evidence_comment");
+    expect(run.waitedMinutes).toBe(15);
+    expect(at(run.sent[0].body, "message")).toBe(FALLBACK);
+  });
+
+  it("still writes the fallback comment when every read fails or times out", () => {
+    for (const outcome of [{ statusCode: 403 }, "timeout"] as HttpOutcome[]) {
+      const run = simulate(
+        evidenceActions(),
+        (name) => (name === "Add_evidence_comment" ? { statusCode: 200 } : outcome),
+        TRIGGER,
+      );
+      expect(run.calls.filter((call) => call === "Read_evidence")).toHaveLength(15);
+      expect(run.sent.map((sent) => at(sent.body, "message"))).toEqual([FALLBACK]);
+    }
+  });
+
+  it("holds Log Analytics Data Reader on the two tables it reads, and a custom role to comment", () => {
+    expect(grantsTo("evidencePlaybookPrincipalId")).toEqual([
+      { role: LOG_ANALYTICS_DATA_READER, condition: ALERT_TABLES_ONLY, conditionVersion: "2.0" },
+      {
+        role: [
+          "Microsoft.SecurityInsights/incidents/read",
+          "Microsoft.SecurityInsights/incidents/comments/read",
+          "Microsoft.SecurityInsights/incidents/comments/write",
+        ],
+      },
+    ]);
+  });
+});
+
+describe("reads of the alert table", () => {
+  it("use no per-table action, which custom and Logs Ingestion tables do not support", () => {
+    // learn.microsoft.com/azure/azure-monitor/logs/manage-table-access: the legacy table-level
+    // action cannot target an individual custom table.
+    const actions = declared("Microsoft.Authorization/roleDefinitions").flatMap(
+      ({ resource, template }) => {
+        const permissions = resolveVariables(at(resource, "properties", "permissions"), template);
+        return (Array.isArray(permissions) ? permissions : []).flatMap((p) => {
+          const listed = at(p, "actions");
+          return Array.isArray(listed) ? listed.map(text) : [];
+        });
+      },
+    );
+    expect(actions.filter((action) => action.includes("OperationalInsights"))).toEqual([]);
   });
 });
 
@@ -925,7 +1095,9 @@ describe("detection health: rows that did not become alerts", () => {
     expect(at(passed, "sentinelHealthPrincipalId", "value")).toBe(
       "[reference('sentinelHealth').outputs.principalId.value]",
     );
-    expect(customRoleActionsOn("sentinelHealthPrincipalId")).toEqual(QUERY_ALERT_TABLES);
+    expect(grantsTo("sentinelHealthPrincipalId")).toEqual([
+      { role: LOG_ANALYTICS_DATA_READER, condition: ALERT_TABLES_ONLY, conditionVersion: "2.0" },
+    ]);
   });
 
   it("compares rows with the analytics rule's own alerts on EventKey, in KQL that analyses clean", () => {

@@ -7,36 +7,62 @@
 // - an If fails when an action inside it fails or times out, and succeeds otherwise;
 // - an HTTP action fails on a 4xx or 5xx answer, with the status code in its outputs; so does a
 //   connector call (ApiConnection), whose outcome is scripted the same way;
-// - a Wait (delay) and a Select succeed;
+// - a Wait (delay) and a Select succeed; a Wait moves the run's clock on by its interval;
+// - InitializeVariable and SetVariable set variables, their values evaluated (workflowExpression.ts);
+// - an Until runs its actions, then tests its expression, again until the expression is true, or
+//   `limit.count` rounds ran (then it succeeds), or the clock passed `limit.timeout` since the
+//   Until began (then it ends TimedOut); inside, each round runs the actions afresh;
 // - a Terminate ends the run: nothing after it runs.
 // Only the action types and the expression the playbook uses are understood; anything else
 // throws, so a new one cannot slip past these tests unevaluated.
+import { isoDurationMs } from "../../functions/config/duration";
 import { isObject, text, type Json, type JsonObject } from "./bicep";
+import { evaluateValue } from "./workflowExpression";
 
 type Status = "Succeeded" | "Failed" | "TimedOut" | "Skipped";
 
-/** What the service does with one HTTP or connector call: answer with a status code, or not in time. */
-export type HttpOutcome = { statusCode: number } | "timeout";
+/**
+ * What the service does with one HTTP or connector call: answer with a status code (and a body,
+ * which expressions may read), or not in time.
+ */
+export type HttpOutcome = { statusCode: number; body?: Json } | "timeout";
 
 interface Run {
   /** HTTP and connector actions in the order they ran. */
   calls: string[];
   /** Status codes of the Response actions that ran, in order. */
   responses: number[];
+  /** The evaluated request body of each connector call, in order. */
+  sent: { action: string; body: Json }[];
+  /** Minutes the run's Waits took in all. */
+  waitedMinutes: number;
 }
 
 interface ActionRecord {
   status: Status;
-  outputs?: { statusCode: number };
+  outputs?: { statusCode: number; body?: Json };
 }
+
+const MINUTES: Record<string, number> = { Second: 1 / 60, Minute: 1, Hour: 60, Day: 1440 };
 
 class Simulation {
   readonly calls: string[] = [];
   readonly responses: number[] = [];
+  readonly sent: { action: string; body: Json }[] = [];
+  minutes = 0;
   private readonly records = new Map<string, ActionRecord>();
+  private readonly variables = new Map<string, Json>();
+  private readonly scope = {
+    variable: (name: string) => this.variables.get(name),
+    body: (action: string) => this.records.get(action)?.outputs?.body,
+    triggerBody: () => this.trigger,
+  };
   private terminated = false;
 
-  constructor(private readonly http: (action: string) => HttpOutcome) {}
+  constructor(
+    private readonly http: (action: string) => HttpOutcome,
+    private readonly trigger: Json,
+  ) {}
 
   /** Runs one level of actions (the definition's, or a branch's) to completion. */
   runLevel(actions: JsonObject): Status[] {
@@ -90,12 +116,15 @@ class Simulation {
       case "Http":
       case "ApiConnection": {
         this.calls.push(name);
+        if (type === "ApiConnection") {
+          this.sent.push({ action: name, body: this.evaluated(inputs.body ?? null) });
+        }
         const outcome = this.http(name);
         if (outcome === "timeout") return this.record(name, { status: "TimedOut" });
         const failed = outcome.statusCode >= 400;
         return this.record(name, {
           status: failed ? "Failed" : "Succeeded",
-          outputs: { statusCode: outcome.statusCode },
+          outputs: { statusCode: outcome.statusCode, body: outcome.body ?? null },
         });
       }
       case "Response": {
@@ -106,8 +135,33 @@ class Simulation {
         return this.record(name, { status: "Succeeded" });
       }
       case "Select":
-      case "Wait":
         return this.record(name, { status: "Succeeded" });
+      case "Wait": {
+        const interval = isObject(inputs.interval) ? inputs.interval : {};
+        const perUnit = MINUTES[text(interval.unit)];
+        if (typeof interval.count !== "number" || perUnit === undefined) {
+          throw new Error(`${name}: wait interval not simulated`);
+        }
+        this.minutes += interval.count * perUnit;
+        return this.record(name, { status: "Succeeded" });
+      }
+      case "InitializeVariable": {
+        const declared = Array.isArray(inputs.variables) ? inputs.variables : [];
+        for (const variable of declared) {
+          if (!isObject(variable)) throw new Error(`${name}: variable not an object`);
+          this.variables.set(text(variable.name), this.evaluated(variable.value ?? null));
+        }
+        return this.record(name, { status: "Succeeded" });
+      }
+      case "SetVariable": {
+        const variable = text(inputs.name);
+        if (!this.variables.has(variable))
+          throw new Error(`${name}: ${variable} is not initialized`);
+        this.variables.set(variable, this.evaluated(inputs.value ?? null));
+        return this.record(name, { status: "Succeeded" });
+      }
+      case "Until":
+        return this.record(name, { status: this.until(action) });
       case "Terminate":
         this.terminated = true;
         return this.record(name, { status: "Succeeded" });
@@ -123,6 +177,29 @@ class Simulation {
       default:
         throw new Error(`${name}: action type ${type} is not simulated`);
     }
+  }
+
+  private until(action: JsonObject): Status {
+    const limit = isObject(action.limit) ? action.limit : {};
+    const count = limit.count;
+    const timeoutMs = isoDurationMs(text(limit.timeout));
+    // Both bounds are required here: the playbooks never rely on the service's defaults.
+    if (typeof count !== "number" || timeoutMs === undefined) {
+      throw new Error("Until without limit.count and limit.timeout");
+    }
+    const started = this.minutes;
+    for (let round = 1; ; round += 1) {
+      const inner = levelOf(action);
+      for (const innerName of Object.keys(inner)) this.records.delete(innerName);
+      const ended = this.runLevel(inner);
+      if (this.evaluated(text(action.expression)) === true) return containerStatus(ended);
+      if ((this.minutes - started) * 60_000 >= timeoutMs) return "TimedOut";
+      if (round >= count) return containerStatus(ended);
+    }
+  }
+
+  private evaluated(value: Json): Json {
+    return evaluateValue(value, this.scope);
   }
 
   private record(name: string, entry: ActionRecord): Status {
@@ -166,9 +243,21 @@ function containerStatus(ended: Status[]): Status {
     : "Succeeded";
 }
 
-/** Runs the definition's actions; `http` scripts Sentinel's answer to each HTTP action by name. */
-export function simulate(actions: JsonObject, http: (action: string) => HttpOutcome): Run {
-  const simulation = new Simulation(http);
+/**
+ * Runs the definition's actions; `http` scripts the answer to each HTTP or connector action by
+ * name; `trigger` is the trigger's body, as expressions read it (triggerBody()).
+ */
+export function simulate(
+  actions: JsonObject,
+  http: (action: string) => HttpOutcome,
+  trigger: Json = null,
+): Run {
+  const simulation = new Simulation(http, trigger);
   simulation.runLevel(actions);
-  return { calls: simulation.calls, responses: simulation.responses };
+  return {
+    calls: simulation.calls,
+    responses: simulation.responses,
+    sent: simulation.sent,
+    waitedMinutes: simulation.minutes,
+  };
 }

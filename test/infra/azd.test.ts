@@ -203,9 +203,10 @@ describe("README's azd parameters", () => {
 describe("alert recipients check (preprovision hook)", () => {
   it("runs before provisioning, on POSIX and on Windows", () => {
     const hook = at(project, "hooks", "preprovision");
-    // Then the Sentinel automation principal's lookup (sentinel.test.ts).
+    // After the deployer's rights (checkDeployer.test.ts), before the Sentinel automation
+    // principal's lookup (sentinel.test.ts).
     const run =
-      "node infra/hooks/check-alerting.js && node infra/hooks/security-insights-principal.js";
+      "node infra/hooks/check-deployer.js && node infra/hooks/check-alerting.js && node infra/hooks/security-insights-principal.js";
     expect(at(hook, "posix")).toEqual({ shell: "sh", run });
     expect(at(hook, "windows")).toEqual({ shell: "pwsh", run });
   });

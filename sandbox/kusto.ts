@@ -125,6 +125,7 @@ interface KustoLanguage {
       DateTimeLiteralExpression: number;
       LongLiteralExpression: number;
       TimespanLiteralExpression: number;
+      StringLiteralExpression: number;
     };
   };
 }
@@ -356,6 +357,18 @@ export function readLetTimespans(query: string): Map<string, number> {
     // Bridge boxes System.TimeSpan as { ticks } (100 ns each).
     const ticks = (value.LiteralValueInfo?.Value as { ticks?: unknown } | null)?.ticks;
     found.set(name, Number(String(ticks)) / 10_000);
+  }
+  return found;
+}
+
+/** Values of the query's top-level `let Name = "<string literal>"` statements. */
+export function readLetStrings(query: string): Map<string, string> {
+  const kinds = kustoLanguage().Syntax.SyntaxKind;
+  const found = new Map<string, string>();
+  for (const { name, value } of topLevelLets(query)) {
+    if (value.Kind !== kinds.StringLiteralExpression) continue;
+    const literal = value.LiteralValueInfo?.Value;
+    if (typeof literal === "string") found.set(name, literal);
   }
   return found;
 }

@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { isoDurationMs } from "../functions/config/duration";
 import { loadDetectionRule, type DetectionRule } from "../functions/detection/rule";
-import { readLetTimespans } from "./kusto";
+import { readLetStrings, readLetTimespans } from "./kusto";
 import {
   ALERT_TABLE,
   INGESTION_TIME_COLUMN,
@@ -173,7 +173,8 @@ export function loadSentinelRule(
       ? durationMs(rule.suppressionDuration, "suppressionDuration")
       : 0,
     groupingLookbackMs: durationMs(grouping.lookbackDuration, "lookbackDuration"),
-    readsOwnAlertsOnly: query.includes(`"${RULE_ID_PLACEHOLDER}"`),
+    // `let thisRuleId = "ANALYTICS_RULE_ID"`, read from the syntax tree.
+    readsOwnAlertsOnly: readLetStrings(query).get("thisRuleId") === RULE_ID_PLACEHOLDER,
   };
 }
 

@@ -61,7 +61,6 @@ var tags = {
   'azd-env-name': environmentName
 }
 var serviceName = 'detector'
-var playbookUrlSecretName = 'playbook-url'
 var schedule = schedules[string(schedulePeriodMinutes)]
 var alertEmails = filter(map(split(healthAlertEmails, ','), address => trim(address)), address => !empty(address))
 
@@ -142,6 +141,7 @@ module playbook 'modules/playbook.bicep' = {
     dataCollectionRuleImmutableId: sentinelTable.outputs.dataCollectionRuleImmutableId
     streamName: sentinelTable.outputs.streamName
     diagnosticsWorkspaceId: monitoring.outputs.logAnalyticsWorkspaceId
+    callerClientId: identity.outputs.clientId
   }
 }
 
@@ -191,20 +191,6 @@ module sentinelRule 'modules/sentinel-rule.bicep' = {
   }
 }
 
-module keyVault 'modules/keyvault.bicep' = {
-  name: 'keyvault'
-  scope: rg
-  params: {
-    name: '${abbrs.keyVaultVaults}${resourceToken}'
-    location: location
-    tags: tags
-    playbookName: playbook.outputs.name
-    playbookUrlSecretName: playbookUrlSecretName
-    readerPrincipalId: identity.outputs.principalId
-    logAnalyticsWorkspaceId: monitoring.outputs.logAnalyticsWorkspaceId
-  }
-}
-
 // Role assignments on the workspace must be deployed where the workspace is.
 module sentinelAccess 'modules/sentinel-access.bicep' = {
   name: 'sentinel-access-${resourceToken}'
@@ -238,7 +224,9 @@ module functionApp 'modules/function-app.bicep' = {
     detectionSchedule: schedule.ncrontab
     incidentGrouping: incidentGrouping
     stateTableName: storage.outputs.stateTableName
-    playbookUrlReferenceUri: keyVault.outputs.playbookUrlReferenceUri
+    // No secret: the trigger accepts only the identity's token (playbook.bicep).
+    playbookUrl: playbook.outputs.invokeUrl
+    playbookTokenAudience: playbook.outputs.callerAudience
   }
 }
 
@@ -278,7 +266,6 @@ output AZURE_TENANT_ID string = tenant().tenantId
 output AZURE_RESOURCE_GROUP string = rg.name
 output AZURE_FUNCTION_APP_NAME string = functionApp.outputs.name
 output PLAYBOOK_NAME string = playbook.outputs.name
-output KEY_VAULT_NAME string = keyVault.outputs.name
 output STORAGE_ACCOUNT_NAME string = storage.outputs.name
 output APPLICATION_INSIGHTS_NAME string = monitoring.outputs.applicationInsightsName
 output HEALTH_ALERT_NAME string = healthAlert.outputs.alertName

@@ -33,6 +33,8 @@ export interface DetectionConfig {
   stateTable: StateTableTarget;
   /** Undefined only when the caller does not deliver (dry run). */
   playbookUrl: URL | undefined;
+  /** The `aud` the playbook's authorization policy requires; the token is asked for it. */
+  playbookTokenAudience: string;
   queryTimeoutMs: number;
   playbookTimeoutMs: number;
   playbookMaxRetries: number;
@@ -279,8 +281,14 @@ export function loadConfig(
     schedule: r.schedule("DETECTION_SCHEDULE"),
     grouping: r.oneOf("INCIDENT_GROUPING", GROUPINGS),
     stateTable: r.stateTable(),
+    // https only: the function sends the playbook a bearer token.
     playbookUrl:
-      options.requirePlaybook || r.raw("PLAYBOOK_URL") ? r.url("PLAYBOOK_URL") : undefined,
+      options.requirePlaybook || r.raw("PLAYBOOK_URL")
+        ? r.url("PLAYBOOK_URL", undefined, true)
+        : undefined,
+    // Kept as written: a token's aud is the resource exactly as asked for, trailing slash included.
+    playbookTokenAudience:
+      r.url("PLAYBOOK_TOKEN_AUDIENCE", undefined, true) && r.raw("PLAYBOOK_TOKEN_AUDIENCE"),
     queryTimeoutMs: r.durationMs("QUERY_TIMEOUT"),
     playbookTimeoutMs: r.durationMs("PLAYBOOK_TIMEOUT"),
     playbookMaxRetries: r.integer("PLAYBOOK_MAX_RETRIES"),

@@ -107,9 +107,17 @@ export const SETTINGS = [
   {
     name: "PLAYBOOK_URL",
     example:
-      "https://prod-00.westeurope.logic.azure.com/workflows/... (https; http only on loopback)",
+      "https://prod-00.westeurope.logic.azure.com/workflows/.../triggers/manual/paths/invoke?api-version=2016-10-01",
     description:
-      "Logic App playbook trigger URL the incidents are posted to. In Azure a Key Vault reference.",
+      "Logic App playbook trigger URL the incidents are posted to, without a SAS signature (no sp, sv or sig): the trigger accepts only the function's Entra ID token.",
+    source: "infra",
+  },
+  {
+    name: "PLAYBOOK_TOKEN_AUDIENCE",
+    default: "https://management.azure.com/",
+    example: "an https URI such as https://management.azure.com/",
+    description:
+      "Audience of the token the function sends the playbook; the playbook's authorization policy names the same (its aud claim).",
     source: "infra",
   },
   {

@@ -1,5 +1,7 @@
 import type { Agent } from "node:https";
+import type { TokenCredential } from "@azure/core-auth";
 import {
+  bearerTokenAuthenticationPolicy,
   createDefaultHttpClient,
   createHttpHeaders,
   createPipelineFromOptions,
@@ -21,8 +23,20 @@ export type DeliveryResult =
   | { outcome: "delivered"; status: number }
   /** 408, 429, 5xx, a timeout or a network failure: the outbox keeps it for the next run. */
   | { outcome: "retry-later"; error: string }
-  /** A redirect (3xx, never followed) or any other 4xx: retrying cannot help; a human must look. */
+  /**
+   * Retrying cannot help; a human must look: a redirect (3xx, never followed); 401 or 403 (the
+   * trigger refused the function's token: a configuration error); an answer that is not the
+   * playbook's own (the trigger did not run it); the Logs Ingestion API's 400 or 413, passed back
+   * by the playbook; any other 4xx.
+   */
   | { outcome: "rejected"; status: number; error: string };
+
+/** How the function proves to the playbook's trigger who it is (its authorization policy). */
+export interface PlaybookAuthentication {
+  credential: TokenCredential;
+  /** The `aud` the policy requires, exactly (PLAYBOOK_TOKEN_AUDIENCE). */
+  audience: string;
+}
 
 export interface PlaybookClientOptions {
   timeoutMs: number;
@@ -42,7 +56,25 @@ export interface PostLimits {
   abortSignal?: AbortSignal;
 }
 
-/** The playbook URL without its query string, which carries the trigger's signature. */
+/**
+ * The ingest playbook's answer once the rows were ingested (infra/modules/playbook.bicep,
+ * Respond_ingested): the incident's id and how many rows went in.
+ */
+function isPlaybookSuccess(text: string | undefined, incidentId: string): boolean {
+  try {
+    const body: unknown = JSON.parse(text ?? "");
+    return (
+      typeof body === "object" &&
+      body !== null &&
+      (body as { incidentId?: unknown }).incidentId === incidentId &&
+      typeof (body as { rows?: unknown }).rows === "number"
+    );
+  } catch {
+    return false;
+  }
+}
+
+/** The playbook URL without its query string (a SAS signature, if one was ever pasted in). */
 export function redactUrl(url: URL): string {
   return `${url.origin}${url.pathname}`;
 }
@@ -54,17 +86,17 @@ export class PlaybookClient {
 
   constructor(
     private readonly url: URL,
+    authentication: PlaybookAuthentication,
     private readonly options: PlaybookClientOptions,
   ) {
     this.pipeline = createPipelineFromOptions({
       // transientRetryPolicy below retries (408, 429 with or without Retry-After, 5xx, timeouts,
       // network errors; backoff with jitter); the pipeline's own would skip some of them.
       retryOptions: { maxRetries: 0 },
-      // A redirect is never followed: the trigger's signed URL is the only place incidents go.
+      // A redirect is never followed: PLAYBOOK_URL is the only place incidents (and the token) go.
       redirectOptions: { maxRetries: 0 },
       userAgentOptions: { userAgentPrefix: "nbtscan-detector" },
-      // An https agent cannot carry plain http (the loopback receiver).
-      ...(options.agent && url.protocol === "https:" ? { agent: options.agent } : {}),
+      ...(options.agent ? { agent: options.agent } : {}),
     });
     this.pipeline.addPolicy(
       transientRetryPolicy({
@@ -76,6 +108,16 @@ export class PlaybookClient {
     );
     this.pipeline.addPolicy(retryAfterCapPolicy(options.maxRetryAfterMs), { afterPhase: "Retry" });
     this.pipeline.addPolicy(attemptTimeoutPolicy(), { afterPhase: "Retry" });
+    // Every attempt carries the identity's token (cached and refreshed by the policy). The scope
+    // is the audience plus "/.default"; a managed identity asks for the audience itself as its
+    // resource, so the token's aud is the audience exactly, trailing slash included.
+    this.pipeline.addPolicy(
+      bearerTokenAuthenticationPolicy({
+        credential: authentication.credential,
+        scopes: `${authentication.audience}/.default`,
+      }),
+      { phase: "Sign" },
+    );
   }
 
   /**
@@ -93,23 +135,51 @@ export class PlaybookClient {
       }),
       timeout: Math.min(this.options.timeoutMs, within.timeoutMs ?? Infinity),
       abortSignal: within.abortSignal,
-      // Configuration only admits http on loopback (the local receiver); Azure is https.
-      allowInsecureConnection: this.url.protocol === "http:",
     });
     try {
       const response = await this.pipeline.sendRequest(this.httpClient, request);
-      const status = response.status;
-      if (status >= 200 && status < 300) return { outcome: "delivered", status };
-      if (status >= 300 && status < 400) {
-        return { outcome: "rejected", status, error: this.redirectError(status, response) };
-      }
-      const error = `HTTP ${status} from ${redactUrl(this.url)}: ${(response.bodyAsText ?? "").slice(0, 500)}`;
-      if (isTransientStatus(status)) return { outcome: "retry-later", error };
-      return { outcome: "rejected", status, error };
+      return this.classify(response, payload.incidentId);
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
       return { outcome: "retry-later", error: `${redactUrl(this.url)}: ${message}` };
     }
+  }
+
+  private classify(response: PipelineResponse, incidentId: string): DeliveryResult {
+    const status = response.status;
+    const where = redactUrl(this.url);
+    const body = (response.bodyAsText ?? "").slice(0, 500);
+    if (status >= 200 && status < 300) {
+      if (isPlaybookSuccess(response.bodyAsText ?? undefined, incidentId))
+        return { outcome: "delivered", status };
+      // Logic Apps answers a call its trigger condition refuses (no bearer token, e.g. a SAS-only
+      // URL) by skipping the run, with no documented status; only the playbook's own answer
+      // says the rows were ingested.
+      return {
+        outcome: "rejected",
+        status,
+        error:
+          `HTTP ${status} from ${where} without the playbook's answer: the trigger did not run ` +
+          "the playbook (configuration error: check PLAYBOOK_URL and that the call carries the " +
+          `function's token) ${body}`.trimEnd(),
+      };
+    }
+    if (status >= 300 && status < 400) {
+      return { outcome: "rejected", status, error: this.redirectError(status, response) };
+    }
+    if (status === 401 || status === 403) {
+      return {
+        outcome: "rejected",
+        status,
+        error:
+          `HTTP ${status} from ${where}: the playbook's trigger refused the function's token ` +
+          "(configuration error: its authorization policy names another tenant, audience or " +
+          `identity; check PLAYBOOK_TOKEN_AUDIENCE and AZURE_CLIENT_ID) ${body}`.trimEnd(),
+      };
+    }
+    const error = `HTTP ${status} from ${where}: ${body}`;
+    if (isTransientStatus(status)) return { outcome: "retry-later", error };
+    return { outcome: "rejected", status, error };
   }
 
   // A Logic App trigger answers 2xx or an error, never a redirect; one means PLAYBOOK_URL points

@@ -79,12 +79,23 @@ export class DetectionRuntime {
     this.playbook =
       options.dryRun || !config.playbookUrl
         ? undefined
-        : new PlaybookClient(config.playbookUrl, {
-            timeoutMs: config.playbookTimeoutMs,
-            maxRetries: config.playbookMaxRetries,
-            maxRetryAfterMs: config.maxRetryAfterMs,
-            agent: options.agent,
-          });
+        : new PlaybookClient(
+            config.playbookUrl,
+            {
+              // The local receiver accepts the stand-in identity's token; Azure's trigger only the
+              // function's managed identity's (its authorization policy).
+              credential: isLoopbackUrl(config.playbookUrl)
+                ? (options.credential ?? new LocalStandinCredential())
+                : azureSignIn(),
+              audience: config.playbookTokenAudience,
+            },
+            {
+              timeoutMs: config.playbookTimeoutMs,
+              maxRetries: config.playbookMaxRetries,
+              maxRetryAfterMs: config.maxRetryAfterMs,
+              agent: options.agent,
+            },
+          );
   }
 
   /** The dependencies of one run; exclusions are re-read so expiries apply from the run's time. */

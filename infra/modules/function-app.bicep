@@ -1,6 +1,6 @@
 // The detection function: Flex Consumption (FC1) on Linux, Node 22, running as the user-assigned
-// identity for every outbound call (host storage, state table, Log Analytics, Key Vault,
-// Application Insights). No connection string or key is configured anywhere.
+// identity for every outbound call (host storage, state table, Log Analytics, the playbook's
+// trigger, Application Insights). No connection string, key or signed URL is configured anywhere.
 
 @description('Name of the Flex Consumption plan.')
 param planName string
@@ -65,8 +65,11 @@ param incidentGrouping string
 @description('STATE_TABLE_NAME: the state table.')
 param stateTableName string
 
-@description('Versionless URI of the Key Vault secret holding the playbook trigger URL.')
-param playbookUrlReferenceUri string
+@description('PLAYBOOK_URL: the playbook trigger\'s invoke URL, without a SAS signature.')
+param playbookUrl string
+
+@description('PLAYBOOK_TOKEN_AUDIENCE: the audience the playbook\'s authorization policy names.')
+param playbookTokenAudience string
 
 // The range Flex Consumption accepts for functionAppConfig.scaleAndConcurrency.maximumInstanceCount,
 // as its docs state (learn.microsoft.com/azure/azure-functions/flex-consumption-plan): 40 to 1000.
@@ -115,8 +118,6 @@ resource functionApp 'Microsoft.Web/sites@2025-03-01' = {
   properties: {
     serverFarmId: plan.id
     httpsOnly: true
-    // Key Vault references (PLAYBOOK_URL) resolve as the user-assigned identity.
-    keyVaultReferenceIdentity: identityId
     siteConfig: {
       // No ftpsState: Flex Consumption has no FTP, and ARM rejects the property on Flex sites
       // (error 51021). FTP and SCM basic-auth publishing are turned off below instead.
@@ -198,9 +199,13 @@ resource functionApp 'Microsoft.Web/sites@2025-03-01' = {
           value: stateTableName
         }
         {
-          // Resolved by the platform with keyVaultReferenceIdentity; the URL never sits here.
+          // Not a secret: without the identity's token the trigger starts nothing.
           name: 'PLAYBOOK_URL'
-          value: '@Microsoft.KeyVault(SecretUri=${playbookUrlReferenceUri})'
+          value: playbookUrl
+        }
+        {
+          name: 'PLAYBOOK_TOKEN_AUDIENCE'
+          value: playbookTokenAudience
         }
         {
           name: 'AZURE_CLIENT_ID'

@@ -33,6 +33,18 @@ param diagnosticsWorkspaceId string
 @description('Token audience of the Logs Ingestion API: https://monitor.azure.com in the public cloud, https://monitor.azure.us in Azure Government, https://monitor.azure.cn in Azure China.')
 param monitorAudience string = 'https://monitor.azure.com'
 
+@description('Client id of the only identity allowed to call the trigger: the function\'s user-assigned managed identity.')
+param callerClientId string
+
+// Microsoft's examples of a Logic Apps authorization policy use Azure Resource Manager's audience
+// (logic-apps-securing-a-logic-app.md, "Considerations before you enable Microsoft Entra ID
+// OAuth"). The function asks for a token with scope '<audience>/.default'; a managed identity
+// then asks Entra for the audience itself as its resource, and a v1 token's aud is that resource
+// as asked for, trailing slash included, so the policy below and PLAYBOOK_TOKEN_AUDIENCE carry the
+// same string.
+@description('Audience (aud claim) of the token the trigger accepts; the function asks for it (PLAYBOOK_TOKEN_AUDIENCE).')
+param callerAudience string = environment().resourceManager
+
 // Logs Ingestion API "Upload": POST {endpoint}/dataCollectionRules/{immutableId}/streams/{stream}
 // with a JSON array body; 204 when accepted (learn.microsoft.com/azure/azure-monitor/logs/
 // logs-ingestion-api-overview, REST spec Azure/azure-rest-api-specs
@@ -63,6 +75,39 @@ var rejectedBody = {
   error: 'The Logs Ingestion API refused the alert rows; posting them again cannot succeed.'
 }
 
+// Who may start the playbook: only the function's managed identity, with an Entra ID token.
+// - The authorization policy (properties.accessControl.triggers.openAuthenticationPolicies, REST
+//   spec specification/logic/resource-manager/Microsoft.Logic/stable/2019-05-01/logic.json,
+//   OpenAuthenticationAccessPolicies): type AAD, and every claim must match; the policy must name
+//   at least iss, starting https://sts.windows.net/ (logic-apps-securing-a-logic-app.md, "Enable
+//   Microsoft Entra ID OAuth for your Consumption logic app resource"). A managed identity's v1
+//   token carries its client id as appid (learn.microsoft.com/entra/identity-platform/
+//   access-token-claims-reference). Limits: at most 5 policies, 10 claims each, 150 characters per
+//   claim value (logic-apps-limits-and-config.md#authentication-limits); one policy of 3 claims.
+// - A policy alone does not turn the SAS signature off ("using one scheme doesn't disable the
+//   other scheme"; Azure/logicapps#809). The documented way to make OAuth the only option on
+//   Consumption: the trigger includes the Authorization header in its outputs
+//   (operationOptions IncludeAuthorizationHeadersInOutputs) and its condition requires a bearer
+//   token (logic-apps-securing-a-logic-app.md, "Enable Microsoft Entra ID OAuth as the only option
+//   to call a request endpoint"): a SAS-only call is then Skipped, no run, no ingestion.
+var callerPolicy = {
+  type: 'AAD'
+  claims: [
+    {
+      name: 'iss'
+      value: 'https://sts.windows.net/${tenant().tenantId}/'
+    }
+    {
+      name: 'aud'
+      value: callerAudience
+    }
+    {
+      name: 'appid'
+      value: callerClientId
+    }
+  ]
+}
+
 resource playbook 'Microsoft.Logic/workflows@2019-05-01' = {
   name: name
   location: location
@@ -72,6 +117,15 @@ resource playbook 'Microsoft.Logic/workflows@2019-05-01' = {
   }
   properties: {
     state: 'Enabled'
+    accessControl: {
+      triggers: {
+        openAuthenticationPolicies: {
+          policies: {
+            'detection-function': callerPolicy
+          }
+        }
+      }
+    }
     definition: {
       '$schema': 'https://schema.management.azure.com/providers/Microsoft.Logic/schemas/2016-06-01/workflowdefinition.json#'
       contentVersion: '1.0.0.0'
@@ -84,6 +138,28 @@ resource playbook 'Microsoft.Logic/workflows@2019-05-01' = {
             method: 'POST'
             // The same file the function's tests validate every payload against.
             schema: loadJsonContent('../incident.schema.json')
+          }
+          // EnableSchemaValidation: a body that breaks the schema gets 400 from the trigger itself
+          // and starts no run (connectors-native-reqres.md, "Schema Validation").
+          // IncludeAuthorizationHeadersInOutputs: the condition below can see the token's scheme.
+          // operationOptions is one string of comma-separated flags, as the workflow definition
+          // language writes several (e.g. "DisableAsyncPattern, SuppressWorkflowHeaders" in
+          // logic-apps-workflow-actions-triggers.md#operation-options).
+          operationOptions: 'EnableSchemaValidation, IncludeAuthorizationHeadersInOutputs'
+          conditions: [
+            {
+              expression: '@startsWith(triggerOutputs()?[\'headers\']?[\'Authorization\'], \'Bearer\')'
+            }
+          ]
+          // The header (a live token) would otherwise sit in the run history and the
+          // WorkflowRuntime logs: secure outputs hide the trigger's outputs from both
+          // (logic-apps-securing-a-logic-app.md#secure-data-code-view).
+          runtimeConfiguration: {
+            secureData: {
+              properties: [
+                'outputs'
+              ]
+            }
           }
         }
       }
@@ -254,5 +330,18 @@ resource runHistory 'Microsoft.Insights/diagnosticSettings@2021-05-01-preview' =
   }
 }
 
+resource trigger 'Microsoft.Logic/workflows/triggers@2019-05-01' existing = {
+  parent: playbook
+  name: 'manual'
+}
+
+// The URL the function posts to: the trigger's invoke URL WITHOUT sp, sv and sig. Taken from
+// listCallbackUrl's basePath (…/triggers/manual/paths/invoke) and its api-version query
+// (WorkflowTriggerCallbackUrl and WorkflowTriggerListCallbackUrlQueries, logic.json 2019-05-01);
+// the signature is never read, so this is no secret: it grants nothing without the identity's
+// token.
+#disable-next-line outputs-should-not-contain-secrets
+output invokeUrl string = '${trigger.listCallbackUrl().basePath}?api-version=${trigger.listCallbackUrl().queries['api-version']}'
+output callerAudience string = callerAudience
 output name string = playbook.name
 output principalId string = playbook.identity.principalId

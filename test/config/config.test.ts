@@ -63,7 +63,7 @@ describe("loadConfig", () => {
         /^DETECTION_SCHEDULE is '\*\/5 \* \* \* \*', 5 field\(s\); expected a six-field NCRONTAB/,
       ),
       expect.stringMatching(/^INCIDENT_GROUPING is 'host'; expected device, run or event/),
-      expect.stringMatching(/^PLAYBOOK_URL uses http on a non-loopback host/),
+      expect.stringMatching(/^PLAYBOOK_URL uses http; expected/),
     ]);
   });
 
@@ -186,15 +186,32 @@ describe("loadConfig", () => {
     });
   });
 
-  it("accepts plain http only on loopback, for Azurite and the local stand-ins", () => {
+  it("accepts loopback stand-ins, and the state table's plain http only there", () => {
     const config = loadConfig({
       ...VALID,
       LOG_ANALYTICS_ENDPOINT: "https://127.0.0.1:8443/v1",
-      PLAYBOOK_URL: "http://localhost:7071/playbook",
+      PLAYBOOK_URL: "https://localhost:7071/playbook",
       STATE_TABLE_CONNECTION_STRING: "UseDevelopmentStorage=true",
     });
     expect(config.playbookUrl?.host).toBe("localhost:7071");
     expect(config.stateTable.kind).toBe("connectionString");
+  });
+
+  it("requires https for the playbook, even on loopback: its token never goes over http", () => {
+    expect(problemsOf({ ...VALID, PLAYBOOK_URL: "http://127.0.0.1:7071/playbook" })[0]).toMatch(
+      /^PLAYBOOK_URL uses http; expected/,
+    );
+  });
+
+  it("keeps the playbook token's audience exactly as written", () => {
+    expect(loadConfig(VALID).playbookTokenAudience).toBe("https://management.azure.com/");
+    expect(
+      loadConfig({ ...VALID, PLAYBOOK_TOKEN_AUDIENCE: "https://management.azure.com" })
+        .playbookTokenAudience,
+    ).toBe("https://management.azure.com");
+    expect(problemsOf({ ...VALID, PLAYBOOK_TOKEN_AUDIENCE: "management" })[0]).toMatch(
+      /^PLAYBOOK_TOKEN_AUDIENCE is not a URL/,
+    );
   });
 
   it("requires https for the Log Analytics API, even on loopback: bearer tokens never go over http", () => {

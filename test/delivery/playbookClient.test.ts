@@ -1,6 +1,6 @@
-import { createServer, type Server } from "node:http";
-import { Agent } from "node:https";
+import { Agent, createServer, type Server } from "node:https";
 import type { AddressInfo } from "node:net";
+import { LOCAL_STANDIN_IDENTITY, LocalStandinCredential } from "../../functions/azure/credentials";
 import {
   PlaybookClient,
   redactUrl,
@@ -36,9 +36,22 @@ beforeEach(async () => {
 afterEach(() => receiver.close());
 afterAll(() => agent.destroy());
 
-function client(options: Partial<PlaybookClientOptions> = {}, url = receiver.url): PlaybookClient {
-  return new PlaybookClient(new URL(url), { ...fast, agent, ...options });
+const AUDIENCE = "https://management.azure.com/";
+
+function client(
+  options: Partial<PlaybookClientOptions> = {},
+  url = receiver.url,
+  credential = new LocalStandinCredential(),
+): PlaybookClient {
+  return new PlaybookClient(
+    new URL(url),
+    { credential, audience: AUDIENCE },
+    { ...fast, agent, ...options },
+  );
 }
+
+/** The ingest playbook's answer once the rows are in. */
+const ingested = JSON.stringify({ incidentId: payload.incidentId, rows: 0, runId: "r" });
 
 describe("PlaybookClient", () => {
   it("posts the incident as JSON and reports delivery", async () => {
@@ -76,14 +89,14 @@ describe("PlaybookClient", () => {
   it("retries a request that timed out, within the run", async () => {
     let requests = 0;
     // The first request never gets an answer; the second does.
-    const slowOnce: Server = createServer((req, res) => {
+    const slowOnce: Server = createServer({ key: tls.key, cert: tls.cert }, (req, res) => {
       requests += 1;
-      if (requests > 1) req.resume().on("end", () => res.end("{}"));
+      if (requests > 1) req.resume().on("end", () => res.end(ingested));
     });
     await new Promise<void>((resolve) => slowOnce.listen(0, "127.0.0.1", resolve));
     const { port } = slowOnce.address() as AddressInfo;
     try {
-      const result = await client({ timeoutMs: 200 }, `http://127.0.0.1:${port}/playbook`).post(
+      const result = await client({ timeoutMs: 200 }, `https://127.0.0.1:${port}/playbook`).post(
         payload,
       );
       expect(result).toMatchObject({ outcome: "delivered" });
@@ -159,25 +172,78 @@ describe("PlaybookClient", () => {
     expect(redactUrl(new URL(url))).toBe(`https://127.0.0.1:${port}/workflows/x/invoke`);
   });
 
-  it("speaks plain http to a loopback receiver (the local sandbox)", async () => {
+  it("never sends its token over plain http", async () => {
     const plain = await startPlaybookReceiver();
     try {
-      await expect(client({}, plain.url).post(payload)).resolves.toMatchObject({
-        outcome: "delivered",
-      });
+      const result = await client({}, plain.url).post(payload);
+      expect(result.outcome).toBe("retry-later");
+      expect("error" in result ? result.error : "").toMatch(/non-TLS/);
+      expect(plain.received).toHaveLength(0);
     } finally {
       await plain.close();
     }
   });
 
+  it("sends its identity's bearer token for the audience, the trigger URL without a signature", async () => {
+    await expect(client().post(payload)).resolves.toMatchObject({ outcome: "delivered" });
+    const [post] = receiver.received;
+    const token = /^Bearer (.+)$/.exec(post.headers.authorization ?? "")?.[1] ?? "";
+    const claims = JSON.parse(Buffer.from(token.split(".")[1], "base64url").toString()) as {
+      aud: string;
+      appid: string;
+    };
+    expect(claims).toMatchObject({ aud: AUDIENCE, appid: LOCAL_STANDIN_IDENTITY.clientId });
+  });
+
+  // What the trigger answers calls it does not let in (sandbox/playbookReceiver.ts) and how the
+  // function takes each: a configuration error, parked for a human, never posted again.
+  it("parks a token for another identity (401) as a configuration error, without retrying", async () => {
+    const other = new LocalStandinCredential({
+      ...LOCAL_STANDIN_IDENTITY,
+      clientId: "11111111-1111-4111-8111-111111111111",
+    });
+    const result = await client({}, receiver.url, other).post(payload);
+    expect(result).toMatchObject({ outcome: "rejected", status: 401 });
+    expect("error" in result ? result.error : "").toMatch(
+      /refused the function's token \(configuration error: .*PLAYBOOK_TOKEN_AUDIENCE.*MisMatchingOAuthClaims/,
+    );
+    expect(receiver.received).toHaveLength(1);
+    expect(receiver.incidentsById.size).toBe(0);
+  });
+
+  it("parks a 403 as a configuration error too", async () => {
+    receiver.respondWith(403, 5);
+    const result = await client().post(payload);
+    expect(result).toMatchObject({ outcome: "rejected", status: 403 });
+    expect("error" in result ? result.error : "").toMatch(/configuration error/);
+    expect(receiver.received).toHaveLength(1);
+  });
+
+  it("parks a SAS-only call the trigger skips (202, no playbook answer) as not delivered", async () => {
+    // The token is sent, but a SAS signature as well: Logic Apps refuses two schemes (400)...
+    const both = await client({}, `${receiver.url}?api-version=2016-10-01&sig=SECRET`).post(
+      payload,
+    );
+    expect(both).toMatchObject({ outcome: "rejected", status: 400 });
+    expect(JSON.stringify(both)).not.toContain("SECRET");
+    // ...and any 2xx that is not the playbook's own answer is not taken as delivered.
+    receiver.respondWith(202, 1, undefined, "");
+    const skipped = await client().post(payload);
+    expect(skipped).toMatchObject({ outcome: "rejected", status: 202 });
+    expect("error" in skipped ? skipped.error : "").toMatch(
+      /without the playbook's answer: the trigger did not run the playbook \(configuration error/,
+    );
+    expect(receiver.incidentsById.size).toBe(0);
+  });
+
   it("bounds a request that never answers with the timeout", async () => {
-    const silent: Server = createServer(() => undefined);
+    const silent: Server = createServer({ key: tls.key, cert: tls.cert }, () => undefined);
     await new Promise<void>((resolve) => silent.listen(0, "127.0.0.1", resolve));
     const { port } = silent.address() as AddressInfo;
     try {
       const result = await client(
         { timeoutMs: 200, maxRetries: 0 },
-        `http://127.0.0.1:${port}/playbook`,
+        `https://127.0.0.1:${port}/playbook`,
       ).post(payload);
       expect(result.outcome).toBe("retry-later");
       expect("error" in result ? result.error : "").toMatch(/timed out: no response within 200 ms/);

@@ -1,5 +1,5 @@
 // Assertions on the ARM template infra/main.bicep compiles to, nested module templates included:
-// hardening, least-privilege roles, no secret outside Key Vault, and the contracts with the
+// hardening, least-privilege roles, no secret anywhere, and the contracts with the
 // function (its settings, its name and log line) and with the payload schema.
 import { SETTINGS } from "../../functions/config/settings";
 import { DATA_SILENCE, FUNCTION_NAME, RUN_COMPLETED } from "../../functions/run/runLog";
@@ -46,10 +46,6 @@ const LEAST_PRIVILEGE_ROLES: Record<string, { role: string; scopeTypes: string[]
     // Sentinel checks it on the playbooks' resource group; granted only when the hook found the
     // Azure Security Insights principal.
     scopeTypes: ["resourceGroup"],
-  },
-  "4633458b-17de-408a-b874-0445c86b69e6": {
-    role: "Key Vault Secrets User",
-    scopeTypes: ["Microsoft.KeyVault/vaults"],
   },
   // The alert rules' identities, scoped to the Application Insights component only.
   "acdd72a7-3385-48ef-bd42-f606fba81ae7": {
@@ -249,11 +245,11 @@ describe("function app", () => {
     expect(at(plan, "properties", "reserved")).toBe(true);
   });
 
-  it("runs as its user-assigned identity for deployment storage and Key Vault references", () => {
+  it("runs as its user-assigned identity for deployment storage, with no Key Vault reference", () => {
     const app = functionApp().resource;
-    const identityId = at(app, "properties", "keyVaultReferenceIdentity");
+    const identityId = "[parameters('identityId')]";
     expect(at(app, "identity", "type")).toBe("UserAssigned");
-    expect(identityId).toMatch(/^\[parameters\('identityId'\)\]$/);
+    expect(at(app, "properties", "keyVaultReferenceIdentity")).toBeUndefined();
     const deployment = at(app, "properties", "functionAppConfig", "deployment", "storage");
     expect(at(deployment, "type")).toBe("blobContainer");
     expect(at(deployment, "authentication")).toEqual({
@@ -308,12 +304,25 @@ describe("app settings", () => {
     }
   });
 
-  it("read PLAYBOOK_URL from Key Vault", () => {
-    expect(setting("PLAYBOOK_URL")).toMatch(/^\[format\('@Microsoft\.KeyVault\(SecretUri=\{0\}\)'/);
-    const keyVault = moduleDeployment(main, "keyVault");
+  it("post to the trigger's URL without a signature, with the audience its policy names", () => {
+    expect(setting("PLAYBOOK_URL")).toBe("[parameters('playbookUrl')]");
+    expect(setting("PLAYBOOK_TOKEN_AUDIENCE")).toBe("[parameters('playbookTokenAudience')]");
+    const passed = at(moduleDeployment(main, "functionApp"), "properties", "parameters");
+    expect(at(passed, "playbookUrl", "value")).toBe(
+      "[reference('playbook').outputs.invokeUrl.value]",
+    );
+    expect(at(passed, "playbookTokenAudience", "value")).toBe(
+      "[reference('playbook').outputs.callerAudience.value]",
+    );
+    // Microsoft's examples' audience, as the token's aud carries it, and settings.ts's default.
+    const playbook = moduleDeployment(main, "playbook");
     expect(
-      at(keyVault, "properties", "template", "outputs", "playbookUrlReferenceUri", "value"),
-    ).toMatch(/Microsoft\.KeyVault\/vaults\/secrets.*\.secretUri\]$/);
+      at(playbook, "properties", "template", "parameters", "callerAudience", "defaultValue"),
+    ).toBe("[environment().resourceManager]");
+    const audience = SETTINGS.find((entry) => entry.name === "PLAYBOOK_TOKEN_AUDIENCE");
+    expect(audience && "default" in audience ? audience.default : "").toBe(
+      "https://management.azure.com/",
+    );
   });
 
   it("use the identity's client id for storage, telemetry and Azure Identity", () => {
@@ -358,32 +367,27 @@ describe("app settings", () => {
   });
 });
 
-describe("Key Vault", () => {
-  it("uses RBAC with soft delete and without purge protection, so a redeploy can reuse its name", () => {
-    const vault = properties(onlyResource(main, "Microsoft.KeyVault/vaults"));
-    expect(vault.enableRbacAuthorization).toBe(true);
-    expect(vault.enableSoftDelete).toBe(true);
-    expect(vault.softDeleteRetentionInDays).toBe(7);
-    // Once on, purge protection cannot be turned off; absent means off.
-    expect(vault.enablePurgeProtection).toBeUndefined();
+describe("no secret to steal", () => {
+  it("has no Key Vault: nothing the function reads is a secret any more", () => {
+    expect(resourcesOfType(main, "Microsoft.KeyVault/vaults")).toEqual([]);
   });
 
-  it("stores the playbook callback URL, the only list*() call in the deployment", () => {
-    const secret = onlyResource(main, "Microsoft.KeyVault/vaults/secrets");
-    expect(properties(secret).value).toMatch(
-      /listCallbackUrl\(.*Microsoft\.Logic\/workflows\/triggers/,
-    );
+  it("calls list*() once: the trigger's basePath and api-version, never its signature", () => {
     // main's JSON holds every nested template, so one scan sees every string once. Only ARM
     // expressions ("[...]") count: a Logic App definition's own "@{listCallbackUrl()}" is
     // evaluated by the workflow at run time and returns nothing to the deployment.
-    const listCalls = stringsIn(main)
-      .filter(([, value]) => /^\[(?!\[)/.test(value) && LIST_CALL.test(value))
-      .map(([trail]) => trail.join("/"));
-    expect(listCalls).toEqual([
-      expect.stringMatching(
-        /^resources\/keyVault\/properties\/template\/resources\/\d+\/properties\/value$/,
-      ),
+    const listCalls = stringsIn(main).filter(
+      ([, value]) => /^\[(?!\[)/.test(value) && LIST_CALL.test(value),
+    );
+    expect(listCalls.map(([trail]) => trail.join("/"))).toEqual([
+      "resources/playbook/properties/template/outputs/invokeUrl/value",
     ]);
+    const [[, invokeUrl]] = listCalls;
+    const reads = [
+      ...invokeUrl.matchAll(/listCallbackUrl\(.*?, '[\d-]+'\)(\.\w+(?:\['[^']+'\])?)/g),
+    ];
+    expect(reads.map((match) => match[1])).toEqual([".basePath", ".queries['api-version']"]);
+    expect(invokeUrl).not.toMatch(/\.value|sig|\bsp\b|\bsv\b/);
   });
 });
 
@@ -511,6 +515,8 @@ describe("outputs", () => {
     for (const { where, name, output } of outputs) {
       expect([where, at(output, "type")]).toEqual([where, expect.not.stringMatching(/^secure/i)]);
       expect([where, name]).toEqual([where, expect.not.stringMatching(SECRET_NAME)]);
+      // The trigger's unsigned invoke URL is the one exception ("no secret to steal" below).
+      if (where === "playbook/invokeUrl") continue;
       expect([where, JSON.stringify(output)]).toEqual([
         where,
         expect.not.stringMatching(LIST_CALL),
@@ -520,12 +526,7 @@ describe("outputs", () => {
 
   it("give azd and the README the names they need", () => {
     expect(Object.keys(at(main, "outputs") as JsonObject)).toEqual(
-      expect.arrayContaining([
-        "AZURE_RESOURCE_GROUP",
-        "AZURE_FUNCTION_APP_NAME",
-        "PLAYBOOK_NAME",
-        "KEY_VAULT_NAME",
-      ]),
+      expect.arrayContaining(["AZURE_RESOURCE_GROUP", "AZURE_FUNCTION_APP_NAME", "PLAYBOOK_NAME"]),
     );
   });
 
@@ -794,18 +795,6 @@ describe("diagnostic settings", () => {
       ? logs.filter((log) => at(log, "enabled") === true).map((log) => text(at(log, "category")))
       : [];
   }
-
-  it("send the Key Vault's AuditEvent log to the monitoring workspace", () => {
-    const vault = settingsOn("Microsoft.KeyVault/vaults");
-    expect(vault).toHaveLength(1);
-    expect(categories(vault[0])).toEqual(["AuditEvent"]);
-    expect(at(vault[0].resource, "properties", "workspaceId")).toBe(
-      "[parameters('logAnalyticsWorkspaceId')]",
-    );
-    expect(
-      at(moduleDeployment(main, "keyVault"), "properties", "parameters", "logAnalyticsWorkspaceId"),
-    ).toEqual({ value: "[reference('monitoring').outputs.logAnalyticsWorkspaceId.value]" });
-  });
 
   it("send the table service's reads, writes and deletes to the monitoring workspace", () => {
     const table = settingsOn("Microsoft.Storage/storageAccounts/tableServices");

@@ -339,6 +339,50 @@ describe("the ingest playbook", () => {
     expect(incidentSchema.required).toContain("alertRows");
   });
 
+  it("validates the body at its trigger: a body that breaks the schema gets 400, no run", () => {
+    const options = text(at(ingest().definition, "triggers", "manual", "operationOptions"));
+    expect(options.split(",").map((option) => option.trim())).toContain("EnableSchemaValidation");
+  });
+
+  it("lets in only the function's managed identity, by an Entra ID authorization policy", () => {
+    const { located } = ingest();
+    const policies = at(
+      located.resource,
+      "properties",
+      "accessControl",
+      "triggers",
+      "openAuthenticationPolicies",
+      "policies",
+    );
+    if (!isObject(policies)) throw new Error("the playbook has no authorization policy");
+    // At most 5 policies of at most 10 claims (logic-apps-limits-and-config).
+    expect(Object.keys(policies)).toEqual(["detection-function"]);
+    const policy = resolveVariables(policies["detection-function"], located.template);
+    expect(at(policy, "type")).toBe("AAD");
+    expect(at(policy, "claims")).toEqual([
+      { name: "iss", value: "[format('https://sts.windows.net/{0}/', tenant().tenantId)]" },
+      { name: "aud", value: "[parameters('callerAudience')]" },
+      { name: "appid", value: "[parameters('callerClientId')]" },
+    ]);
+    const passed = at(moduleDeployment(main, "playbook"), "properties", "parameters");
+    expect(at(passed, "callerClientId", "value")).toBe(
+      "[reference('identity').outputs.clientId.value]",
+    );
+  });
+
+  it("refuses a SAS-only call by the documented trigger condition on a bearer token", () => {
+    const trigger = at(ingest().definition, "triggers", "manual");
+    const options = text(at(trigger, "operationOptions"))
+      .split(",")
+      .map((option) => option.trim());
+    expect(options).toContain("IncludeAuthorizationHeadersInOutputs");
+    expect(at(trigger, "conditions")).toEqual([
+      { expression: "@startsWith(triggerOutputs()?['headers']?['Authorization'], 'Bearer')" },
+    ]);
+    // The token in the header stays out of the run history and its logs.
+    expect(at(trigger, "runtimeConfiguration", "secureData", "properties")).toEqual(["outputs"]);
+  });
+
   it("has its own system-assigned identity", () => {
     expect(at(ingest().located.resource, "identity", "type")).toBe("SystemAssigned");
   });

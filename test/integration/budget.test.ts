@@ -1,10 +1,11 @@
 // A run ends within its time budget (issue 8 item 7): a slow playbook and a large backlog of
 // undelivered incidents. The playbook here is "slow" on the runs' own clock: each POST moves the
 // sandbox clock on, so the test takes no real time and depends on no timing.
-import { createServer, type Server } from "node:http";
+import { createServer, type Server } from "node:https";
 import type { AddressInfo } from "node:net";
 import type { DetectionEvent } from "../../functions/model";
 import { makeEvent } from "../support/events";
+import type { LoopbackCertificate } from "../../sandbox/tls";
 import { MINUTE, useSandboxes, type Sandbox } from "./harness";
 
 const START = new Date("2026-11-25T12:00:00.000Z");
@@ -38,22 +39,24 @@ interface SlowPlaybook {
   close(): Promise<void>;
 }
 
-async function slowPlaybook(): Promise<SlowPlaybook> {
-  const server: Server = createServer((req, res) => {
+async function slowPlaybook(tls: LoopbackCertificate): Promise<SlowPlaybook> {
+  const server: Server = createServer({ key: tls.key, cert: tls.cert }, (req, res) => {
     let body = "";
     req.on("data", (chunk: Buffer) => (body += chunk.toString()));
     req.on("end", () => {
       pb.posts += 1;
       pb.sandbox?.advance(pb.delayMs);
-      if (pb.status === 200)
-        pb.accepted.push((JSON.parse(body) as { incidentId: string }).incidentId);
-      res.writeHead(pb.status, { "content-type": "application/json" }).end("{}");
+      const { incidentId } = JSON.parse(body) as { incidentId: string };
+      if (pb.status === 200) pb.accepted.push(incidentId);
+      // The ingest playbook's answer once the rows are in; anything else is not delivered.
+      const answer = pb.status === 200 ? { incidentId, rows: 1 } : {};
+      res.writeHead(pb.status, { "content-type": "application/json" }).end(JSON.stringify(answer));
     });
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const { port } = server.address() as AddressInfo;
   const pb: SlowPlaybook = {
-    url: `http://127.0.0.1:${port}/playbook`,
+    url: `https://127.0.0.1:${port}/playbook`,
     status: 200,
     delayMs: 0,
     accepted: [],
@@ -69,7 +72,7 @@ async function deployment(
   events: DetectionEvent[],
   env: Record<string, string> = {},
 ): Promise<[Sandbox, SlowPlaybook]> {
-  const playbook = await slowPlaybook();
+  const playbook = await slowPlaybook(sandboxes.tls());
   const s = await sandboxes.create({
     events,
     env: { PLAYBOOK_URL: playbook.url, RUN_BUDGET: "PT1M", INCIDENT_GROUPING: "event", ...env },

@@ -1,3 +1,4 @@
+import { LOCAL_STANDIN_IDENTITY, LocalStandinCredential } from "../../functions/azure/credentials";
 import { ConfigError } from "../../functions/config/config";
 import { loadDetectionRule } from "../../functions/detection/rule";
 import type { DetectionEvent } from "../../functions/model";
@@ -243,6 +244,30 @@ describe("the timer handler against Azurite and the local stand-ins", () => {
       expect(row.lastError).toContain(message);
     },
   );
+
+  it("parks incidents whose token the trigger refuses as a configuration error, posted once", async () => {
+    // The function runs as an identity the playbook's authorization policy does not name.
+    const s = await sandbox({
+      events: [at(30 * MINUTE, 29 * MINUTE, hostA), at(30 * MINUTE, 29 * MINUTE, hostB)],
+      credential: new LocalStandinCredential({
+        ...LOCAL_STANDIN_IDENTITY,
+        clientId: "11111111-1111-4111-8111-111111111111",
+      }),
+    });
+    const first = await s.run();
+    s.advance(5 * MINUTE);
+    const second = await s.run();
+
+    expect(first.summary).toMatchObject({ incidents: 2, failed: 2, delivered: 0 });
+    const errors = first.logs.filter((l) => l.level === "error");
+    expect(errors).toHaveLength(2);
+    for (const line of errors) {
+      expect(line.message).toMatch(/PLAYBOOK REJECTED .*HTTP 401.*configuration error/);
+    }
+    expect(second.summary).toMatchObject({ failed: 0, delivered: 0 });
+    expect(s.playbook.received.map((p) => p.status)).toEqual([401, 401]);
+    expect((await s.state.allOutbox()).map((row) => row.status)).toEqual(["failed", "failed"]);
+  });
 
   it("splits a partial result until every piece is complete", async () => {
     const events = Array.from({ length: 7 }, (_, i) =>

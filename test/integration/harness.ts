@@ -2,6 +2,7 @@
 // Analytics stand-in (driven by the real LogsQueryClient over HTTPS) and the playbook receiver.
 // Only the clock and the TLS trust are injected: against loopback the handler picks its own
 // credential, as the command line and npm start do.
+import type { TokenCredential } from "@azure/core-auth";
 import { randomUUID } from "node:crypto";
 import { Agent } from "node:https";
 import { InvocationContext, type Timer } from "@azure/functions";
@@ -42,6 +43,8 @@ export interface SandboxFactory {
   create(options?: SandboxOptions): Promise<Sandbox>;
   /** Closes something else the test started (a stand-in of its own) after the test. */
   closeAfterTest(close: () => Promise<void>): void;
+  /** The certificate the sandboxes trust, for a stand-in of the test's own (inside a test). */
+  tls(): LoopbackCertificate;
 }
 
 /**
@@ -70,6 +73,10 @@ export function useSandboxes(start: Date): SandboxFactory {
     },
     closeAfterTest(close) {
       toClose.push(close);
+    },
+    tls() {
+      if (shared === undefined) throw new Error("the certificate exists inside a test");
+      return shared.tls;
     },
   };
 }
@@ -103,6 +110,8 @@ export interface SandboxOptions {
   env?: Record<string, string | undefined>;
   /** Another sandbox's state table: two deployments of one detection sharing their state. */
   tableName?: string;
+  /** The function's identity (every token it sends); by default the sandbox's own. */
+  credential?: TokenCredential;
 }
 
 /** One isolated detection deployment: its own state table, stand-in and playbook. */
@@ -160,6 +169,7 @@ export async function createSandbox(
   const tableRequests: string[] = [];
   const handler = createDetectionHandler(env, {
     agent: shared.agent,
+    credential: options.credential,
     now: () => now,
     tablePolicies: [
       {

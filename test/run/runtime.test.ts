@@ -25,12 +25,14 @@ describe("DetectionRuntime credentials", () => {
       ...base,
       LOG_ANALYTICS_ENDPOINT: "https://127.0.0.1:8443/v1",
       STATE_TABLE_CONNECTION_STRING: "UseDevelopmentStorage=true",
+      PLAYBOOK_URL: "https://127.0.0.1:8444/playbook",
     });
     new DetectionRuntime(config, { host: "function" });
     expect(ManagedIdentityCredential).not.toHaveBeenCalled();
     expect(DefaultAzureCredential).not.toHaveBeenCalled();
   });
 
+  // One credential for storage, Log Analytics and the playbook's trigger (whose policy names it).
   it("in Azure, signs in once with the user-assigned managed identity", () => {
     const config = loadConfig({
       ...base,

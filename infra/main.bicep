@@ -50,6 +50,11 @@ param healthAlertEmails string = ''
 @description('Object id of the "Azure Security Insights" service principal in this tenant (the preprovision hook looks it up); empty: the automation rule only labels, and the role is assigned by hand (README).')
 param securityInsightsPrincipalId string = ''
 
+// Default on. Off: the storage account is reachable from any network (still Entra-only): for
+// trials only.
+@description('Private networking: a virtual network for the function and private endpoints for its storage, whose public network access is then off (azd: VNET_ENABLED). false is for trials only.')
+param vnetEnabled bool = true
+
 // At most 18: the automation rule takes at most 20 actions (sentinel-rule.bicep).
 @maxLength(18)
 @description('Resource ids of response playbooks (Sentinel incident trigger) the automation rule runs on every nbtscan incident, e.g. Isolate-MDEMachine; at most 18.')
@@ -109,6 +114,19 @@ module storage 'modules/storage.bicep' = {
     stateTableName: stateTableName
     functionPrincipalId: identity.outputs.principalId
     logAnalyticsWorkspaceId: monitoring.outputs.logAnalyticsWorkspaceId
+    vnetEnabled: vnetEnabled
+  }
+}
+
+// The function's storage off the public internet (network.bicep), unless vnetEnabled is false.
+module network 'modules/network.bicep' = if (vnetEnabled) {
+  name: 'network'
+  scope: rg
+  params: {
+    name: '${abbrs.networkVirtualNetworks}${resourceToken}'
+    location: location
+    tags: tags
+    storageAccountName: storage.outputs.name
   }
 }
 
@@ -212,6 +230,7 @@ module functionApp 'modules/function-app.bicep' = {
     serviceName: serviceName
     identityId: identity.outputs.id
     identityClientId: identity.outputs.clientId
+    virtualNetworkSubnetId: vnetEnabled ? network!.outputs.appSubnetId : ''
     blobEndpoint: storage.outputs.blobEndpoint
     queueEndpoint: storage.outputs.queueEndpoint
     tableEndpoint: storage.outputs.tableEndpoint

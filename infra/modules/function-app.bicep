@@ -65,6 +65,9 @@ param incidentGrouping string
 @description('STATE_TABLE_NAME: the state table.')
 param stateTableName string
 
+@description('Subnet (delegated to Microsoft.App/environments) the app integrates with; empty: no virtual network.')
+param virtualNetworkSubnetId string = ''
+
 @description('PLAYBOOK_URL: the playbook trigger\'s invoke URL, without a SAS signature.')
 param playbookUrl string
 
@@ -118,6 +121,11 @@ resource functionApp 'Microsoft.Web/sites@2025-03-01' = {
   properties: {
     serverFarmId: plan.id
     httpsOnly: true
+    // Flex Consumption's virtual network integration: all outbound traffic goes through the
+    // subnet, so storage's private endpoints resolve and answer (Microsoft.Web/sites 2025-03-01
+    // virtualNetworkSubnetId; learn.microsoft.com/azure/azure-functions/flex-consumption-how-to,
+    // "Enable virtual network integration").
+    virtualNetworkSubnetId: empty(virtualNetworkSubnetId) ? null : virtualNetworkSubnetId
     siteConfig: {
       // No ftpsState: Flex Consumption has no FTP, and ARM rejects the property on Flex sites
       // (error 51021). FTP and SCM basic-auth publishing are turned off below instead.

@@ -22,6 +22,14 @@ param functionPrincipalId string
 @description('Resource id of the monitoring Log Analytics workspace the table service\'s logs go to.')
 param logAnalyticsWorkspaceId string
 
+@description('Private networking (network.bicep): public network access off, reached through private endpoints only.')
+param vnetEnabled bool
+
+@description('Days a deleted blob or container can be restored (1 to 365).')
+@minValue(1)
+@maxValue(365)
+param softDeleteRetentionDays int = 7
+
 // Storage Blob Data Owner: host storage (container creation, timer singleton leases, keys) and
 // the deployment package. The host docs name it the minimum for host storage.
 var storageBlobDataOwnerRoleId = 'b7e6dc6d-f1e8-4753-8033-0f276bb0955b'
@@ -46,17 +54,41 @@ resource storage 'Microsoft.Storage/storageAccounts@2025-06-01' = {
     defaultToOAuthAuthentication: true
     minimumTlsVersion: 'TLS1_2'
     supportsHttpsTrafficOnly: true
-    publicNetworkAccess: 'Enabled'
-    networkAcls: {
-      bypass: 'AzureServices'
-      defaultAction: 'Allow'
-    }
+    // With vnetEnabled, as the Flex Consumption quickstarts do: no public network access at all;
+    // the app reaches blob, table and queue through their private endpoints, and ARM (control
+    // plane) still creates the container and the table. Without it (trials only) the account
+    // stays reachable from any network, though still only with an Entra token
+    // (Microsoft.Storage/storageAccounts 2025-06-01: publicNetworkAccess, networkAcls).
+    publicNetworkAccess: vnetEnabled ? 'Disabled' : 'Enabled'
+    networkAcls: vnetEnabled
+      ? {
+          bypass: 'None'
+          defaultAction: 'Deny'
+        }
+      : {
+          bypass: 'AzureServices'
+          defaultAction: 'Allow'
+        }
   }
 }
 
+// Soft delete for blobs and containers: a deleted or overwritten deployment package, or a deleted
+// container, can be restored for softDeleteRetentionDays (blobServices deleteRetentionPolicy and
+// containerDeleteRetentionPolicy, learn.microsoft.com/azure/storage/blobs/soft-delete-blob-overview
+// and soft-delete-container-overview). Deleted data is billed as active data until it expires.
 resource blobService 'Microsoft.Storage/storageAccounts/blobServices@2025-06-01' = {
   parent: storage
   name: 'default'
+  properties: {
+    deleteRetentionPolicy: {
+      enabled: true
+      days: softDeleteRetentionDays
+    }
+    containerDeleteRetentionPolicy: {
+      enabled: true
+      days: softDeleteRetentionDays
+    }
+  }
 }
 
 resource deploymentContainer 'Microsoft.Storage/storageAccounts/blobServices/containers@2025-06-01' = {

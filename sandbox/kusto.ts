@@ -63,7 +63,7 @@ interface KDiagnostic {
   Start: number;
   Length: number;
 }
-interface KTypeSymbol {
+export interface KTypeSymbol {
   Kind: number;
   Name: string | null;
   Columns?: BridgeList<KColumnSymbol>;
@@ -98,7 +98,7 @@ interface KKustoCode {
 interface KGlobalState {
   WithDatabase(database: unknown): KGlobalState;
 }
-interface KustoLanguage {
+export interface KustoLanguage {
   KustoCode: {
     Parse(text: string, globals: KGlobalState | null): KKustoCode;
     ParseAndAnalyze(text: string, globals: KGlobalState | null): KKustoCode;
@@ -135,7 +135,7 @@ interface KustoHost {
 }
 
 /** Loads the Kusto.Language bundle into the process's main realm once; returns Kusto.Language. */
-function kustoLanguage(): KustoLanguage {
+export function kustoLanguage(): KustoLanguage {
   // runInThisContext evaluates in Node's main realm even under Jest, whose modules run in their
   // own; looking the bundle up there first means it is evaluated once per process, as a second
   // evaluation fails ("Class ... is already defined").
@@ -186,7 +186,8 @@ const TYPE_ALIASES: Record<string, string> = {
   "system.object": "dynamic",
 };
 
-function scalarType(k: KustoLanguage, table: string, column: ColumnSchema): KTypeSymbol {
+/** The Kusto.Language symbol of a schema column's type (.NET spellings accepted). */
+export function scalarType(k: KustoLanguage, table: string, column: ColumnSchema): KTypeSymbol {
   const name = column.Type.toLowerCase();
   const type = k.Symbols.ScalarTypes.GetSymbol(TYPE_ALIASES[name] ?? name);
   if (!type) throw new Error(`${table}.${column.Name}: unknown Kusto type '${column.Type}'`);

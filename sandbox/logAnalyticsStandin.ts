@@ -2,6 +2,17 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { createServer } from "node:https";
 import type { DetectionEvent } from "../functions/model";
 import { MAX_ROWS, WINDOW_END, WINDOW_START } from "../functions/query/buildQuery";
+import { KqlRuntimeError, KqlUnsupportedError } from "./kql/errors";
+import {
+  checkKql,
+  KqlQueryError,
+  resultColumnsOf,
+  rowFromRecord,
+  runKql,
+  schemaColumns,
+} from "./kql/evaluate";
+import { toWireText, type Row, type Table } from "./kql/values";
+import type { Watchlist, Watchlists } from "./kql/watchlist";
 import {
   inspectKql,
   InvalidDatetimeLiteralError,
@@ -10,8 +21,6 @@ import {
   readLetLongs,
   tableSchemaDir,
   type KqlColumn,
-  type KqlDiagnostic,
-  type TableSchema,
 } from "./kusto";
 import {
   apiErrors,
@@ -36,18 +45,23 @@ import { createLoopbackCertificate, type LoopbackCertificate } from "./tls";
 // enough that the real LogsQueryClient runs against it unchanged: bearer auth, the documented
 // error bodies, typed result tables, partial results, throttling.
 //
-// What it does NOT do is run KQL. It holds events that the hunting predicate (file name
-// nbtscan.exe or a known SHA1) already matches, and applies only the two time filters the
-// detection adds: IngestionTime in [WindowStart, WindowEnd), read from the query's
-// `let` statements, and TimeGenerated inside the request's timespan, which the real service
-// applies before the query runs. The query's logic is covered by the Kusto.Language tests; here
-// it is parsed and analysed against the table schemas, so a broken query still gets the 400 the
-// service would give, and the result columns and types are the ones the query projects.
+// It runs the query. Stored events are ordinary Defender rows (each names its table in
+// SourceTable, and its ingestion time in IngestionTime, which the query reads as
+// ingestion_time()); the local KQL engine (sandbox/kql) evaluates the request's query over them,
+// so the detection's own logic decides what comes back. Kusto.Language analyses the query against
+// the table schemas first: a broken query gets the 400 the service would give, and a construct
+// the local engine does not evaluate gets the same 400 with a message naming it.
 //
-// It also serves the run's table-liveness query (functions/detection/table-liveness.kql): the
-// newest ingestion time of each table, from the stored events and from `tableActivity`, the
-// newest ingestion of the events the detection does not match (which it does not store). A table
-// in `missingTables` is absent from the workspace: any query naming it gets the semantic error.
+// What the service does around the query, the stand-in does too: the request's timespan bounds
+// TimeGenerated before the query runs (learn.microsoft.com/azure/azure-monitor/logs/api/timespan:
+// the timespan is applied in addition to any filter in the query); the detection's ingestion
+// window is the query's own `where ingestion_time()` (its WindowStart/WindowEnd lets are logged).
+//
+// `tableActivity` stands for a table's other traffic: one unremarkable row per table (no file
+// name, no hash) ingested and generated at that time, so the table-liveness query sees the table
+// alive. It is not counted as a scanned row. A table in `missingTables` is absent from the
+// workspace: any query naming it gets the semantic error. `watchlists` are Sentinel watchlists,
+// served to `_GetWatchlist('alias')` (see sandbox/kql/watchlist.ts for the columns).
 //
 // Data scanned: the service reads every row whose TimeGenerated falls in the timespan before the
 // query's own filters run, and (with Prefer: include-statistics=true) says so in
@@ -72,6 +86,8 @@ export interface LogAnalyticsStandinOptions {
   tableActivity?: Record<string, Date>;
   /** Tables that do not exist in this workspace (their connector was never enabled). */
   missingTables?: readonly string[];
+  /** Sentinel watchlists by alias, served to `_GetWatchlist('alias')`. */
+  watchlists?: Watchlists;
   /** Called as each detection query is answered: a test moves its clock with it (a slow query). */
   onDetectionQuery?: () => void;
 }
@@ -130,6 +146,8 @@ export interface LogAnalyticsStandin {
   addEvents(events: readonly DetectionEvent[]): void;
   /** Sets (or, with undefined, clears) a table's newest ingestion of events nobody matches. */
   setTableActivity(table: string, ingestedAt: Date | undefined): void;
+  /** Creates, replaces or (with undefined) deletes a watchlist. */
+  setWatchlist(alias: string, watchlist: Watchlist | undefined): void;
   enqueueFault(fault: StandinFault): void;
   close(): Promise<void>;
 }
@@ -194,15 +212,7 @@ function parseQueryRequest(bodyText: string, now: () => Date): QueryRequest | Er
   }
 }
 
-interface AnalysedQuery {
-  /** The detection's ingestion window; undefined for the table-liveness query. */
-  window: TimeRange | undefined;
-  /** The detection's `top MaxRows by IngestionTime asc`: how many rows, earliest ingested first. */
-  maxRows?: number;
-  columns: KqlColumn[];
-}
-
-/** The table-liveness query's result shape: the one other query the stand-in can serve. */
+/** The table-liveness query's result shape (functions/detection/table-liveness.kql). */
 const LIVENESS_COLUMNS = [
   { name: "SourceTable", type: "string" },
   { name: "LastIngested", type: "datetime" },
@@ -212,17 +222,14 @@ function isLivenessQuery(columns: KqlColumn[] | undefined): boolean {
   return JSON.stringify(columns) === JSON.stringify(LIVENESS_COLUMNS);
 }
 
-/** Analyses the query as the service would (400 on errors) and reads its ingestion window. */
-function analyseQuery(query: string, schemas: TableSchema[]): AnalysedQuery | ErrorResponse {
-  const inspection = inspectKql(query, schemas);
-  const syntax = inspection.syntaxDiagnostics.find(isError);
-  if (syntax) {
-    const { line, pos } = lineAndPos(query, syntax.start);
-    return apiErrors.syntaxError(syntax.message, line, pos);
-  }
-  const semantic = inspection.diagnostics.find(isError);
-  if (semantic) return apiErrors.semanticError(semantic.message);
+/** The detection's ingestion window and row bound, read from its `let` statements. */
+interface DetectionLets {
+  window?: TimeRange;
+  maxRows?: number;
+}
 
+/** Reads WindowStart/WindowEnd/MaxRows (undefined window: not the detection's query). */
+function detectionLets(query: string): DetectionLets | ErrorResponse {
   let lets: Map<string, Date>;
   try {
     lets = readLetDatetimes(query);
@@ -233,18 +240,23 @@ function analyseQuery(query: string, schemas: TableSchema[]): AnalysedQuery | Er
   }
   const start = lets.get(WINDOW_START);
   const end = lets.get(WINDOW_END);
-  if (!start && !end && isLivenessQuery(inspection.resultColumns)) {
-    return { window: undefined, columns: LIVENESS_COLUMNS };
+  return {
+    window: start && end ? { start, end } : undefined,
+    maxRows: readLetLongs(query).get(MAX_ROWS),
+  };
+}
+
+/** The service's 400 for a query the analyser or the local engine refuses. */
+function queryError(query: string, error: unknown): ErrorResponse | undefined {
+  if (error instanceof KqlQueryError) {
+    if (error.kind === "semantic") return apiErrors.semanticError(error.detail);
+    const { line, pos } = lineAndPos(query, error.start);
+    return apiErrors.syntaxError(error.detail, line, pos);
   }
-  if (!start || !end || !inspection.resultColumns) {
-    // A limit of the stand-in, not of the service: it only knows how to serve the detection.
-    return apiErrors.badArgument(
-      `Stand-in: the query must bind ${WINDOW_START} and ${WINDOW_END} with datetime literals ` +
-        "and return a table",
-    );
+  if (error instanceof KqlUnsupportedError || error instanceof KqlRuntimeError) {
+    return apiErrors.semanticError(error.message);
   }
-  const maxRows = readLetLongs(query).get(MAX_ROWS);
-  return { window: { start, end }, maxRows, columns: inspection.resultColumns };
+  return undefined;
 }
 
 interface Outcome {
@@ -265,6 +277,7 @@ export async function startLogAnalyticsStandin(
   const missing = new Set(options.missingTables ?? []);
   const schemas = loadTableSchemas(tableSchemaDir()).filter((t) => !missing.has(t.Name));
   const activity = new Map(Object.entries(options.tableActivity ?? {}));
+  const watchlists: Record<string, Watchlist> = { ...options.watchlists };
   const now = options.now ?? (() => new Date());
   const stored: StoredEvent[] = (options.events ?? []).map(storedEvent);
   const faults: StandinFault[] = [];
@@ -288,17 +301,44 @@ export async function startLogAnalyticsStandin(
     return range ? stored.filter((s) => inside(s.timeGenerated, range)) : stored;
   }
 
-  /**
-   * The events the detection query would return from the scanned rows for this window: with
-   * MaxRows, the first that many by ingestion time, as the detection's `top` orders them.
-   */
-  function select(window: TimeRange, scanned: StoredEvent[], maxRows?: number): DetectionEvent[] {
-    const matching = scanned.filter((s) => inside(s.ingestionTime, window));
-    if (maxRows === undefined) return matching.map((s) => s.event);
-    return matching
-      .sort((a, b) => a.ingestionTime - b.ingestionTime)
-      .slice(0, maxRows)
-      .map((s) => s.event);
+  const columnsByTable = new Map(schemas.map((t) => [t.Name, schemaColumns(t)]));
+  const schemaByTable = new Map(schemas.map((t) => [t.Name, t]));
+  // Each stored event is typed into its table's row once, not on every query.
+  const rowCache = new WeakMap<StoredEvent, Row>();
+
+  function storedRow(s: StoredEvent): Row | undefined {
+    const cached = rowCache.get(s);
+    if (cached) return cached;
+    const schema = schemaByTable.get(s.event.SourceTable);
+    const columns = columnsByTable.get(s.event.SourceTable);
+    if (!schema || !columns) return undefined; // its table is missing from the workspace
+    const row = rowFromRecord(schema, columns, { cells: s.event, ingestionTime: s.ingestionTime });
+    rowCache.set(s, row);
+    return row;
+  }
+
+  /** The workspace's tables as the query sees them: the scanned rows and the activity rows. */
+  function workspaceTables(
+    scanned: StoredEvent[],
+    range: TimeRange | undefined,
+  ): Map<string, Table> {
+    const tables = new Map<string, Table>();
+    for (const schema of schemas) {
+      tables.set(schema.Name, { columns: columnsByTable.get(schema.Name) ?? [], rows: [] });
+    }
+    for (const s of scanned) {
+      const row = storedRow(s);
+      if (row) tables.get(s.event.SourceTable)?.rows.push(row);
+    }
+    for (const [table, time] of activity) {
+      const schema = schemaByTable.get(table);
+      const columns = columnsByTable.get(table);
+      if (!schema || !columns || (range && !inside(time.getTime(), range))) continue;
+      const at = time.toISOString();
+      const record = { cells: { TimeGenerated: at, Timestamp: at }, ingestionTime: time.getTime() };
+      tables.get(table)?.rows.push(rowFromRecord(schema, columns, record));
+    }
+    return tables;
   }
 
   /** True for a well-formed request carrying the table-liveness query. */
@@ -309,23 +349,6 @@ export async function startLogAnalyticsStandin(
     } catch {
       return false;
     }
-  }
-
-  /** Newest ingestion time per existing table among the scanned rows and the activity. */
-  function lastIngested(scanned: StoredEvent[], range: TimeRange | undefined): object[] {
-    const newest = new Map<string, number>();
-    const note = (table: string, time: number) =>
-      newest.set(table, Math.max(time, newest.get(table) ?? time));
-    for (const s of scanned) note(s.event.SourceTable, s.ingestionTime);
-    for (const [table, time] of activity) {
-      if (!range || inside(time.getTime(), range)) note(table, time.getTime());
-    }
-    return schemas
-      .filter((t) => newest.has(t.Name))
-      .map((t) => ({
-        SourceTable: t.Name,
-        LastIngested: new Date(newest.get(t.Name) ?? 0).toISOString(),
-      }));
   }
 
   function answerQuery(
@@ -341,26 +364,51 @@ export async function startLogAnalyticsStandin(
     if ("status" in request) return fromError(request);
     log.timespan = request.timespan;
 
-    const analysed = analyseQuery(request.query, schemas);
-    if ("status" in analysed) return fromError(analysed);
+    let columns: KqlColumn[] | undefined;
+    try {
+      columns = resultColumnsOf(checkKql(request.query, schemas, watchlists));
+    } catch (error) {
+      const refusal = queryError(request.query, error);
+      if (refusal) return fromError(refusal);
+      throw error;
+    }
+    const lets = detectionLets(request.query);
+    if ("status" in lets) return fromError(lets);
+    if (!columns) {
+      return fromError(apiErrors.semanticError("The query does not return a table"));
+    }
+    if (lets.window) {
+      options.onDetectionQuery?.();
+      log.windowStart = lets.window.start.toISOString();
+      log.windowEnd = lets.window.end.toISOString();
+      log.maxRows = lets.maxRows;
+    }
+
     const scanned = scan(request.range);
     log.scannedRows = scanned.length;
-    if (analysed.window === undefined) {
-      const rows = lastIngested(scanned, request.range);
-      log.rowCount = rows.length;
-      return { status: 200, body: { tables: [resultTable(analysed.columns, rows)] } };
+    let result: Table;
+    try {
+      result = runKql(request.query, {
+        schemas,
+        tables: workspaceTables(scanned, request.range),
+        watchlists,
+        now: now(),
+      });
+    } catch (error) {
+      const refusal = queryError(request.query, error);
+      if (refusal) return fromError(refusal);
+      throw error;
     }
-    options.onDetectionQuery?.();
-    log.windowStart = analysed.window.start.toISOString();
-    log.windowEnd = analysed.window.end.toISOString();
-    log.maxRows = analysed.maxRows;
-
-    const matching = select(analysed.window, scanned, analysed.maxRows);
     const limit = options.maxRowsPerResponse;
-    const truncated = limit !== undefined && matching.length > limit;
-    const rows = truncated ? matching.slice(0, limit) : matching;
+    const truncated = limit !== undefined && result.rows.length > limit;
+    const rows = truncated ? result.rows.slice(0, limit) : result.rows;
     const response: QueryResponse = {
-      tables: [resultTable(analysed.columns, rows)],
+      tables: [
+        resultTable(
+          result.columns,
+          rows.map((row) => wireRow(result.columns, row)),
+        ),
+      ],
       ...(truncated ? { error: resultTruncatedError(limit) } : {}),
       ...(/\binclude-statistics=true\b/.test(log.prefer ?? "")
         ? { statistics: queryStatistics(scanned, stored) }
@@ -437,6 +485,10 @@ export async function startLogAnalyticsStandin(
       if (ingestedAt) activity.set(table, ingestedAt);
       else activity.delete(table);
     },
+    setWatchlist(alias, watchlist) {
+      if (watchlist) watchlists[alias] = watchlist;
+      else delete watchlists[alias];
+    },
     addEvents(events) {
       stored.push(...events.map(storedEvent));
     },
@@ -469,6 +521,9 @@ function headerText(value: string | string[] | undefined): string | undefined {
   return Array.isArray(value) ? value.join(", ") : value;
 }
 
-function isError(d: KqlDiagnostic): boolean {
-  return d.severity === "Error";
+/** A result row as the wire format's resultTable reads it: each cell's text by column name. */
+function wireRow(columns: KqlColumn[], row: Row): Record<string, string | undefined> {
+  const cells: Record<string, string | undefined> = {};
+  columns.forEach((c, i) => (cells[c.name] = toWireText(row.values[i], c.type)));
+  return cells;
 }

@@ -23,9 +23,14 @@ const DATA_FILE = /\.(kql|ya?ml)$/;
 /** Provided by the Functions host, never bundled. */
 const HOST_PROVIDED = ["@azure/functions-core"];
 
+/** Detection unit tests (sandbox/detectionTests.ts): development data, never deployed. */
+const TEST_FILE = /\.tests\.ya?ml$/;
+
 /** The data files the bundle reads at run time, by name. */
 function dataFiles() {
-  return readdirSync(DETECTION_DATA).filter((name) => DATA_FILE.test(name));
+  return readdirSync(DETECTION_DATA).filter(
+    (name) => DATA_FILE.test(name) && !TEST_FILE.test(name),
+  );
 }
 
 /**

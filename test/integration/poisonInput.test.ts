@@ -6,6 +6,10 @@ import { EVENT_COLUMNS, type DetectionEvent } from "../../functions/model";
 import { loadDetectionRule } from "../../functions/detection/rule";
 import { CALL_BYTES } from "../../functions/incidents/alertRows";
 import { MAX_RECORD_BYTES } from "../../functions/incidents/budget";
+import { buildQuery } from "../../functions/query/buildQuery";
+import { inspectKql, loadTableSchemas, tableSchemaDir } from "../../sandbox/kusto";
+import type { StandinFault } from "../../sandbox/logAnalyticsStandin";
+import { resultTable } from "../../sandbox/logAnalyticsWire";
 import { makeEvent } from "../support/events";
 import { useSandboxes, MINUTE, type LogLine, type Sandbox, type SandboxOptions } from "./harness";
 
@@ -40,6 +44,14 @@ function deliveredReportIds(s: Sandbox): string[] {
     .sort();
 }
 
+/** A 200 answer to the detection query carrying exactly these rows, typed as the query types them. */
+function answeringWith(events: DetectionEvent[]): StandinFault {
+  const query = buildQuery(loadDetectionRule().query, { start: START, end: START });
+  const columns = inspectKql(query, loadTableSchemas(tableSchemaDir())).resultColumns;
+  if (!columns) throw new Error("the detection query returns a table");
+  return { status: 200, body: { tables: [resultTable(columns, events)] } };
+}
+
 describe("poison rows are quarantined, the rest of the window proceeds", () => {
   it("records each with its reason, counts them, warns once, and moves the watermark", async () => {
     const good = [at(50, { ...hostA, ReportId: "1" }), at(40, { ...hostB, ReportId: "2" })];
@@ -50,6 +62,9 @@ describe("poison rows are quarantined, the rest of the window proceeds", () => {
       at(42, { ReportId: "6", DeviceName: "x".repeat(100_000) }),
     ];
     const s = await sandbox({ events: [...good, ...poison] });
+    // The stand-in runs the query, which never selects the first two poison rows (no name or
+    // hash; a table it does not read): a broken upstream answers with them all the same.
+    s.la.enqueueFault(answeringWith([...good, ...poison]));
     const { summary, logs } = await s.run();
 
     expect(summary).toMatchObject({ rows: 2, quarantined: 4, new: 2, incidents: 2, delivered: 2 });

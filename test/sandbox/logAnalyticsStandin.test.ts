@@ -14,7 +14,7 @@ import {
 } from "../../sandbox/logAnalyticsStandin";
 import { createLoopbackCertificate, type LoopbackCertificate } from "../../sandbox/tls";
 import { postJson, staticCredential, type HttpReply } from "./fixtures";
-import { makeEvent } from "../support/events";
+import { KNOWN_SHA1, makeEvent } from "../support/events";
 
 const WORKSPACE_ID = "6a8e4b1c-2d3f-4e5a-9b7c-0d1e2f3a4b5c";
 const rule = loadDetectionRule();
@@ -355,5 +355,71 @@ describe("Log Analytics stand-in, through the real LogsQueryClient", () => {
     const s = await standin({ events: [] });
     const bad: DetectionEvent = makeEvent({ IngestionTime: "yesterday" });
     expect(() => s.addEvents([bad])).toThrow(/IngestionTime/);
+  });
+
+  it("runs the detection's query: lookalikes and other processes in the window are not returned", async () => {
+    const at = { TimeGenerated: "2026-11-25T08:10:00Z", IngestionTime: "2026-11-25T08:11:00Z" };
+    const s = await standin({
+      events: [
+        inWindow,
+        makeEvent({ ...at, ReportId: "201", FileName: "nbtscan.exe.bak" }),
+        makeEvent({ ...at, ReportId: "202", FileName: "nbtstat.exe" }),
+        makeEvent({ ...at, ReportId: "203", FileName: "NBTSCAN.EXE" }),
+        makeEvent({ ...at, ReportId: "204", FileName: "svc.exe", SHA1: KNOWN_SHA1 }),
+      ],
+    });
+    const result = await client(s).queryWorkspace(WORKSPACE_ID, query, timespan);
+    if (result.status !== LogsQueryResultStatus.Success) throw new Error("expected Success");
+    expect(reportIds(result.tables[0].rows)).toEqual(["101", "203", "204"]);
+    expect(s.requests[0]).toMatchObject({ rowCount: 3, scannedRows: 5 });
+  });
+
+  it("serves watchlists to _GetWatchlist('alias') with SearchKey and the item's columns", async () => {
+    const s = await standin({
+      watchlists: {
+        hosts: {
+          searchKey: "DeviceName",
+          items: [{ DeviceName: "ws-fin-07.contoso.local", Reason: "inventory" }],
+          updated: new Date("2026-11-01T00:00:00Z"),
+        },
+      },
+    });
+    const kql =
+      "_GetWatchlist('hosts') | project _DTItemId, LastUpdatedTimeUTC, SearchKey, Reason, " +
+      "Item = tostring(WatchlistItem.Reason)";
+    const result = await client(s).queryWorkspace(WORKSPACE_ID, kql, timespan);
+    if (result.status !== LogsQueryResultStatus.Success) throw new Error("expected Success");
+    const [row] = result.tables[0].rows;
+    expect(result.tables[0].rows).toHaveLength(1);
+    expect(row[0]).toMatch(/^[0-9a-f-]{36}$/);
+    expect((row[1] as Date).toISOString()).toBe("2026-11-01T00:00:00.000Z");
+    expect(row.slice(2)).toEqual(["ws-fin-07.contoso.local", "inventory", "inventory"]);
+
+    // The detection excluding the watchlist's hosts: both hits are on the listed host.
+    const excluded = `${query}\n| where DeviceName !in ((_GetWatchlist('hosts') | project SearchKey))`;
+    const filtered = await client(s).queryWorkspace(WORKSPACE_ID, excluded, timespan);
+    if (filtered.status !== LogsQueryResultStatus.Success) throw new Error("expected Success");
+    expect(filtered.tables[0].rows).toEqual([]);
+    s.setWatchlist("hosts", { searchKey: "DeviceName", items: [{ DeviceName: "other-host" }] });
+    const other = await client(s).queryWorkspace(WORKSPACE_ID, excluded, timespan);
+    if (other.status !== LogsQueryResultStatus.Success) throw new Error("expected Success");
+    expect(reportIds(other.tables[0].rows)).toEqual(["101", "104"]);
+
+    s.setWatchlist("hosts", undefined);
+    const none = await client(s).queryWorkspace(WORKSPACE_ID, "_GetWatchlist('hosts')", timespan);
+    if (none.status !== LogsQueryResultStatus.Success) throw new Error("expected Success");
+    expect(none.tables[0].rows).toEqual([]);
+  });
+
+  it("answers 400 naming a construct the local engine does not evaluate", async () => {
+    const s = await standin();
+    const error = await queryError(
+      client(s),
+      `${query}\n| mv-expand Hash = pack_array(SHA1, SHA256)`,
+    );
+    expect(error.statusCode).toBe(400);
+    const detail = (error.details as { error: { innererror: { innererror: { message: string } } } })
+      .error.innererror.innererror.message;
+    expect(detail).toBe("The local KQL engine (sandbox) does not support the 'mv-expand' operator");
   });
 });

@@ -10,6 +10,7 @@ import {
 } from "@azure/core-rest-pipeline";
 import type { IncidentPayload } from "../incidents/payload";
 import { retryAfterCapPolicy } from "../http/retryAfterCap";
+import { failureLine } from "../run/failureLine";
 import {
   attemptTimeoutPolicy,
   isTransientStatus,
@@ -107,8 +108,8 @@ export class PlaybookClient {
       if (isTransientStatus(status)) return { outcome: "retry-later", error };
       return { outcome: "rejected", status, error };
     } catch (error) {
-      const message = error instanceof Error ? error.message : String(error);
-      return { outcome: "retry-later", error: `${redactUrl(this.url)}: ${message}` };
+      const where = { service: "the playbook", url: this.url, settings: "PLAYBOOK_URL" };
+      return { outcome: "retry-later", error: failureLine(error, [where]) };
     }
   }
 

@@ -8,7 +8,10 @@ import path from "node:path";
 import { EXIT } from "../../functions/cli/detect";
 import { startAzuriteTable, type AzuriteTable } from "../../sandbox/azurite";
 import { cleanEnv, outputOf, type Finished } from "../../sandbox/childProcess";
-import { LOOPBACK } from "../../sandbox/loopback";
+import { freeLoopbackPort, LOOPBACK } from "../../sandbox/loopback";
+import { TableClient } from "@azure/data-tables";
+import { loadDetectionRule } from "../../functions/detection/rule";
+import { StateStore } from "../../functions/state/stateStore";
 import {
   startLogAnalyticsStandin,
   type LogAnalyticsStandin,
@@ -196,6 +199,112 @@ describe("npm run detect (compiled command line)", () => {
     expectExit(result, EXIT.ok);
     expect(result.stdout).toMatch(/--dry-run/);
   });
+});
+
+/** Milliseconds the child lived after its last line: nothing may keep it running. */
+function lingeredMs(result: Finished): number {
+  return result.exitedAt - result.lastOutputAt;
+}
+
+// A run ends when its work ends: with a service unreachable the result is printed at once, and
+// the process exits right after it, not when a request's timeout (QUERY_TIMEOUT PT2M,
+// PLAYBOOK_TIMEOUT PT30S) or a retry's delay would have fired.
+describe("npm run detect ends when its work ends, and names what failed", () => {
+  const LINGER_MS = 3000;
+  let closedPort: number;
+  beforeAll(async () => {
+    closedPort = await freeLoopbackPort();
+  });
+
+  it("Log Analytics unreachable: one line naming it and LOG_ANALYTICS_ENDPOINT, exit right after", async () => {
+    const endpoint = `https://${LOOPBACK}:${closedPort}/v1`;
+    const result = await runNode(DETECT, ["--dry-run"], {
+      ...standinEnv(WORKSPACE_ID),
+      LOG_ANALYTICS_ENDPOINT: endpoint,
+    });
+    expectExit(result, EXIT.runFailed);
+    expect(result.stderr.trim()).toMatch(
+      new RegExp(
+        `^Run failed: Log Analytics at ${endpoint} cannot be reached \\(connect ECONNREFUSED [^\\n]*\\); check LOG_ANALYTICS_ENDPOINT and LOG_ANALYTICS_WORKSPACE_ID$`,
+      ),
+    );
+    expect(lingeredMs(result)).toBeLessThan(LINGER_MS);
+  }, 60_000);
+
+  it("Table Storage unreachable: one line naming it and STATE_TABLE_CONNECTION_STRING, exit right after", async () => {
+    const table = `http://${LOOPBACK}:${closedPort}/devstoreaccount1`;
+    const result = await runNode(DETECT, ["--dry-run"], {
+      ...standinEnv(WORKSPACE_ID),
+      STATE_TABLE_CONNECTION_STRING: azurite.connectionString.replace(
+        /TableEndpoint=[^;]+/,
+        `TableEndpoint=${table}`,
+      ),
+    });
+    expectExit(result, EXIT.runFailed);
+    expect(result.stderr.trim()).toMatch(
+      new RegExp(
+        `^Run failed: Table Storage at ${table} cannot be reached \\(connect ECONNREFUSED [^\\n]*\\); check STATE_TABLE_CONNECTION_STRING and STATE_TABLE_NAME$`,
+      ),
+    );
+    expect(lingeredMs(result)).toBeLessThan(LINGER_MS);
+  }, 60_000);
+
+  it("playbook unreachable: each incident stays pending, its warning names PLAYBOOK_URL, exit 3 right after", async () => {
+    const playbook = `https://${LOOPBACK}:${closedPort}/playbook`;
+    const result = await runNode(DETECT, [], {
+      ...standinEnv(WORKSPACE_ID),
+      STATE_TABLE_NAME: "runendsplaybook",
+      PLAYBOOK_URL: `${playbook}?sig=s3cret`,
+    });
+    expectExit(result, EXIT.undelivered);
+    const warnings = result.stderr.trim().split("\n");
+    expect(warnings.length).toBeGreaterThan(0);
+    for (const warning of warnings) {
+      expect(warning).toMatch(
+        new RegExp(
+          `^warning: incident \\S+ not delivered \\(attempt 1\\), will retry next run: the playbook at ${playbook} cannot be reached \\(connect ECONNREFUSED .*\\); check PLAYBOOK_URL$`,
+        ),
+      );
+    }
+    expect(result.stderr).not.toMatch(/s3cret/);
+    expect(lingeredMs(result)).toBeLessThan(LINGER_MS);
+  }, 120_000);
+
+  it("a certificate Node does not trust: names the host and NODE_EXTRA_CA_CERTS", async () => {
+    const { NODE_EXTRA_CA_CERTS: _trusted, ...untrusting } = standinEnv(WORKSPACE_ID);
+    const result = await runNode(DETECT, ["--dry-run"], untrusting);
+    expectExit(result, EXIT.runFailed);
+    const host = new URL(la.url).host;
+    expect(result.stderr.trim()).toMatch(
+      new RegExp(
+        `^Run failed: Log Analytics at ${la.url.replace(/\/$/, "")}: TLS certificate of ${host} not trusted \\([^\\n]*\\); add its CA certificate to NODE_EXTRA_CA_CERTS, or check LOG_ANALYTICS_ENDPOINT and LOG_ANALYTICS_WORKSPACE_ID$`,
+      ),
+    );
+    expect(lingeredMs(result)).toBeLessThan(LINGER_MS);
+  }, 60_000);
+
+  it("another run holds the lease: says so once, exit 0", async () => {
+    const tableName = "leaseheldonce";
+    const table = TableClient.fromConnectionString(azurite.connectionString, tableName, {
+      allowInsecureConnection: true,
+    });
+    const other = new StateStore(table, loadDetectionRule().id);
+    await other.acquireLease({
+      owner: "another-run",
+      mode: "routine",
+      durationMs: 600_000,
+      now: () => new Date(),
+    });
+    const result = await runNode(DETECT, [], {
+      ...standinEnv(WORKSPACE_ID),
+      STATE_TABLE_NAME: tableName,
+      PLAYBOOK_URL: `https://${LOOPBACK}:${closedPort}/playbook`,
+    });
+    expectExit(result, EXIT.ok);
+    const output = `${result.stdout}${result.stderr}`;
+    expect(output.match(/another-run/g)).toHaveLength(1);
+    expect(result.stdout.trim()).toMatch(/^Nothing done: .*another-run.*\.$/);
+  }, 60_000);
 });
 
 describe("npm start (the local sandbox)", () => {

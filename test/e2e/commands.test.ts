@@ -1,6 +1,7 @@
 // The two commands a person runs, as they run them: the compiled `detect` command line and the
 // `npm start` sandbox, each in its own process. Built once here, like `npm start` builds.
 import { execFileSync, spawn } from "node:child_process";
+import { once } from "node:events";
 import { connect } from "node:net";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -338,6 +339,63 @@ describe("npm start (the local sandbox)", () => {
       /Azurite Table service\s+http:\/\/127\.0\.0\.1:(\d+)/.exec(result.stdout)?.[1],
     );
     expect(port).toBeGreaterThan(0);
+    await expect(connects(port)).resolves.toBe(false);
+  }, 120_000);
+});
+
+describe("npm run sandbox (serve mode) and npm start -- --help", () => {
+  it("--help prints the usage and starts nothing", async () => {
+    const result = await runNode("dist/sandbox/start.js", ["--help"], cleanEnv({}));
+    expectExit(result, 0);
+    expect(result.stdout).toMatch(/^Usage: npm start/);
+    expect(result.stdout).toMatch(/npm run sandbox/);
+    expect(result.stdout).not.toMatch(/Starting local stand-ins/);
+  });
+
+  it("keeps the stand-ins up, prints the settings to export, serves detect until Ctrl-C", async () => {
+    const child = spawn(process.execPath, [path.join(ROOT, "dist/sandbox/start.js"), "--serve"], {
+      env: cleanEnv({}),
+      cwd: ROOT,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    const finished = outputOf(child);
+    let printed = "";
+    child.stdout.on("data", (d: Buffer) => (printed += d.toString()));
+    while (!/^Then e\.g\.:/m.test(printed)) await once(child.stdout, "data");
+    const exported = Object.fromEntries(
+      [...printed.matchAll(/^export ([A-Z_]+)='([^']*)'$/gm)].map((m) => [m[1], m[2]]),
+    );
+    expect(Object.keys(exported).sort()).toEqual([
+      "LOG_ANALYTICS_ENDPOINT",
+      "LOG_ANALYTICS_WORKSPACE_ID",
+      "NODE_EXTRA_CA_CERTS",
+      "PLAYBOOK_URL",
+      "STATE_TABLE_CONNECTION_STRING",
+    ]);
+    try {
+      // The user's own settings (grouping, dry run, JSON) against the served stand-ins.
+      const dry = await runNode(
+        DETECT,
+        ["--dry-run", "--json"],
+        cleanEnv({ ...exported, INCIDENT_GROUPING: "run" }),
+      );
+      expectExit(dry, EXIT.ok);
+      const { summary } = JSON.parse(dry.stdout) as {
+        summary: { rows: number; incidents: number };
+      };
+      expect(summary.rows).toBeGreaterThan(0);
+      expect(summary.incidents).toBe(1);
+      const real = await runNode(DETECT, ["--json"], cleanEnv(exported));
+      expectExit(real, EXIT.ok);
+      expect(JSON.parse(real.stdout)).toMatchObject({ summary: { pending: 0, failed: 0 } });
+    } finally {
+      child.kill("SIGINT");
+    }
+    const ended = await finished;
+    expect(ended.status).toBe(0);
+    const port = Number(
+      /TableEndpoint=http:\/\/127\.0\.0\.1:(\d+)/.exec(exported.STATE_TABLE_CONNECTION_STRING)?.[1],
+    );
     await expect(connects(port)).resolves.toBe(false);
   }, 120_000);
 });

@@ -21,6 +21,7 @@ import {
 } from "./sentinel";
 import { loadSampleEvents } from "./sampleData";
 import { createLoopbackCertificate } from "./tls";
+import { markdownAsText } from "./readable";
 import { exportLines, passThrough, SANDBOX_USAGE, userSet } from "./serve";
 
 const SANDBOX_WORKSPACE_ID = "00000000-0000-4000-8000-00000000cafe";
@@ -99,7 +100,8 @@ function printIncidents(incidents: IncidentPayload[]): void {
   const example = incidents.find((i) => i.severity === "High") ?? incidents[0];
   if (example) {
     heading(`Example incident: ${example.title}`);
-    console.log(example.description);
+    // Markdown is for Sentinel; a terminal shows it as text.
+    console.log(markdownAsText(example.description));
   }
 }
 

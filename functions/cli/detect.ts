@@ -26,6 +26,13 @@ const consoleLog: RunLog = {
   error: (m) => console.error(`error: ${m}`),
 };
 
+/** The suppressed count with the exclusions that suppressed the hits: "2 (it-inventory: 2)". */
+export function suppressedLine(summary: RunSummary): string | number {
+  const by = Object.entries(summary.suppressedBy);
+  if (by.length === 0) return summary.suppressed;
+  return `${summary.suppressed} (${by.map(([name, n]) => `${name}: ${n}`).join(", ")})`;
+}
+
 function printHuman(summary: RunSummary, incidents: IncidentPayload[]): void {
   const s = summary.toJSON();
   console.log(summary.dryRun ? "Dry run: nothing recorded, nothing posted." : "Detection run:");
@@ -38,7 +45,8 @@ function printHuman(summary: RunSummary, incidents: IncidentPayload[]): void {
       : "not due",
     "new hits": s.new,
     duplicates: s.duplicates,
-    suppressed: s.suppressed,
+    // Which exclusions suppressed what: the audit trail, named where the count is.
+    suppressed: suppressedLine(summary),
     "quarantined (skipped; see the state table)": s.quarantined,
     incidents: s.incidents,
     delivered: s.delivered,

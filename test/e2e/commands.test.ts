@@ -316,7 +316,10 @@ describe("npm start (the local sandbox)", () => {
       /OK: run 1 delivered \d+ incident\(s\); run 2 delivered nothing new\./,
     );
     expect(result.stdout).toMatch(/### Next steps/);
-    expect(result.stdout).toMatch(/suppressed\s*│\s*1/);
+    // The plain summary names the exclusion that suppressed the hit.
+    expect(result.stdout).toMatch(/suppressed\s*│\s*'1 \(sccm-patch-scan-srv-app-02: 1\)'/);
+    // The description reads as text: no Markdown escapes of host names or paths.
+    expect(result.stdout).not.toMatch(/contoso\\\.local|\\\(/);
     // The data-liveness figure: when each Defender table last received data.
     expect(result.stdout).toMatch(/DeviceProcessEvents last ingested\s*│\s*'?\d{4}-\d\d-\d\dT/);
     expect(result.stdout).toMatch(/DeviceFileEvents last ingested\s*│\s*'?\d{4}-\d\d-\d\dT/);

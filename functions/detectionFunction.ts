@@ -1,6 +1,6 @@
 import type { InvocationContext, Timer } from "@azure/functions";
 import { loadConfig } from "./config/config";
-import { errorLine } from "./run/errorLine";
+import { failureLine } from "./run/failureLine";
 import { runDetection } from "./run/runDetection";
 import { RUN_COMPLETED, type RunLog } from "./run/runLog";
 import { DetectionRuntime, type RuntimeOptions } from "./run/runtime";
@@ -34,7 +34,7 @@ export function createDetectionHandler(
       context.log(`${RUN_COMPLETED} ${JSON.stringify(summary)}`);
     } catch (error) {
       // One line naming what failed (for a bad setting: each setting); the stack stays out.
-      context.error(`nbtscan-detector run failed: ${errorLine(error)}`);
+      context.error(`nbtscan-detector run failed: ${failureLine(error, runtime?.services ?? [])}`);
       // Rethrown so the invocation counts as failed: the retry policy and the health alert see it.
       throw error;
     }

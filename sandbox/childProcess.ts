@@ -10,6 +10,9 @@ export interface Finished {
   status: number | null;
   stdout: string;
   stderr: string;
+  /** When (performance.now(), ms) the child printed its last output, and when it exited. */
+  lastOutputAt: number;
+  exitedAt: number;
 }
 
 /** Collects a child's output until it exits; rejects if it could not be started. */
@@ -17,10 +20,19 @@ export function outputOf(child: ChildProcessByStdio<null, Readable, Readable>): 
   return new Promise((resolve, reject) => {
     let stdout = "";
     let stderr = "";
-    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+    let lastOutputAt = performance.now();
+    child.stdout.on("data", (d: Buffer) => {
+      stdout += d.toString();
+      lastOutputAt = performance.now();
+    });
+    child.stderr.on("data", (d: Buffer) => {
+      stderr += d.toString();
+      lastOutputAt = performance.now();
+    });
     child.on("error", reject);
-    child.on("exit", (status) => resolve({ status, stdout, stderr }));
+    child.on("exit", (status) =>
+      resolve({ status, stdout, stderr, lastOutputAt, exitedAt: performance.now() }),
+    );
   });
 }
 

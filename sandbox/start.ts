@@ -9,7 +9,6 @@ import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { SETTING_NAMES } from "../functions/config/settings";
 import { validateIncidentPayload, type IncidentPayload } from "../functions/incidents/payload";
 import { startAzuriteTable, type AzuriteTable } from "./azurite";
 import { startLogAnalyticsStandin, type LogAnalyticsStandin } from "./logAnalyticsStandin";
@@ -22,6 +21,8 @@ import {
 } from "./sentinel";
 import { loadSampleEvents } from "./sampleData";
 import { createLoopbackCertificate } from "./tls";
+import { markdownAsText } from "./readable";
+import { exportLines, passThrough, SANDBOX_USAGE, userSet } from "./serve";
 
 const SANDBOX_WORKSPACE_ID = "00000000-0000-4000-8000-00000000cafe";
 const DETECT_CLI = path.join(__dirname, "..", "functions", "cli", "detect.js");
@@ -51,27 +52,31 @@ function sandboxExclusions(now: Date): string {
   });
 }
 
-/** The CLI's environment: this process's, minus any detection setting, plus the sandbox's. */
+/** The CLI's environment: this process's (the user's own detection settings too), plus where
+ * the stand-ins are. The sandbox's example exclusion unless the user brings their own. */
 function sandboxEnv(
   la: LogAnalyticsStandin,
   table: AzuriteTable,
   playbook: PlaybookReceiver,
   caFile: string,
   now: Date,
-): NodeJS.ProcessEnv {
-  const inherited = Object.fromEntries(
-    Object.entries(process.env).filter(([name]) => !(SETTING_NAMES as string[]).includes(name)),
-  );
-  return {
-    ...inherited,
+): { env: NodeJS.ProcessEnv; settings: Record<string, string> } {
+  const settings = {
     LOG_ANALYTICS_WORKSPACE_ID: SANDBOX_WORKSPACE_ID,
     LOG_ANALYTICS_ENDPOINT: la.url,
     STATE_TABLE_CONNECTION_STRING: table.connectionString,
     PLAYBOOK_URL: playbook.url,
-    EXCLUSIONS: sandboxExclusions(now),
     // The stand-ins' certificate is self-signed; Node trusts it through this variable.
     NODE_EXTRA_CA_CERTS: caFile,
   };
+  const ownExclusions =
+    userSet(process.env, "EXCLUSIONS") || userSet(process.env, "EXCLUSIONS_FILE");
+  const env = {
+    ...passThrough(process.env),
+    ...settings,
+    ...(ownExclusions ? {} : { EXCLUSIONS: sandboxExclusions(now) }),
+  };
+  return { env, settings };
 }
 
 function runDetect(env: NodeJS.ProcessEnv): Promise<number> {
@@ -95,7 +100,8 @@ function printIncidents(incidents: IncidentPayload[]): void {
   const example = incidents.find((i) => i.severity === "High") ?? incidents[0];
   if (example) {
     heading(`Example incident: ${example.title}`);
-    console.log(example.description);
+    // Markdown is for Sentinel; a terminal shows it as text.
+    console.log(markdownAsText(example.description));
   }
 }
 
@@ -224,7 +230,8 @@ async function main(): Promise<number> {
   running.push({ stop: () => playbook.close() });
   console.log(`Playbook receiver          ${playbook.url}`);
 
-  const env = sandboxEnv(la, table, playbook, caFile, now);
+  const { env, settings } = sandboxEnv(la, table, playbook, caFile, now);
+  if (serving) return serve(settings);
   heading("Run 1: the first run looks back 7 days");
   const first = await runDetect(env);
   const afterFirst = playbook.received.length;
@@ -246,12 +253,38 @@ async function main(): Promise<number> {
   return ok ? 0 : 1;
 }
 
+/** `npm run sandbox`: the stand-ins stay up for `npm run detect` until Ctrl-C. */
+function serve(settings: Record<string, string>): Promise<number> {
+  heading("Serving until Ctrl-C; in another terminal, export these and run npm run detect");
+  for (const line of exportLines(settings)) console.log(line);
+  console.log(
+    "\nThen e.g.: npm run detect -- --dry-run   |   npm run detect -- --json   |   " +
+      "INCIDENT_GROUPING=run npm run detect",
+  );
+  // Never resolves: Ctrl-C (SIGINT) stops everything and ends the process.
+  return new Promise<number>(() => undefined);
+}
+
 async function stopAll(): Promise<void> {
   for (const item of running.reverse()) await item.stop();
   running.length = 0;
 }
 
-process.once("SIGINT", () => void stopAll().then(() => process.exit(130)));
+const args = process.argv.slice(2);
+const serving = args.includes("--serve");
+if (args.includes("--help") || args.includes("-h")) {
+  console.log(SANDBOX_USAGE);
+  process.exit(0);
+}
+const unknown = args.filter((arg) => arg !== "--serve");
+if (unknown.length > 0) {
+  console.error(`Unknown option ${unknown[0]}\n${SANDBOX_USAGE}`);
+  process.exit(2);
+}
+
+// Ctrl-C ends a serve session normally (exit 0); it interrupts a scripted run (130).
+process.once("SIGINT", () => void stopAll().then(() => process.exit(serving ? 0 : 130)));
+process.once("SIGTERM", () => void stopAll().then(() => process.exit(serving ? 0 : 143)));
 main()
   .then(async (code) => {
     await stopAll();

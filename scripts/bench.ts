@@ -560,7 +560,7 @@ const CASES: Case[] = [
 ];
 
 function printTable(rows: Row[]): void {
-  console.log("\n| Case | Today (issue 10) | Now |\n|---|---|---|");
+  console.log("\n| Case | Before scaling | Now |\n|---|---|---|");
   for (const row of rows) console.log(`| ${row.case} | ${row.today} | ${row.now} |`);
 }
 

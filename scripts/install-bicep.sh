@@ -1,16 +1,45 @@
 #!/usr/bin/env bash
 # Installs the Bicep CLI into <repo>/.tools/bicep/bicep from the NuGet package
-# Azure.Bicep.CommandLine.linux-x64: NuGet is the one registry reachable from CI and developer
-# machines, and the CLI's own installer downloads from GitHub, which is not.
+# Azure.Bicep.CommandLine.<platform> for this machine (linux-x64, linux-arm64, osx-x64,
+# osx-arm64, win-x64: the platforms Bicep publishes it for): NuGet is the one registry reachable
+# from CI and developer machines, and the CLI's own installer downloads from GitHub, which is not.
 # Idempotent: does nothing when the installed CLI already answers --version.
 set -euo pipefail
 
 BICEP_VERSION="0.47.16"
-PACKAGE="Azure.Bicep.CommandLine.linux-x64"
+
+# The package for this operating system and processor; BICEP_PLATFORM overrides the guess.
+detect_platform() {
+  local os arch
+  case "$(uname -s)" in
+    Linux) os="linux" ;;
+    Darwin) os="osx" ;;
+    MINGW* | MSYS* | CYGWIN*) os="win" ;;
+    *) os="unknown" ;;
+  esac
+  case "$(uname -m)" in
+    x86_64 | amd64) arch="x64" ;;
+    aarch64 | arm64) arch="arm64" ;;
+    *) arch="unknown" ;;
+  esac
+  echo "${os}-${arch}"
+}
+PLATFORM="${BICEP_PLATFORM:-$(detect_platform)}"
+case "${PLATFORM}" in
+  linux-x64 | linux-arm64 | osx-x64 | osx-arm64 | win-x64) ;;
+  *)
+    echo "install-bicep: no Bicep CLI package for ${PLATFORM}; Bicep publishes linux-x64, linux-arm64, osx-x64, osx-arm64 and win-x64 (set BICEP_PLATFORM to pick one)" >&2
+    exit 1
+    ;;
+esac
+PACKAGE="Azure.Bicep.CommandLine.${PLATFORM}"
+# Windows' executable carries its extension.
+EXE=""
+[[ "${PLATFORM}" == win-* ]] && EXE=".exe"
 
 repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 target_dir="${repo_root}/.tools/bicep"
-target="${target_dir}/bicep"
+target="${target_dir}/bicep${EXE}"
 
 if [[ -x "${target}" ]] && "${target}" --version >/dev/null 2>&1; then
   echo "bicep already installed: $("${target}" --version)"
@@ -46,7 +75,7 @@ DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=
 
 # NuGet lower-cases package ids in the global-packages layout.
 package_dir="${work}/pkgs/$(echo "${PACKAGE}" | tr '[:upper:]' '[:lower:]')/${BICEP_VERSION}"
-source="${package_dir}/tools/bicep"
+source="${package_dir}/tools/bicep${EXE}"
 if [[ ! -f "${source}" ]]; then
   echo "install-bicep: ${source} not found in the restored package; contents:" >&2
   find "${package_dir}" -maxdepth 3 >&2 || true

@@ -9,6 +9,7 @@ import type { RunLog } from "../run/runLog";
 import { DetectionRuntime } from "../run/runtime";
 import type { RunSummary } from "../run/summary";
 import { errorLine } from "../run/errorLine";
+import { failureLine } from "../run/failureLine";
 
 /** Exit codes, for scripts that call the command. */
 export const EXIT = { ok: 0, runFailed: 1, badConfiguration: 2, undelivered: 3 } as const;
@@ -25,6 +26,13 @@ const consoleLog: RunLog = {
   error: (m) => console.error(`error: ${m}`),
 };
 
+/** The suppressed count with the exclusions that suppressed the hits: "2 (it-inventory: 2)". */
+export function suppressedLine(summary: RunSummary): string | number {
+  const by = Object.entries(summary.suppressedBy);
+  if (by.length === 0) return summary.suppressed;
+  return `${summary.suppressed} (${by.map(([name, n]) => `${name}: ${n}`).join(", ")})`;
+}
+
 function printHuman(summary: RunSummary, incidents: IncidentPayload[]): void {
   const s = summary.toJSON();
   console.log(summary.dryRun ? "Dry run: nothing recorded, nothing posted." : "Detection run:");
@@ -37,7 +45,8 @@ function printHuman(summary: RunSummary, incidents: IncidentPayload[]): void {
       : "not due",
     "new hits": s.new,
     duplicates: s.duplicates,
-    suppressed: s.suppressed,
+    // Which exclusions suppressed what: the audit trail, named where the count is.
+    suppressed: suppressedLine(summary),
     "quarantined (skipped; see the state table)": s.quarantined,
     incidents: s.incidents,
     delivered: s.delivered,
@@ -87,9 +96,10 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
     return EXIT.ok;
   }
   const dryRun = args["dry-run"];
+  let runtime: DetectionRuntime | undefined;
   try {
     const config = loadConfig(env, { requirePlaybook: !dryRun });
-    const runtime = new DetectionRuntime(config, { host: "cli", dryRun });
+    runtime = new DetectionRuntime(config, { host: "cli", dryRun });
     const { summary, incidents } = await runDetection(runtime.dependenciesFor(consoleLog));
     if (summary.skipped) {
       // Another run (the deployed function, another terminal) owns the detection: not an error.
@@ -109,7 +119,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
       for (const problem of error.problems) console.error(`Invalid configuration: ${problem}`);
       return EXIT.badConfiguration;
     }
-    console.error(`Run failed: ${errorLine(error)}`);
+    console.error(`Run failed: ${failureLine(error, runtime?.services ?? [])}`);
     if (args.verbose && error instanceof Error && error.stack) console.error(error.stack);
     return EXIT.runFailed;
   }

@@ -122,6 +122,8 @@ class SettingsReader {
 
   url(name: SettingName, value = this.required(name), httpsOnly = false): URL | undefined {
     if (value === undefined) return undefined;
+    // The URL parser would quietly encode or drop what does not belong in a URL.
+    if (/\s/.test(value)) return this.fail(name, "contains white space");
     let url: URL;
     try {
       url = new URL(value);
@@ -184,6 +186,14 @@ class SettingsReader {
     const connectionString = this.raw("STATE_TABLE_CONNECTION_STRING");
     const endpoint = this.raw("STATE_TABLE_ENDPOINT");
     if (tableName === undefined) return undefined;
+    if (connectionString && endpoint) {
+      // Both would be ambiguous: which account holds the state must be said, never guessed.
+      this.problems.push(
+        "STATE_TABLE_ENDPOINT and STATE_TABLE_CONNECTION_STRING are both set; expected one of " +
+          "them: the endpoint in Azure (managed identity), the connection string for Azurite.",
+      );
+      return undefined;
+    }
     if (connectionString) {
       if (!this.connectionStringReadable(connectionString)) return undefined;
       return { kind: "connectionString", connectionString, tableName };
@@ -199,15 +209,30 @@ class SettingsReader {
     return url && { kind: "endpoint", endpoint: url.toString().replace(/\/$/, ""), tableName };
   }
 
-  // The Table SDK's own parser decides; its message is kept, the value (a secret) never shown.
+  // Its shape is checked here (Name=Value pairs separated by ';', as the Azure Storage
+  // connection-string format is documented), then the Table SDK's own parser decides; the value
+  // (a secret) is never shown.
   private connectionStringReadable(connectionString: string): boolean {
+    const segments = connectionString.split(";").filter((segment) => segment.trim() !== "");
+    const bad = segments.findIndex((segment) => !/^[A-Za-z]+=\S/.test(segment.trim()));
+    if (bad >= 0) {
+      this.fail(
+        "STATE_TABLE_CONNECTION_STRING",
+        `is not a storage connection string (part ${bad + 1} of ${segments.length} is not Name=Value)`,
+      );
+      return false;
+    }
     try {
       TableClient.fromConnectionString(connectionString, "probe", {
         allowInsecureConnection: true,
       });
       return true;
     } catch (error) {
-      const detail = error instanceof Error ? error.message : String(error);
+      // A TypeError is the SDK tripping over a missing part, not a message for a person.
+      const detail =
+        error instanceof Error && !(error instanceof TypeError)
+          ? error.message
+          : "a part it needs is missing";
       this.fail("STATE_TABLE_CONNECTION_STRING", `cannot be read by the Table SDK (${detail})`);
       return false;
     }

@@ -8,11 +8,19 @@ const UNIT_MS = {
   seconds: 1000,
 };
 
+// P, then weeks, days; T, then hours, minutes, seconds (only seconds may have a fraction, the
+// smallest unit, as ISO 8601 allows); at least one of them, and at least one after a T.
+const WHOLE_DURATION =
+  /^P(?=\d|T\d)(?:\d+W)?(?:\d+D)?(?:T(?=\d)(?:\d+H)?(?:\d+M)?(?:\d+(?:\.\d+)?S)?)?$/;
+
 /**
  * Milliseconds in an ISO 8601 duration of weeks, days, hours, minutes and seconds (PT1H, P7D);
  * undefined for anything else.
  */
 export function isoDurationMs(text: string): number | undefined {
+  // The whole text must be the duration: tinyduration stops at the first unit it cannot read, so
+  // P7Dfoo, P7D8 and PT2M30 would otherwise pass as P7D, P7D and PT2M.
+  if (!WHOLE_DURATION.test(text)) return undefined;
   let d: Duration;
   try {
     d = parseDuration(text);

@@ -12,6 +12,7 @@ import {
 } from "@azure/core-rest-pipeline";
 import type { IncidentPayload } from "../incidents/payload";
 import { retryAfterCapPolicy } from "../http/retryAfterCap";
+import { failureLine } from "../run/failureLine";
 import {
   attemptTimeoutPolicy,
   isTransientStatus,
@@ -140,8 +141,8 @@ export class PlaybookClient {
       const response = await this.pipeline.sendRequest(this.httpClient, request);
       return this.classify(response, payload.incidentId);
     } catch (error) {
-      const message = error instanceof Error ? error.message : String(error);
-      return { outcome: "retry-later", error: `${redactUrl(this.url)}: ${message}` };
+      const where = { service: "the playbook", url: this.url, settings: "PLAYBOOK_URL" };
+      return { outcome: "retry-later", error: failureLine(error, [where]) };
     }
   }
 

@@ -92,6 +92,12 @@ export function transientRetryPolicy(options: TransientRetryOptions): PipelinePo
  * and an attempt cut off by its timeout becomes a RestError coded REQUEST_TIMEOUT, which the
  * strategy retries while time is left. An abort the caller asked for (its abortSignal fired)
  * stays an abort.
+ *
+ * The timer is this policy's, not the HTTP client's: core-rest-pipeline's Node client
+ * (@typespec/ts-http-runtime nodeHttpClient.js, sendRequest) clears its `request.timeout` timer
+ * only when a response arrives, so a refused connection left it running for the whole timeout
+ * (QUERY_TIMEOUT, PLAYBOOK_TIMEOUT) and kept the process alive after the run had ended. Here the
+ * timer is cleared however the attempt ends.
  */
 export function attemptTimeoutPolicy(timeLeftMs: () => number = () => Infinity): PipelinePolicy {
   return {
@@ -99,16 +105,37 @@ export function attemptTimeoutPolicy(timeLeftMs: () => number = () => Infinity):
     async sendRequest(request, next) {
       // An attempt never outlasts the caller's time left (0 means no timeout to the pipeline).
       const left = Math.max(1, Math.floor(timeLeftMs()));
-      if (Number.isFinite(left)) request.timeout = Math.min(request.timeout || left, left);
+      const timeoutMs = Number.isFinite(left)
+        ? Math.min(request.timeout || left, left)
+        : request.timeout;
+      if (!(timeoutMs > 0)) return next(request);
+      const callerSignal = request.abortSignal;
+      const attempt = new AbortController();
+      const abortAttempt = (): void => attempt.abort();
+      callerSignal?.addEventListener("abort", abortAttempt, { once: true });
+      if (callerSignal?.aborted) attempt.abort();
+      let timedOut = false;
+      const timer = setTimeout(() => {
+        timedOut = true;
+        attempt.abort();
+      }, timeoutMs);
+      request.timeout = 0;
+      request.abortSignal = attempt.signal;
       try {
         return await next(request);
       } catch (error) {
         const aborted = error instanceof Error && error.name === "AbortError";
-        if (!aborted || request.abortSignal?.aborted) throw error;
-        throw new RestError(`request timed out: no response within ${request.timeout} ms`, {
+        if (!aborted || !timedOut || callerSignal?.aborted) throw error;
+        throw new RestError(`request timed out: no response within ${timeoutMs} ms`, {
           code: REQUEST_TIMEOUT,
           request,
         });
+      } finally {
+        clearTimeout(timer);
+        callerSignal?.removeEventListener("abort", abortAttempt);
+        // The retry policy sends the same request again: it gets the caller's signal and timeout back.
+        request.abortSignal = callerSignal;
+        request.timeout = timeoutMs;
       }
     },
   };

@@ -97,10 +97,13 @@ async function deliverOne(
   const attempts = record.attempts + 1;
   const { incidentId } = record;
   const remainingMs = d.budget.remainingMs() - reserveMs;
-  const result = await d.playbook.post(toPayload(record.incident), {
-    timeoutMs: remainingMs,
-    abortSignal: AbortSignal.timeout(Math.max(1, remainingMs)),
-  });
+  // The run's deadline for this post and its retries; cleared when the post ends, so no timer
+  // outlives the run (in the function host it would fire in a later invocation's time).
+  const deadline = new AbortController();
+  const timer = setTimeout(() => deadline.abort(), Math.max(1, remainingMs));
+  const result = await d.playbook
+    .post(toPayload(record.incident), { timeoutMs: remainingMs, abortSignal: deadline.signal })
+    .finally(() => clearTimeout(timer));
   switch (result.outcome) {
     case "delivered":
       return {

@@ -105,7 +105,7 @@ export async function runDetection(deps: RunDependencies): Promise<RunResult> {
     });
   } catch (error) {
     if (!(error instanceof LeaseHeldError)) throw error;
-    deps.log.info(`nothing to do: ${error.message}`);
+    // Said once, by whoever reports the summary (the CLI's line, the function's completion log).
     summary.skipped = error.message;
     return { summary: summary.finish(), incidents: [] };
   }

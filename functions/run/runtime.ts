@@ -13,6 +13,7 @@ import { loadExclusions } from "../triage/exclusions";
 import { loadBenignScenarios, type BenignScenario } from "../triage/scenarios";
 import type { RunDependencies } from "./runDetection";
 import type { RunLog } from "./runLog";
+import type { ServiceEndpoint } from "./failureLine";
 
 /** How the process was started, and the seams tests use instead of Azure. */
 export interface RuntimeOptions {
@@ -39,6 +40,8 @@ export class DetectionRuntime {
   private readonly query: DetectionQuery;
   private readonly playbook: PlaybookClient | undefined;
   private readonly now: () => Date;
+  /** Where each service is and which settings point there, for failure lines. */
+  readonly services: ServiceEndpoint[];
 
   constructor(
     readonly config: DetectionConfig,
@@ -68,10 +71,33 @@ export class DetectionRuntime {
       timeoutMs: config.queryTimeoutMs,
       timeLeft,
     };
-    this.state = new StateStore(
-      createTableClient(config.stateTable, azureSignIn, options.tablePolicies),
-      this.rule.id,
-    );
+    const table = createTableClient(config.stateTable, azureSignIn, options.tablePolicies);
+    this.state = new StateStore(table, this.rule.id);
+    this.services = [
+      {
+        service: "Log Analytics",
+        url: config.logAnalyticsEndpoint,
+        settings: "LOG_ANALYTICS_ENDPOINT and LOG_ANALYTICS_WORKSPACE_ID",
+      },
+      {
+        service: "Table Storage",
+        // The table client's url is its account's (the table's name is not part of it).
+        url: new URL(table.url),
+        settings:
+          config.stateTable.kind === "endpoint"
+            ? "STATE_TABLE_ENDPOINT and STATE_TABLE_NAME"
+            : "STATE_TABLE_CONNECTION_STRING and STATE_TABLE_NAME",
+      },
+      ...(config.playbookUrl
+        ? [
+            {
+              service: "the playbook",
+              url: new URL(config.playbookUrl.pathname, config.playbookUrl),
+              settings: "PLAYBOOK_URL",
+            },
+          ]
+        : []),
+    ];
     if (!options.dryRun && !config.playbookUrl) {
       // loadConfig requires it for a real run; never degrade silently into a dry run.
       throw new Error("PLAYBOOK_URL is required unless the run is a dry run");

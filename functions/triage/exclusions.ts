@@ -17,9 +17,9 @@
 // A hit is suppressed when every given scope and the condition match. Loading is the only I/O;
 // applying is pure. Expired exclusions are reported, not applied.
 import { readFileSync } from "node:fs";
-import { parse as parseYaml } from "yaml";
+import { DataFileError, parseYamlText } from "../dataFile";
 import { ConfigError } from "../config/configError";
-import type { DetectionEvent, EnrichedHit, SuppressedHit } from "../model";
+import { EVENT_COLUMNS, type DetectionEvent, type EnrichedHit, type SuppressedHit } from "../model";
 import { compileSchema, SchemaValidationError } from "../validation";
 import { columnValue } from "./columns";
 import {
@@ -33,7 +33,7 @@ import {
 import exclusionsSchema from "./exclusions.schema.json";
 
 /** An exclusion as written in the document. */
-interface ExclusionDocumentEntry {
+export interface ExclusionDocumentEntry {
   name: string;
   expires: string;
   reason?: string;
@@ -108,31 +108,113 @@ function parseAccount(account: string): { domain?: string; name: string } {
     : { domain: lower.slice(0, slash), name: lower.slice(slash + 1) };
 }
 
-/** Parses and validates an exclusions document (YAML or JSON text); `label` names its source. */
-export function parseExclusions(text: string, label: string): Exclusion[] {
-  let raw: unknown;
-  try {
-    raw = parseYaml(text);
-  } catch (error) {
-    const message = error instanceof Error ? error.message : String(error);
-    throw new SchemaValidationError(`exclusions (${label})`, [
-      `not valid JSON or YAML: ${message}`,
-    ]);
-  }
-  // An empty document (blank, or only comments) means no exclusions.
-  const document = validateExclusions(raw ?? { exclusions: [] }, label);
-  const seen = new Set<string>();
-  const problems = document.exclusions.flatMap((exclusion, i) => {
-    const where = `/exclusions/${i}`;
-    const found = conditionProblems(exclusion.condition, `${where}/condition`);
-    if (seen.has(exclusion.name.toLowerCase())) {
-      found.unshift(`${where}/name '${exclusion.name}' is used by an earlier exclusion`);
+// A valid example of each field, quoted in the one line that names a bad one.
+const FIELD_EXAMPLES: Record<string, string> = {
+  name: "name: it-nightly-inventory (letters, digits, '.', '_' and '-')",
+  expires: "expires: 2026-06-30 (through that day, UTC) or 2026-06-30T18:00:00Z",
+  reason: "reason: CHG0012345, verified with the IT asset team",
+  owner: "owner: secops@contoso.com",
+  devices: "devices: [inv01.contoso.com]",
+  accounts: "accounts: ['CONTOSO\\svc-inventory']",
+  condition: "condition: { column: FolderPath, contains: Inventory }",
+};
+const FIELDS = Object.keys(FIELD_EXAMPLES);
+const DOCUMENT_EXAMPLE =
+  "exclusions: [{ name: it-nightly-inventory, expires: 2026-06-30, condition: { column: FolderPath, contains: Inventory } }]";
+
+function shownValue(value: unknown): string {
+  const text = typeof value === "string" ? value : JSON.stringify(value);
+  return `'${text.length > 60 ? `${text.slice(0, 59)}…` : text}'`;
+}
+
+// ajv's problem lines about one exclusion, turned into ours: one line per field, saying what is
+// wrong in words and what a valid value looks like. `problems` are relative to the exclusion
+// ("/expires must match format …", " must have required property 'name'").
+function fieldProblems(entry: Record<string, unknown>, problems: string[]): string[] {
+  const byField = new Map<string, string>();
+  for (const problem of problems) {
+    const required = /must have required property '(\w+)'/.exec(problem);
+    const unknown = /^ must NOT have additional properties '([^']+)'/.exec(problem);
+    const path = /^\/(\w+)(\S*) (.*)$/.exec(problem);
+    let field: string;
+    let what: string;
+    if (required && !path) {
+      field = required[1];
+      what = `'${field}' is missing`;
+    } else if (unknown) {
+      field = unknown[1];
+      what = `'${field}' is not a field of an exclusion (${FIELDS.join(", ")})`;
+    } else if (path) {
+      field = path[1];
+      what = `${field} ${shownValue(entry[field])} ${valueProblem(field, path[2], path[3])}`;
+    } else {
+      field = "(exclusion)";
+      what = problem.trim();
     }
-    seen.add(exclusion.name.toLowerCase());
-    return found;
-  });
-  if (problems.length > 0) throw new SchemaValidationError(`exclusions (${label})`, problems);
-  return document.exclusions.map((entry) => ({
+    if (byField.has(field)) continue;
+    const example = FIELD_EXAMPLES[field];
+    byField.set(field, example ? `${what}; e.g. ${example}` : what);
+  }
+  return [...byField.values()];
+}
+
+function valueProblem(field: string, subPath: string, ajvMessage: string): string {
+  if (field === "expires") return "is not a date or a date-time with a time zone";
+  if (field === "name") return "is not a name of at most 100 letters, digits, '.', '_' and '-'";
+  if (field !== "condition") return ajvMessage;
+  const at = subPath ? ` at ${subPath}` : "";
+  if (/more than 2 properties/.test(ajvMessage)) {
+    return `has more than one operator${at}: a condition is one column and exactly one of equals, notEquals, contains or matches (combine several with all: [...])`;
+  }
+  if (/fewer than 2 properties/.test(ajvMessage)) {
+    return `has no operator${at}: add one of equals, notEquals, contains or matches`;
+  }
+  if (/^\/column$|\/column$/.test(subPath) && /allowed values/.test(ajvMessage)) {
+    return `names an unknown column${at} (${EVENT_COLUMNS.join(", ")})`;
+  }
+  const extra = /additional properties '([^']+)'/.exec(ajvMessage);
+  if (extra) {
+    return `has '${extra[1]}'${at}, which is not an operator (equals, notEquals, contains, matches) nor column`;
+  }
+  return `${subPath ? `${subPath} ` : ""}${ajvMessage}`;
+}
+
+/** One exclusion checked on its own: the entry, or the lines naming what is wrong with it. */
+export type CheckedEntry =
+  { ok: true; entry: ExclusionDocumentEntry } | { ok: false; problems: string[] };
+
+/** Checks one exclusion (from a file, inline text or a watchlist row) against the schema. */
+export function checkExclusionEntry(raw: unknown): CheckedEntry {
+  let schemaProblems: string[] = [];
+  try {
+    validateExclusions({ exclusions: [raw] });
+  } catch (error) {
+    if (!(error instanceof SchemaValidationError)) throw error;
+    schemaProblems = error.problems.map((p) =>
+      p.startsWith("/exclusions/0") ? p.slice("/exclusions/0".length) : ` ${p}`,
+    );
+  }
+  const record = (typeof raw === "object" && raw !== null ? raw : {}) as Record<string, unknown>;
+  if (schemaProblems.length > 0)
+    return { ok: false, problems: fieldProblems(record, schemaProblems) };
+  const entry = raw as ExclusionDocumentEntry;
+  const regexProblems = conditionProblems(entry.condition, "").map(
+    (p) => `condition ${p}; e.g. matches: '^C:\\\\Program Files\\\\Inventory\\\\'`,
+  );
+  return regexProblems.length > 0 ? { ok: false, problems: regexProblems } : { ok: true, entry };
+}
+
+/** The name a problem line calls an exclusion by: its name if it has a usable one, and its place. */
+function entryLabel(raw: unknown, index: number): string {
+  const name = (raw as { name?: unknown } | null)?.name;
+  return typeof name === "string" && name
+    ? `exclusion '${name.slice(0, 100)}' (#${index + 1})`
+    : `exclusion #${index + 1}`;
+}
+
+/** A validated exclusion, ready to apply. */
+export function toExclusion(entry: ExclusionDocumentEntry): Exclusion {
+  return {
     name: entry.name,
     expires: entry.expires,
     expiresAt: expiryInstant(entry.expires),
@@ -141,7 +223,66 @@ export function parseExclusions(text: string, label: string): Exclusion[] {
     devices: entry.devices?.map((device) => device.toLowerCase()),
     accounts: entry.accounts?.map(parseAccount),
     condition: compileCondition(entry.condition),
-  }));
+  };
+}
+
+/**
+ * Parses and validates an exclusions document (YAML or JSON text); `source` names it in every
+ * problem (a file's path, or EXCLUSIONS). Throws SchemaValidationError whose problems are each
+ * one line: `source:line:col: message` for a syntax error, else `source: exclusion 'x' (#n): …`.
+ */
+export function parseExclusions(text: string, source: string): Exclusion[] {
+  let raw: unknown;
+  try {
+    raw = parseYamlText(text, source);
+  } catch (error) {
+    if (!(error instanceof DataFileError)) throw error;
+    throw new SchemaValidationError(`exclusions (${source})`, [error.message]);
+  }
+  const fail = (problems: string[]): never => {
+    throw new SchemaValidationError(`exclusions (${source})`, problems);
+  };
+  // Set but empty (blank, or only comments) is a mistake more often than a choice: say so.
+  if (raw === null || raw === undefined) {
+    fail([
+      `${source}: has no exclusions document (it is empty); expected ${DOCUMENT_EXAMPLE}, or 'exclusions: []' for none`,
+    ]);
+  }
+  const document = raw as { exclusions?: unknown };
+  const extra =
+    typeof raw === "object" && !Array.isArray(raw)
+      ? Object.keys(document).filter((key) => key !== "exclusions" && key !== "$schema")
+      : [];
+  if (typeof raw !== "object" || Array.isArray(raw) || !Array.isArray(document.exclusions)) {
+    fail([`${source}: is not an exclusions document; expected ${DOCUMENT_EXAMPLE}`]);
+  }
+  if (extra.length > 0) {
+    fail([
+      `${source}: '${extra[0]}' is not part of an exclusions document; expected ${DOCUMENT_EXAMPLE}`,
+    ]);
+  }
+  const entries = document.exclusions as unknown[];
+  const seen = new Set<string>();
+  const problems: string[] = [];
+  const exclusions: Exclusion[] = [];
+  entries.forEach((rawEntry, i) => {
+    const label = `${source}: ${entryLabel(rawEntry, i)}`;
+    const checked = checkExclusionEntry(rawEntry);
+    if (!checked.ok) {
+      problems.push(...checked.problems.map((p) => `${label}: ${p}`));
+      return;
+    }
+    const key = checked.entry.name.toLowerCase();
+    if (seen.has(key)) {
+      problems.push(
+        `${label}: name '${checked.entry.name}' is used by an earlier exclusion; each needs its own name (the audit trail records it)`,
+      );
+    }
+    seen.add(key);
+    exclusions.push(toExclusion(checked.entry));
+  });
+  if (problems.length > 0) fail(problems);
+  return exclusions;
 }
 
 /** Splits exclusions into those in force at `now` and those past their expiry. */
@@ -174,15 +315,15 @@ export function loadExclusions(source: ExclusionSource, now: Date): ExclusionSet
     const code = (error as NodeJS.ErrnoException).code ?? String(error);
     throw new ConfigError([`EXCLUSIONS_FILE '${file}' cannot be read (${code}).`]);
   }
-  return exclusionsAt(parsedAs(`EXCLUSIONS_FILE ${file}`, text), now);
+  return exclusionsAt(parsedAs(file, text), now);
 }
 
-function parsedAs(label: string, text: string): Exclusion[] {
+function parsedAs(source: string, text: string): Exclusion[] {
   try {
-    return parseExclusions(text, label);
+    return parseExclusions(text, source);
   } catch (error) {
     if (!(error instanceof SchemaValidationError)) throw error;
-    throw new ConfigError(error.problems.map((problem) => `${label}: ${problem}`));
+    throw new ConfigError(error.problems);
   }
 }
 

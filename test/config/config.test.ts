@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { ConfigError, isLoopbackUrl, loadConfig } from "../../functions/config/config";
-import { SETTINGS } from "../../functions/config/settings";
+import { acceptedValues, SETTINGS } from "../../functions/config/settings";
 import { problemsOf as problemsOfCall } from "../support/problems";
 
 const VALID = {
@@ -146,10 +146,56 @@ describe("loadConfig", () => {
     },
   );
 
-  it("names STATE_TABLE_CONNECTION_STRING when the Table SDK cannot read it, without echoing it", () => {
-    const [problem] = problemsOf({ ...VALID, STATE_TABLE_CONNECTION_STRING: "s3cret-garbage" });
-    expect(problem).toMatch(/^STATE_TABLE_CONNECTION_STRING cannot be read by the Table SDK \(/);
-    expect(problem).not.toMatch(/s3cret/);
+  it.each([
+    ["s3cret-garbage", /is not a storage connection string \(part 1 of 1 is not Name=Value\)/],
+    ["AccountName=acct;s3cret", /part 2 of 2 is not Name=Value/],
+    ["AccountName=acct;AccountKey=s3cret", /cannot be read by the Table SDK \(Invalid/],
+    ["Foo=s3cret", /cannot be read by the Table SDK \(Invalid TableEndpoint/],
+  ])(
+    "names STATE_TABLE_CONNECTION_STRING in one line when it cannot be read, without echoing it: %s",
+    (value, problem) => {
+      const { STATE_TABLE_ENDPOINT: _endpoint, ...withoutEndpoint } = VALID;
+      const problems = problemsOf({ ...withoutEndpoint, STATE_TABLE_CONNECTION_STRING: value });
+      expect(problems).toHaveLength(1);
+      expect(problems[0]).toMatch(/^STATE_TABLE_CONNECTION_STRING /);
+      expect(problems[0]).toMatch(problem);
+      expect(problems[0]).not.toMatch(/s3cret|toLowerCase/);
+    },
+  );
+
+  it("refuses STATE_TABLE_ENDPOINT together with a connection string rather than pick one", () => {
+    expect(
+      problemsOf({ ...VALID, STATE_TABLE_CONNECTION_STRING: "UseDevelopmentStorage=true" }),
+    ).toEqual([
+      "STATE_TABLE_ENDPOINT and STATE_TABLE_CONNECTION_STRING are both set; expected one of them: the endpoint in Azure (managed identity), the connection string for Azurite.",
+    ]);
+  });
+
+  // Every duration setting is read whole: each of these once passed as its valid prefix.
+  const DURATION_SETTINGS = SETTINGS.filter((s) => s.example.includes("ISO 8601 duration"));
+  it.each(
+    DURATION_SETTINGS.flatMap((s) =>
+      ["P7Dfoo", "P7D8", "PT2M30", "PT2M 30S", "PT2M30S!"].map((value) => [s.name, value]),
+    ),
+  )("refuses %s=%p: a duration with anything trailing", (name, value) => {
+    const problems = problemsOf({ ...VALID, [name]: value });
+    expect(problems[0]).toBe(
+      `${name} is '${value}'; expected ${acceptedValues(SETTINGS.find((s) => s.name === name)!)}.`,
+    );
+  });
+
+  it.each([
+    ["LOG_ANALYTICS_WORKSPACE_ID", "6B1C3D8E-0F2A-4B5C-9D8E-7F6A5B4C3D2Eff"],
+    ["AZURE_CLIENT_ID", "x6B1C3D8E-0F2A-4B5C-9D8E-7F6A5B4C3D2E"],
+    ["PLAYBOOK_MAX_RETRIES", "3x"],
+    ["DELIVERY_CONCURRENCY", "4 4"],
+    ["INCIDENT_GROUPING", "device,run"],
+    ["SEVERITY_DEFAULT", "Mediumish"],
+    ["STATE_TABLE_NAME", "nbtscan-detector"],
+    ["PLAYBOOK_URL", "https://prod-01.westeurope.logic.azure.com/workflows/abc x"],
+    ["LOG_ANALYTICS_ENDPOINT", "https://api.loganalytics.io/v1 https://evil.example"],
+  ])("checks %s whole: %p is refused", (name, value) => {
+    expect(problemsOf({ ...VALID, [name]: value })[0]).toMatch(new RegExp(`^${name} `));
   });
 
   describe("exclusions", () => {
@@ -180,8 +226,8 @@ describe("loadConfig", () => {
         problemsOf({ ...VALID, LOOKBACK: "x", EXCLUSIONS: "exclusions: [{ name: a }]" }),
       ).toEqual([
         expect.stringMatching(/^LOOKBACK is 'x'/),
-        expect.stringMatching(/^EXCLUSIONS: \/exclusions\/0 must have required property/),
-        expect.stringMatching(/^EXCLUSIONS: \/exclusions\/0 must have required property/),
+        expect.stringMatching(/^EXCLUSIONS: exclusion 'a' \(#1\): 'expires' is missing/),
+        expect.stringMatching(/^EXCLUSIONS: exclusion 'a' \(#1\): 'condition' is missing/),
       ]);
     });
   });
@@ -191,6 +237,7 @@ describe("loadConfig", () => {
       ...VALID,
       LOG_ANALYTICS_ENDPOINT: "https://127.0.0.1:8443/v1",
       PLAYBOOK_URL: "https://localhost:7071/playbook",
+      STATE_TABLE_ENDPOINT: "",
       STATE_TABLE_CONNECTION_STRING: "UseDevelopmentStorage=true",
     });
     expect(config.playbookUrl?.host).toBe("localhost:7071");

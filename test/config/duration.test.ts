@@ -11,6 +11,37 @@ describe("isoDurationMs", () => {
   it.each(["", "P", "7d", "P1M", "P1Y", "-PT1H", "PT"])("refuses %p", (text) => {
     expect(isoDurationMs(text)).toBeUndefined();
   });
+
+  // Nothing may trail or sit between the units: each of these once read as its valid prefix.
+  it.each([
+    "P7Dfoo",
+    "P7D8",
+    "PT2M30",
+    "PT2M30S ",
+    " P7D",
+    "P7DT",
+    "PT1H2",
+    "P1DT2H3M4S5",
+    "PT1.5M",
+    "p7d",
+    "P7D\n",
+    "PT2M30SPT1M",
+    "P1D1W",
+    "PT1S1M",
+  ])("refuses %p, a duration with something trailing or out of order", (text) => {
+    expect(isoDurationMs(text)).toBeUndefined();
+  });
+
+  it.each([
+    ["PT2M30S", 150_000],
+    ["P7D", 7 * DAY],
+    ["PT1H", 3_600_000],
+    ["P1DT12H", 1.5 * DAY],
+    ["PT0.5S", 500],
+    ["P2W", 14 * DAY],
+  ])("reads %p whole", (text, ms) => {
+    expect(isoDurationMs(text)).toBe(ms);
+  });
 });
 
 describe("isoDuration", () => {

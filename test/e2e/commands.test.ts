@@ -1,6 +1,7 @@
 // The two commands a person runs, as they run them: the compiled `detect` command line and the
 // `npm start` sandbox, each in its own process. Built once here, like `npm start` builds.
 import { execFileSync, spawn } from "node:child_process";
+import { once } from "node:events";
 import { connect } from "node:net";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -8,7 +9,10 @@ import path from "node:path";
 import { EXIT } from "../../functions/cli/detect";
 import { startAzuriteTable, type AzuriteTable } from "../../sandbox/azurite";
 import { cleanEnv, outputOf, type Finished } from "../../sandbox/childProcess";
-import { LOOPBACK } from "../../sandbox/loopback";
+import { freeLoopbackPort, LOOPBACK } from "../../sandbox/loopback";
+import { TableClient } from "@azure/data-tables";
+import { loadDetectionRule } from "../../functions/detection/rule";
+import { StateStore } from "../../functions/state/stateStore";
 import {
   startLogAnalyticsStandin,
   type LogAnalyticsStandin,
@@ -204,6 +208,112 @@ describe("npm run detect (compiled command line)", () => {
   });
 });
 
+/** Milliseconds the child lived after its last line: nothing may keep it running. */
+function lingeredMs(result: Finished): number {
+  return result.exitedAt - result.lastOutputAt;
+}
+
+// A run ends when its work ends: with a service unreachable the result is printed at once, and
+// the process exits right after it, not when a request's timeout (QUERY_TIMEOUT PT2M,
+// PLAYBOOK_TIMEOUT PT30S) or a retry's delay would have fired.
+describe("npm run detect ends when its work ends, and names what failed", () => {
+  const LINGER_MS = 3000;
+  let closedPort: number;
+  beforeAll(async () => {
+    closedPort = await freeLoopbackPort();
+  });
+
+  it("Log Analytics unreachable: one line naming it and LOG_ANALYTICS_ENDPOINT, exit right after", async () => {
+    const endpoint = `https://${LOOPBACK}:${closedPort}/v1`;
+    const result = await runNode(DETECT, ["--dry-run"], {
+      ...standinEnv(WORKSPACE_ID),
+      LOG_ANALYTICS_ENDPOINT: endpoint,
+    });
+    expectExit(result, EXIT.runFailed);
+    expect(result.stderr.trim()).toMatch(
+      new RegExp(
+        `^Run failed: Log Analytics at ${endpoint} cannot be reached \\(connect ECONNREFUSED [^\\n]*\\); check LOG_ANALYTICS_ENDPOINT and LOG_ANALYTICS_WORKSPACE_ID$`,
+      ),
+    );
+    expect(lingeredMs(result)).toBeLessThan(LINGER_MS);
+  }, 60_000);
+
+  it("Table Storage unreachable: one line naming it and STATE_TABLE_CONNECTION_STRING, exit right after", async () => {
+    const table = `http://${LOOPBACK}:${closedPort}/devstoreaccount1`;
+    const result = await runNode(DETECT, ["--dry-run"], {
+      ...standinEnv(WORKSPACE_ID),
+      STATE_TABLE_CONNECTION_STRING: azurite.connectionString.replace(
+        /TableEndpoint=[^;]+/,
+        `TableEndpoint=${table}`,
+      ),
+    });
+    expectExit(result, EXIT.runFailed);
+    expect(result.stderr.trim()).toMatch(
+      new RegExp(
+        `^Run failed: Table Storage at ${table} cannot be reached \\(connect ECONNREFUSED [^\\n]*\\); check STATE_TABLE_CONNECTION_STRING and STATE_TABLE_NAME$`,
+      ),
+    );
+    expect(lingeredMs(result)).toBeLessThan(LINGER_MS);
+  }, 60_000);
+
+  it("playbook unreachable: each incident stays pending, its warning names PLAYBOOK_URL, exit 3 right after", async () => {
+    const playbook = `https://${LOOPBACK}:${closedPort}/playbook`;
+    const result = await runNode(DETECT, [], {
+      ...standinEnv(WORKSPACE_ID),
+      STATE_TABLE_NAME: "runendsplaybook",
+      PLAYBOOK_URL: `${playbook}?sig=s3cret`,
+    });
+    expectExit(result, EXIT.undelivered);
+    const warnings = result.stderr.trim().split("\n");
+    expect(warnings.length).toBeGreaterThan(0);
+    for (const warning of warnings) {
+      expect(warning).toMatch(
+        new RegExp(
+          `^warning: incident \\S+ not delivered \\(attempt 1\\), will retry next run: the playbook at ${playbook} cannot be reached \\(connect ECONNREFUSED .*\\); check PLAYBOOK_URL$`,
+        ),
+      );
+    }
+    expect(result.stderr).not.toMatch(/s3cret/);
+    expect(lingeredMs(result)).toBeLessThan(LINGER_MS);
+  }, 120_000);
+
+  it("a certificate Node does not trust: names the host and NODE_EXTRA_CA_CERTS", async () => {
+    const { NODE_EXTRA_CA_CERTS: _trusted, ...untrusting } = standinEnv(WORKSPACE_ID);
+    const result = await runNode(DETECT, ["--dry-run"], untrusting);
+    expectExit(result, EXIT.runFailed);
+    const host = new URL(la.url).host;
+    expect(result.stderr.trim()).toMatch(
+      new RegExp(
+        `^Run failed: Log Analytics at ${la.url.replace(/\/$/, "")}: TLS certificate of ${host} not trusted \\([^\\n]*\\); add its CA certificate to NODE_EXTRA_CA_CERTS, or check LOG_ANALYTICS_ENDPOINT and LOG_ANALYTICS_WORKSPACE_ID$`,
+      ),
+    );
+    expect(lingeredMs(result)).toBeLessThan(LINGER_MS);
+  }, 60_000);
+
+  it("another run holds the lease: says so once, exit 0", async () => {
+    const tableName = "leaseheldonce";
+    const table = TableClient.fromConnectionString(azurite.connectionString, tableName, {
+      allowInsecureConnection: true,
+    });
+    const other = new StateStore(table, loadDetectionRule().id);
+    await other.acquireLease({
+      owner: "another-run",
+      mode: "routine",
+      durationMs: 600_000,
+      now: () => new Date(),
+    });
+    const result = await runNode(DETECT, [], {
+      ...standinEnv(WORKSPACE_ID),
+      STATE_TABLE_NAME: tableName,
+      PLAYBOOK_URL: `https://${LOOPBACK}:${closedPort}/playbook`,
+    });
+    expectExit(result, EXIT.ok);
+    const output = `${result.stdout}${result.stderr}`;
+    expect(output.match(/another-run/g)).toHaveLength(1);
+    expect(result.stdout.trim()).toMatch(/^Nothing done: .*another-run.*\.$/);
+  }, 60_000);
+});
+
 describe("npm start (the local sandbox)", () => {
   it("delivers incidents on the first run, nothing new on the second, and stops what it started", async () => {
     const result = await runNode("dist/sandbox/start.js", [], cleanEnv({}));
@@ -212,7 +322,10 @@ describe("npm start (the local sandbox)", () => {
       /OK: run 1 delivered \d+ incident\(s\); run 2 delivered nothing new\./,
     );
     expect(result.stdout).toMatch(/### Next steps/);
-    expect(result.stdout).toMatch(/suppressed\s*│\s*1/);
+    // The plain summary names the exclusion that suppressed the hit.
+    expect(result.stdout).toMatch(/suppressed\s*│\s*'1 \(sccm-patch-scan-srv-app-02: 1\)'/);
+    // The description reads as text: no Markdown escapes of host names or paths.
+    expect(result.stdout).not.toMatch(/contoso\\\.local|\\\(/);
     // The data-liveness figure: when each Defender table last received data.
     expect(result.stdout).toMatch(/DeviceProcessEvents last ingested\s*│\s*'?\d{4}-\d\d-\d\dT/);
     expect(result.stdout).toMatch(/DeviceFileEvents last ingested\s*│\s*'?\d{4}-\d\d-\d\dT/);
@@ -235,6 +348,63 @@ describe("npm start (the local sandbox)", () => {
       /Azurite Table service\s+http:\/\/127\.0\.0\.1:(\d+)/.exec(result.stdout)?.[1],
     );
     expect(port).toBeGreaterThan(0);
+    await expect(connects(port)).resolves.toBe(false);
+  }, 120_000);
+});
+
+describe("npm run sandbox (serve mode) and npm start -- --help", () => {
+  it("--help prints the usage and starts nothing", async () => {
+    const result = await runNode("dist/sandbox/start.js", ["--help"], cleanEnv({}));
+    expectExit(result, 0);
+    expect(result.stdout).toMatch(/^Usage: npm start/);
+    expect(result.stdout).toMatch(/npm run sandbox/);
+    expect(result.stdout).not.toMatch(/Starting local stand-ins/);
+  });
+
+  it("keeps the stand-ins up, prints the settings to export, serves detect until Ctrl-C", async () => {
+    const child = spawn(process.execPath, [path.join(ROOT, "dist/sandbox/start.js"), "--serve"], {
+      env: cleanEnv({}),
+      cwd: ROOT,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    const finished = outputOf(child);
+    let printed = "";
+    child.stdout.on("data", (d: Buffer) => (printed += d.toString()));
+    while (!/^Then e\.g\.:/m.test(printed)) await once(child.stdout, "data");
+    const exported = Object.fromEntries(
+      [...printed.matchAll(/^export ([A-Z_]+)='([^']*)'$/gm)].map((m) => [m[1], m[2]]),
+    );
+    expect(Object.keys(exported).sort()).toEqual([
+      "LOG_ANALYTICS_ENDPOINT",
+      "LOG_ANALYTICS_WORKSPACE_ID",
+      "NODE_EXTRA_CA_CERTS",
+      "PLAYBOOK_URL",
+      "STATE_TABLE_CONNECTION_STRING",
+    ]);
+    try {
+      // The user's own settings (grouping, dry run, JSON) against the served stand-ins.
+      const dry = await runNode(
+        DETECT,
+        ["--dry-run", "--json"],
+        cleanEnv({ ...exported, INCIDENT_GROUPING: "run" }),
+      );
+      expectExit(dry, EXIT.ok);
+      const { summary } = JSON.parse(dry.stdout) as {
+        summary: { rows: number; incidents: number };
+      };
+      expect(summary.rows).toBeGreaterThan(0);
+      expect(summary.incidents).toBe(1);
+      const real = await runNode(DETECT, ["--json"], cleanEnv(exported));
+      expectExit(real, EXIT.ok);
+      expect(JSON.parse(real.stdout)).toMatchObject({ summary: { pending: 0, failed: 0 } });
+    } finally {
+      child.kill("SIGINT");
+    }
+    const ended = await finished;
+    expect(ended.status).toBe(0);
+    const port = Number(
+      /TableEndpoint=http:\/\/127\.0\.0\.1:(\d+)/.exec(exported.STATE_TABLE_CONNECTION_STRING)?.[1],
+    );
     await expect(connects(port)).resolves.toBe(false);
   }, 120_000);
 });

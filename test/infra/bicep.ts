@@ -9,7 +9,12 @@ const run = promisify(execFile);
 
 export const REPO_ROOT = path.resolve(__dirname, "..", "..");
 const INFRA_DIR = path.join(REPO_ROOT, "infra");
-const BICEP = path.join(REPO_ROOT, ".tools", "bicep", "bicep");
+const BICEP = path.join(
+  REPO_ROOT,
+  ".tools",
+  "bicep",
+  process.platform === "win32" ? "bicep.exe" : "bicep",
+);
 
 export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 export type JsonObject = { [key: string]: Json };

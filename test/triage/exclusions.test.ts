@@ -164,48 +164,68 @@ exclusions:
   });
 });
 
-describe("rejected at start with a clear error", () => {
+describe("rejected at start with one clear line naming the source, the exclusion and the field", () => {
   const condition = "condition: { column: FileName, equals: nbtscan.exe }";
 
   it("an exclusion without a name", () => {
-    expect(problemsOf(exclusion(`expires: 2027-01-01\n${condition}`))).toContain(
-      "/exclusions/0 must have required property 'name'",
-    );
+    expect(problemsOf(exclusion(`expires: 2027-01-01\n${condition}`))).toEqual([
+      "EXCLUSIONS: exclusion #1: 'name' is missing; e.g. name: it-nightly-inventory (letters, digits, '.', '_' and '-')",
+    ]);
   });
 
   it("an exclusion without an expiry", () => {
-    expect(problemsOf(exclusion(`name: forever\n${condition}`))).toContain(
-      "/exclusions/0 must have required property 'expires'",
-    );
+    expect(problemsOf(exclusion(`name: forever\n${condition}`))).toEqual([
+      "EXCLUSIONS: exclusion 'forever' (#1): 'expires' is missing; e.g. expires: 2026-06-30 (through that day, UTC) or 2026-06-30T18:00:00Z",
+    ]);
   });
 
-  it("an expiry that is not a date", () => {
-    for (const bad of ["next week", "2026-02-30", "2026-11-25T10:00:00"]) {
-      const problems = problemsOf(exclusion(`name: x\nexpires: "${bad}"\n${condition}`));
-      expect(problems[0]).toMatch(/^\/exclusions\/0\/expires must match format/);
-    }
-  });
+  it.each(["next week", "2026-02-30", "2026-11-25T10:00:00", "2026-13-01"])(
+    "an expiry that is not a date: %p gives one line, not the validator's three",
+    (bad) => {
+      expect(problemsOf(exclusion(`name: x\nexpires: "${bad}"\n${condition}`))).toEqual([
+        `EXCLUSIONS: exclusion 'x' (#1): expires '${bad}' is not a date or a date-time with a time zone; e.g. expires: 2026-06-30 (through that day, UTC) or 2026-06-30T18:00:00Z`,
+      ]);
+    },
+  );
 
   it("an exclusion without a condition", () => {
-    expect(problemsOf(exclusion("name: x\nexpires: 2027-01-01\ndevices: [a]"))).toContain(
-      "/exclusions/0 must have required property 'condition'",
-    );
+    expect(problemsOf(exclusion("name: x\nexpires: 2027-01-01\ndevices: [a]"))).toEqual([
+      expect.stringMatching(
+        /^EXCLUSIONS: exclusion 'x' \(#1\): 'condition' is missing; e\.g\. condition: \{/,
+      ),
+    ]);
+  });
+
+  it("two operators in one condition: one line saying so, with an example", () => {
+    expect(
+      problemsOf(
+        exclusion(
+          "name: x\nexpires: 2027-01-01\ncondition: { all: [{ column: FileName, equals: a, contains: b }] }",
+        ),
+      ),
+    ).toEqual([
+      expect.stringMatching(
+        /^EXCLUSIONS: exclusion 'x' \(#1\): condition '.*' has more than one operator at \/all\/0: a condition is one column and exactly one of equals, notEquals, contains or matches .*; e\.g\. condition: \{ column: FolderPath, contains: Inventory \}$/,
+      ),
+    ]);
   });
 
   it("a misspelt column, operator or scope", () => {
     expect(
       problemsOf(
         exclusion("name: x\nexpires: 2027-01-01\ncondition: { column: Filename, equals: a }"),
-      )[0],
-    ).toMatch(/^\/exclusions\/0\/condition\/column must be equal to one of the allowed values/);
+      ),
+    ).toEqual([
+      expect.stringMatching(/condition '.*' names an unknown column at \/column \(.*FileName/),
+    ]);
     expect(
-      problemsOf(
-        exclusion("name: x\nexpires: 2027-01-01\ncondition: { column: FileName, is: a }"),
-      )[0],
-    ).toBe("/exclusions/0/condition must NOT have additional properties 'is'");
+      problemsOf(exclusion("name: x\nexpires: 2027-01-01\ncondition: { column: FileName, is: a }")),
+    ).toEqual([expect.stringMatching(/condition '.*' has 'is', which is not an operator/)]);
     expect(
-      problemsOf(exclusion(`name: x\nexpires: 2027-01-01\ndevice: [a]\n${condition}`))[0],
-    ).toBe("/exclusions/0 must NOT have additional properties 'device'");
+      problemsOf(exclusion(`name: x\nexpires: 2027-01-01\ndevice: [a]\n${condition}`)),
+    ).toEqual([
+      "EXCLUSIONS: exclusion 'x' (#1): 'device' is not a field of an exclusion (name, expires, reason, owner, devices, accounts, condition)",
+    ]);
   });
 
   it("an invalid regular expression", () => {
@@ -215,24 +235,43 @@ describe("rejected at start with a clear error", () => {
       ),
     ).toEqual([
       expect.stringMatching(
-        /^\/exclusions\/0\/condition\/matches is not a valid regular expression/,
+        /^EXCLUSIONS: exclusion 'x' \(#1\): condition \/matches is not a valid regular expression/,
       ),
     ]);
   });
 
   it("a name used twice (the audit trail must be unambiguous)", () => {
     const text = `exclusions:\n  - { name: a, expires: 2027-01-01, ${condition} }\n  - { name: A, expires: 2027-01-01, ${condition} }\n`;
-    expect(problemsOf(text)).toEqual(["/exclusions/1/name 'A' is used by an earlier exclusion"]);
+    expect(problemsOf(text)).toEqual([
+      "EXCLUSIONS: exclusion 'A' (#2): name 'A' is used by an earlier exclusion; each needs its own name (the audit trail records it)",
+    ]);
   });
 
-  it("text that is neither JSON nor YAML", () => {
-    expect(problemsOf("exclusions: [ { name: x")[0]).toMatch(/^not valid JSON or YAML/);
+  it("broken JSON or YAML: one line, source:line:col: message, no excerpt or caret", () => {
+    expect(problemsOf('{"exclusions": [ {"name": }')).toEqual([
+      "EXCLUSIONS:1:28: Flow sequence in block collection must be sufficiently indented and end with a ]",
+    ]);
+    expect(problemsOf("exclusions:\n  - name: a\n   bad: [")).toEqual([
+      expect.stringMatching(/^EXCLUSIONS:3:1: [^\n]+$/),
+    ]);
+  });
+
+  it("a document without an exclusions list", () => {
+    for (const text of ["[1, 2]", "exclusion: []", "just text"]) {
+      expect(problemsOf(text)).toEqual([
+        expect.stringMatching(
+          /^EXCLUSIONS: is not an exclusions document; expected exclusions: \[\{ name: /,
+        ),
+      ]);
+    }
   });
 
   it("names the setting in the message", () => {
     expect(
       problemsOfCall(ConfigError, () => inline(exclusion(`name: forever\n${condition}`))),
-    ).toEqual(["EXCLUSIONS: /exclusions/0 must have required property 'expires'"]);
+    ).toEqual([
+      expect.stringMatching(/^EXCLUSIONS: exclusion 'forever' \(#1\): 'expires' is missing/),
+    ]);
   });
 });
 
@@ -279,17 +318,31 @@ describe("sources", () => {
     const bad = path.join(dir, "bad.yaml");
     writeFileSync(bad, "exclusions:\n  - name: x\n");
     expect(problemsOfCall(ConfigError, () => loadExclusions({ file: bad }, NOW))).toEqual([
-      expect.stringMatching(/^EXCLUSIONS_FILE .*bad\.yaml: \/exclusions\/0 must have required/),
-      expect.stringMatching(/^EXCLUSIONS_FILE .*bad\.yaml: \/exclusions\/0 must have required/),
+      `${bad}: exclusion 'x' (#1): 'expires' is missing; e.g. expires: 2026-06-30 (through that day, UTC) or 2026-06-30T18:00:00Z`,
+      expect.stringMatching(/^.*bad\.yaml: exclusion 'x' \(#1\): 'condition' is missing/),
+    ]);
+    const broken = path.join(dir, "broken.yaml");
+    writeFileSync(broken, "exclusions:\n  - name: x\n   bad: [\n");
+    expect(problemsOfCall(ConfigError, () => loadExclusions({ file: broken }, NOW))).toEqual([
+      expect.stringMatching(new RegExp(`^${broken.replace(/[.\\/]/g, "\\$&")}:3:1: [^\\n]+$`)),
     ]);
   });
 
-  it("means no exclusions when neither setting is set or the document is empty", () => {
+  it("means no exclusions when neither setting is set, or the document says so", () => {
     const none = { active: [], expired: [] };
     expect(loadExclusions({}, NOW)).toEqual(none);
     expect(loadExclusions({ inline: "  \n" }, NOW)).toEqual(none);
-    expect(inline("# nothing yet\n")).toEqual(none);
     expect(inline("exclusions: []")).toEqual(none);
+  });
+
+  it("refuses an empty exclusions file, or one of only comments: a wrong file is likelier than a choice", () => {
+    for (const text of ["", "# nothing yet\n"]) {
+      const empty = path.join(dir, "empty.yaml");
+      writeFileSync(empty, text);
+      expect(problemsOfCall(ConfigError, () => loadExclusions({ file: empty }, NOW))).toEqual([
+        `${empty}: has no exclusions document (it is empty); expected exclusions: [{ name: it-nightly-inventory, expires: 2026-06-30, condition: { column: FolderPath, contains: Inventory } }], or 'exclusions: []' for none`,
+      ]);
+    }
   });
 
   it("refuses both settings at once rather than guess", () => {

@@ -1,5 +1,4 @@
-import { readFileSync } from "node:fs";
-import path from "node:path";
+import { loadDetectionRule } from "../../functions/detection/rule";
 import {
   IDENTIFYING_COLUMNS,
   toEngineQuery,
@@ -46,10 +45,7 @@ function columnsOf(query: string): string[] {
 
 describe("toEngineQuery: a rule's query rewritten into the engine's shape on its syntax tree", () => {
   it("leaves nbtscan's query, already in the engine's shape, as it is", () => {
-    const nbtscan = readFileSync(
-      path.resolve(__dirname, "..", "..", "functions", "detection", "nbtscan.kql"),
-      "utf8",
-    );
+    const nbtscan = loadDetectionRule().query;
     const result = rewrite(nbtscan);
     expect(result.query).toBe(nbtscan);
     expect(result.changes).toEqual([]);

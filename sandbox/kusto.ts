@@ -75,6 +75,15 @@ interface KColumnSymbol {
 interface KSyntaxNode {
   Kind: number;
 }
+interface KTreeNode extends KSyntaxNode {
+  IsToken: boolean;
+  ChildCount: number;
+  TextStart: number;
+  End: number;
+  NameInParent: string | null;
+  GetChild(index: number): KTreeNode | null;
+  ReferencedSymbol?: { Kind: number; Name: string | null } | null;
+}
 interface KValueInfo {
   Value: unknown;
   ValueText: string | null;
@@ -126,7 +135,7 @@ export interface KustoLanguage {
       LongLiteralExpression: number;
       TimespanLiteralExpression: number;
       StringLiteralExpression: number;
-    };
+    } & Record<string, unknown>;
   };
 }
 
@@ -222,7 +231,10 @@ function globalsFor(tables: readonly TableSchema[]): KGlobalState {
 /** Parses and analyses a query against the tables; returns diagnostics and the result schema. */
 export function inspectKql(query: string, tables: readonly TableSchema[]): KqlInspection {
   const k = kustoLanguage();
-  const code = k.KustoCode.ParseAndAnalyze(query, globalsFor(tables));
+  return inspectCode(k, k.KustoCode.ParseAndAnalyze(query, globalsFor(tables)));
+}
+
+function inspectCode(k: KustoLanguage, code: KKustoCode): KqlInspection {
   const result = code.ResultType;
   const resultColumns =
     result && result.Kind === k.Symbols.SymbolKind.Table && result.Columns
@@ -236,6 +248,63 @@ export function inspectKql(query: string, tables: readonly TableSchema[]): KqlIn
     syntaxDiagnostics: toArray(code.GetSyntaxDiagnostics()).map(toDiagnostic),
     resultColumns,
   };
+}
+
+/** A node or token of Kusto.Language's syntax tree: the members the rule loader reads. */
+export interface KqlNode {
+  /** Kusto.Language's SyntaxKind name: "PipeExpression", "FilterOperator", "NameReference"... */
+  readonly kind: string;
+  /** For a name that binds to a table of the schemas: that table's name. */
+  readonly table: string | undefined;
+  readonly isToken: boolean;
+  /** Where the node's text starts and ends in the query (leading trivia excluded). */
+  readonly start: number;
+  readonly end: number;
+  /** The node's role in its parent: "Left", "Condition", "Operator"... */
+  readonly role: string;
+  readonly children: readonly (KqlNode | undefined)[];
+}
+
+/** A query's syntax tree after semantic analysis, with its diagnostics and result columns. */
+export interface KqlTree extends KqlInspection {
+  root: KqlNode;
+}
+
+let kindNames: Map<number, string> | undefined;
+
+function treeNode(k: KustoLanguage, node: KTreeNode): KqlNode {
+  kindNames ??= new Map(
+    Object.entries(k.Syntax.SyntaxKind)
+      .filter((e): e is [string, number] => typeof e[1] === "number")
+      .map(([name, value]) => [value, name]),
+  );
+  const symbol = node.IsToken ? undefined : node.ReferencedSymbol;
+  const children: (KqlNode | undefined)[] = [];
+  for (let i = 0; i < node.ChildCount; i++) {
+    const child = node.GetChild(i);
+    children.push(child ? treeNode(k, child) : undefined);
+  }
+  return {
+    kind: kindNames.get(node.Kind) ?? String(node.Kind),
+    table:
+      symbol && symbol.Kind === k.Symbols.SymbolKind.Table ? (symbol.Name ?? undefined) : undefined,
+    isToken: node.IsToken,
+    start: node.TextStart,
+    end: node.End,
+    role: node.NameInParent ?? "",
+    children,
+  };
+}
+
+/**
+ * Parses and analyses a query against the tables; returns its syntax tree as plain objects (so
+ * callers never touch Bridge.NET types), with diagnostics and result columns.
+ */
+export function kqlSyntaxTree(query: string, tables: readonly TableSchema[]): KqlTree {
+  const k = kustoLanguage();
+  const code = k.KustoCode.ParseAndAnalyze(query, globalsFor(tables));
+  if (!code.Syntax) throw new Error("Kusto.Language returned no syntax tree");
+  return { ...inspectCode(k, code), root: treeNode(k, code.Syntax as KTreeNode) };
 }
 
 /** Every diagnostic (syntax and semantic, any severity) Kusto.Language reports for the query. */

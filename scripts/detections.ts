@@ -1,27 +1,42 @@
-// `npm run detections -- <command>`: the detection tooling's one entry point. Each subcommand
-// lives in its own module; this file only dispatches.
+// `npm run detections -- <command> [args]`: commands over the detection rules (one Sentinel
+// analytic-rule YAML file each, functions/detections). Each command is a function of its
+// arguments and an output that returns the exit code, so tests call it in process.
 import { detectionTestCommand } from "../sandbox/detectionTests";
+import { runCheck, type Output } from "./detectionsCheck";
 
-const COMMANDS: Record<string, { summary: string; run: (args: string[]) => number }> = {
-  test: {
-    summary: "run each detection's sample-event tests (<rule>.tests.yaml beside the rule)",
-    run: detectionTestCommand,
-  },
-};
+const COMMANDS: Record<string, { run: (args: string[], output: Output) => number; help: string }> =
+  {
+    check: {
+      run: runCheck,
+      help: "check [FILES…]  classify each rule (runs as is, adapted, refused) with the reason",
+    },
+    test: {
+      // The sample-event runner prints its own lines; it takes only the files.
+      run: (args) => detectionTestCommand(args),
+      help: "test [FILES…]   run each detection's sample-event tests (<rule>.tests.yaml)",
+    },
+  };
 
-function usage(): string {
-  const lines = Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(8)}${c.summary}`);
-  return ["usage: npm run detections -- <command>", "commands:", ...lines].join("\n");
+function usage(output: Output): void {
+  output.err("usage: npm run detections -- <command> [args]");
+  for (const { help } of Object.values(COMMANDS)) output.err(`  ${help}`);
 }
 
-function main(argv: string[]): number {
+/** Runs one command line (without node and the script); returns the exit code. */
+export function main(argv: readonly string[], output: Output): number {
   const [name, ...args] = argv;
   const command = name === undefined ? undefined : COMMANDS[name];
   if (!command) {
-    console.error(name === undefined ? usage() : `unknown command '${name}'\n${usage()}`);
+    if (name !== undefined) output.err(`detections: unknown command '${name}'`);
+    usage(output);
     return 2;
   }
-  return command.run(args);
+  return command.run(args, output);
 }
 
-process.exitCode = main(process.argv.slice(2));
+if (require.main === module) {
+  process.exitCode = main(process.argv.slice(2), {
+    out: (line) => process.stdout.write(`${line}\n`),
+    err: (line) => process.stderr.write(`${line}\n`),
+  });
+}

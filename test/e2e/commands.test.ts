@@ -17,7 +17,6 @@ import {
   startLogAnalyticsStandin,
   type LogAnalyticsStandin,
 } from "../../sandbox/logAnalyticsStandin";
-import { loadDetectionRule } from "../../functions/detection/rule";
 import { loadSampleEvents } from "../../sandbox/sampleData";
 import { makeEvent } from "../support/events";
 import { createLoopbackCertificate, type LoopbackCertificate } from "../../sandbox/tls";

@@ -77,10 +77,10 @@ describe("the repository stands alone", () => {
   });
 
   it("resolves the way the old schema lookup climbed out, so the check above can fail", () => {
-    const probe = 'path.resolve(__dirname, "..", "..", "..", "shared", "schemas", name);';
+    const probe = 'path.resolve(__dirname, "..", "..", "..", "material", "schemas", name);';
     const file = "test/detection/kql.test.ts";
     const [segments] = dirnameSegments(file, probe);
-    expect(segments).toEqual(["..", "..", "..", "shared", "schemas"]);
+    expect(segments).toEqual(["..", "..", "..", "material", "schemas"]);
     expect(staysInside(file, segments)).toBe(false);
     expect(staysInside(file, ["..", "..", "schemas", "tables"])).toBe(true);
   });

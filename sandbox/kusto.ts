@@ -48,14 +48,14 @@ export interface KqlInspection {
 
 // --- Minimal shapes of the Bridge.NET objects used here -------------------------------------
 
-interface BridgeList<T> {
+export interface BridgeList<T> {
   Count: number;
   getItem(index: number): T;
 }
 /** Bridge hands back a plain array for empty lists and a List for others. */
 type BridgeListLike<T> = BridgeList<T> | T[];
 
-interface KDiagnostic {
+export interface KDiagnostic {
   Code: string | null;
   Severity: string | null;
   Category: string | null;
@@ -160,7 +160,8 @@ export function kustoLanguage(): KustoLanguage {
   return host.Kusto.Language;
 }
 
-function toArray<T>(list: BridgeListLike<T> | null): T[] {
+/** A Bridge list (or the plain array Bridge gives for an empty one) as an array. */
+export function toArray<T>(list: BridgeListLike<T> | null): T[] {
   if (list === null) return [];
   if (Array.isArray(list)) return list;
   const items: T[] = [];
@@ -168,7 +169,8 @@ function toArray<T>(list: BridgeListLike<T> | null): T[] {
   return items;
 }
 
-function toDiagnostic(d: KDiagnostic): KqlDiagnostic {
+/** One Kusto.Language diagnostic as plain data. */
+export function toDiagnostic(d: KDiagnostic): KqlDiagnostic {
   return {
     code: d.Code ?? "",
     severity: d.Severity ?? "",

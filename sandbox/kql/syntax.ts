@@ -1,6 +1,10 @@
 import {
   kustoLanguage,
   scalarType,
+  toArray,
+  toDiagnostic,
+  type BridgeList as BList,
+  type KDiagnostic as BDiagnostic,
   type KqlColumn,
   type KqlDiagnostic,
   type KTypeSymbol,
@@ -47,18 +51,6 @@ interface BNode {
   ReferencedSymbol?: { Name: string | null; Kind: number } | null;
   LiteralValue?: unknown;
   LiteralValueInfo?: { ValueText: string | null } | null;
-}
-interface BList<T> {
-  Count: number;
-  getItem(index: number): T;
-}
-interface BDiagnostic {
-  Code: string | null;
-  Severity: string | null;
-  Category: string | null;
-  Message: string | null;
-  Start: number;
-  Length: number;
 }
 interface BKusto {
   KustoCode: {
@@ -122,14 +114,6 @@ function nameTable(values: Record<string, unknown>): Map<number, string> {
 let kindNames: Map<number, string> | undefined;
 let symbolKindNames: Map<number, string> | undefined;
 
-function toArray<T>(list: BList<T> | T[] | null): T[] {
-  if (list === null) return [];
-  if (Array.isArray(list)) return list;
-  const items: T[] = [];
-  for (let i = 0; i < list.Count; i++) items.push(list.getItem(i));
-  return items;
-}
-
 function columnsOf(type: KTypeSymbol | null | undefined): KqlColumn[] | undefined {
   if (!type?.Columns) return undefined;
   return toArray(type.Columns).map((c) => ({
@@ -167,17 +151,6 @@ function copy(node: BNode, kinds: Map<number, string>, symbolKinds: Map<number, 
   }
   out.parts = out.children.filter((c) => !isToken(c));
   return out;
-}
-
-function toDiagnostic(d: BDiagnostic): KqlDiagnostic {
-  return {
-    code: d.Code ?? "",
-    severity: d.Severity ?? "",
-    category: d.Category ?? "",
-    message: d.Message ?? "",
-    start: d.Start,
-    length: d.Length,
-  };
 }
 
 const globalsCache = new WeakMap<readonly TableSchema[], Map<string, unknown>>();

@@ -4,9 +4,9 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { freeLoopbackPort, LOOPBACK } from "./loopback";
 
-// Azurite's Table service as a child process: the real storage emulator, in memory, on a free
-// loopback port. It runs on this Node (process.execPath) straight from its JS entry, so no
-// shell, npx or global install is involved.
+// Azurite's Table and Queue services as child processes: the real storage emulator, in memory,
+// on a free loopback port. Each runs on this Node (process.execPath) straight from its JS entry,
+// so no shell, npx or global install is involved.
 
 /** The well-known development-storage account and key Azurite accepts (documented, not secret). */
 const AZURITE_ACCOUNT = "devstoreaccount1";
@@ -24,14 +24,64 @@ export interface AzuriteTable {
   stop(): Promise<void>;
 }
 
-// Azurite prints this once its server is listening (azurite/dist/src/table/main.js).
-const READY = "Azurite Table service successfully started";
-/** How long Azurite gets to print READY. */
+/** A running Azurite Queue service. */
+export interface AzuriteQueue {
+  connectionString: string;
+  /** Queue endpoint, including the account: http://127.0.0.1:<port>/devstoreaccount1 */
+  endpoint: string;
+  pid: number;
+  stop(): Promise<void>;
+}
+
+/** Each service's entry, its host and port options, and the line it prints once listening. */
+const SERVICES = {
+  // azurite/dist/src/table/main.js
+  table: {
+    entry: "azurite/dist/src/table/main.js",
+    ready: "Azurite Table service successfully started",
+  },
+  // azurite/dist/src/queue/main.js
+  queue: {
+    entry: "azurite/dist/src/queue/main.js",
+    ready: "Azurite Queue service successfully listens",
+  },
+} as const;
+type Service = keyof typeof SERVICES;
+
+/** How long Azurite gets to print its ready line. */
 const START_TIMEOUT_MS = 30_000;
 
 /** Starts Azurite's Table service in memory on a free 127.0.0.1 port. */
 export async function startAzuriteTable(): Promise<AzuriteTable> {
-  const entry = require.resolve("azurite/dist/src/table/main.js");
+  const { endpoint, pid, stop } = await startService("table");
+  return {
+    connectionString:
+      `DefaultEndpointsProtocol=http;AccountName=${AZURITE_ACCOUNT};` +
+      `AccountKey=${AZURITE_ACCOUNT_KEY};TableEndpoint=${endpoint};`,
+    endpoint,
+    pid,
+    stop,
+  };
+}
+
+/** Starts Azurite's Queue service in memory on a free 127.0.0.1 port. */
+export async function startAzuriteQueue(): Promise<AzuriteQueue> {
+  const { endpoint, pid, stop } = await startService("queue");
+  return {
+    connectionString:
+      `DefaultEndpointsProtocol=http;AccountName=${AZURITE_ACCOUNT};` +
+      `AccountKey=${AZURITE_ACCOUNT_KEY};QueueEndpoint=${endpoint};`,
+    endpoint,
+    pid,
+    stop,
+  };
+}
+
+async function startService(
+  service: Service,
+): Promise<{ endpoint: string; pid: number; stop: () => Promise<void> }> {
+  const { entry: entryPath, ready: READY } = SERVICES[service];
+  const entry = require.resolve(entryPath);
   const port = await freeLoopbackPort();
   // Azurite checks its working directory is writable even in memory; give it a private one.
   const workDir = mkdtempSync(path.join(tmpdir(), "azurite-"));
@@ -39,9 +89,9 @@ export async function startAzuriteTable(): Promise<AzuriteTable> {
     process.execPath,
     [
       entry,
-      "--tableHost",
+      `--${service}Host`,
       LOOPBACK,
-      "--tablePort",
+      `--${service}Port`,
       String(port),
       "--inMemoryPersistence",
       "--disableTelemetry",
@@ -92,9 +142,6 @@ export async function startAzuriteTable(): Promise<AzuriteTable> {
 
   const endpoint = `http://${LOOPBACK}:${port}/${AZURITE_ACCOUNT}`;
   return {
-    connectionString:
-      `DefaultEndpointsProtocol=http;AccountName=${AZURITE_ACCOUNT};` +
-      `AccountKey=${AZURITE_ACCOUNT_KEY};TableEndpoint=${endpoint};`,
     endpoint,
     pid: child.pid ?? -1,
     stop: async () => {

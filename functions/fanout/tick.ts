@@ -88,7 +88,9 @@ export async function tick(
   );
   const poisoned = await reportPoison(queues.poison, options.log);
   const failed = sent.flatMap((outcome, i) =>
-    outcome.status === "rejected" ? [{ ruleId: messages[i].ruleId, error: outcome.reason }] : [],
+    outcome.status === "rejected"
+      ? [{ ruleId: messages[i].ruleId, error: outcome.reason as unknown }]
+      : [],
   );
   if (failed.length > 0) {
     const first =

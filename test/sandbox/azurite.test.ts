@@ -1,5 +1,11 @@
 import { TableClient } from "@azure/data-tables";
-import { startAzuriteTable, type AzuriteTable } from "../../sandbox/azurite";
+import { QueueClient } from "@azure/storage-queue";
+import {
+  startAzuriteQueue,
+  startAzuriteTable,
+  type AzuriteQueue,
+  type AzuriteTable,
+} from "../../sandbox/azurite";
 
 function isRunning(pid: number): boolean {
   try {
@@ -36,5 +42,33 @@ describe("Azurite Table service", () => {
     await azurite.stop();
     expect(isRunning(pid)).toBe(false);
     await azurite.stop(); // idempotent
+  });
+});
+
+describe("Azurite Queue service", () => {
+  let azurite: AzuriteQueue | undefined;
+
+  afterEach(async () => {
+    await azurite?.stop();
+    azurite = undefined;
+  });
+
+  it("serves a real QueueClient on 127.0.0.1 and stops", async () => {
+    azurite = await startAzuriteQueue();
+    expect(azurite.endpoint).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/devstoreaccount1$/);
+    expect(azurite.connectionString).toContain(`QueueEndpoint=${azurite.endpoint};`);
+
+    const queue = new QueueClient(azurite.connectionString, "sandbox-check");
+    await queue.create();
+    await queue.sendMessage("hello");
+    const { receivedMessageItems } = await queue.receiveMessages({ visibilityTimeout: 60 });
+    expect(receivedMessageItems.map((m) => [m.messageText, m.dequeueCount])).toEqual([
+      ["hello", 1],
+    ]);
+
+    const { pid } = azurite;
+    expect(isRunning(pid)).toBe(true);
+    await azurite.stop();
+    expect(isRunning(pid)).toBe(false);
   });
 });

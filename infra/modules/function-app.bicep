@@ -153,6 +153,23 @@ resource functionApp 'Microsoft.Web/sites@2025-03-01' = {
           name: 'AzureWebJobsStorage__tableServiceUri'
           value: tableEndpoint
         }
+        // Platform: the detection queue's connection (functions/fanout/queues.ts QUEUE_CONNECTION):
+        // the queue trigger and the tick reach it as the identity, no connection string
+        // (functions-storage-queue-connections, "Identity-based connections": __queueServiceUri;
+        // functions-reference, "Common properties for identity-based connections": __credential
+        // managedidentity and __clientId for a user-assigned identity).
+        {
+          name: 'DETECTION_QUEUE__queueServiceUri'
+          value: queueEndpoint
+        }
+        {
+          name: 'DETECTION_QUEUE__credential'
+          value: 'managedidentity'
+        }
+        {
+          name: 'DETECTION_QUEUE__clientId'
+          value: identityClientId
+        }
         // Platform: App Insights has local auth disabled, so telemetry is sent with an Entra token.
         {
           // Not a secret: the ingestion endpoint and the component's key id. With local auth off,

@@ -2,6 +2,11 @@
 // hardening, least-privilege roles, no secret anywhere, and the contracts with the
 // function (its settings, its name and log line) and with the payload schema.
 import { SETTINGS } from "../../functions/config/settings";
+import {
+  DETECTION_QUEUE_NAME,
+  POISON_QUEUE_NAME,
+  QUEUE_CONNECTION,
+} from "../../functions/fanout/queues";
 import { DATA_SILENCE, FUNCTION_NAME, RUN_COMPLETED } from "../../functions/run/runLog";
 import {
   allResources,
@@ -36,6 +41,12 @@ const LEAST_PRIVILEGE_ROLES: Record<string, { role: string; scopeTypes: string[]
     role: "Storage Table Data Contributor",
     scopeTypes: ["Microsoft.Storage/storageAccounts"],
   },
+  // The fan-out's two queues, each on its own (not the account): the Reader + Message Processor
+  // pair cannot release a failed message (MicrosoftDocs/azure-docs#120932).
+  "974c5e8b-45b9-4653-ba55-5f855dd0fb88": {
+    role: "Storage Queue Data Contributor",
+    scopeTypes: ["Microsoft.Storage/storageAccounts/queueServices/queues"],
+  },
   "3913510d-42f4-4e42-8a64-420c390055eb": {
     role: "Monitoring Metrics Publisher",
     // The function's telemetry; the ingest playbook's alert rows (Logs Ingestion API).
@@ -66,6 +77,9 @@ const PLATFORM_SETTINGS = [
   "AzureWebJobsStorage__blobServiceUri",
   "AzureWebJobsStorage__queueServiceUri",
   "AzureWebJobsStorage__tableServiceUri",
+  `${QUEUE_CONNECTION}__queueServiceUri`,
+  `${QUEUE_CONNECTION}__credential`,
+  `${QUEUE_CONNECTION}__clientId`,
   "APPLICATIONINSIGHTS_CONNECTION_STRING",
   "APPLICATIONINSIGHTS_AUTHENTICATION_STRING",
 ];
@@ -174,6 +188,55 @@ describe("storage account", () => {
     expect(
       resourcesOfType(main, "Microsoft.Storage/storageAccounts/tableServices/tables"),
     ).toHaveLength(1);
+  });
+});
+
+describe("detection queue", () => {
+  const queueName = (located: Located): string => text(located.resource.name);
+
+  it("exists with its poison queue, named as the code names them", () => {
+    const queues = resourcesOfType(main, "Microsoft.Storage/storageAccounts/queueServices/queues");
+    expect(queues.map(queueName).sort()).toEqual(
+      [
+        "[format('{0}/{1}/{2}', parameters('name'), 'default', parameters('detectionQueueName'))]",
+        "[format('{0}/{1}/{2}', parameters('name'), 'default', format('{0}-poison', parameters('detectionQueueName')))]",
+      ].sort(),
+    );
+    const storage = moduleDeployment(main, "storage");
+    expect(
+      at(storage, "properties", "template", "parameters", "detectionQueueName", "defaultValue"),
+    ).toBe(DETECTION_QUEUE_NAME);
+    // The host's poison queue is `<queue>-poison`; the code watches that name.
+    expect(POISON_QUEUE_NAME).toBe(`${DETECTION_QUEUE_NAME}-poison`);
+  });
+
+  it("is reached by the identity through the queue service URI, with no connection string", () => {
+    expect(setting(`${QUEUE_CONNECTION}__queueServiceUri`)).toBe("[parameters('queueEndpoint')]");
+    expect(setting(`${QUEUE_CONNECTION}__credential`)).toBe("managedidentity");
+    expect(setting(`${QUEUE_CONNECTION}__clientId`)).toBe("[parameters('identityClientId')]");
+    expect(appSettings().map((entry) => entry.name)).not.toContain(QUEUE_CONNECTION);
+    const passed = at(moduleDeployment(main, "functionApp"), "properties", "parameters");
+    expect(at(passed, "queueEndpoint", "value")).toBe(
+      "[reference('storage').outputs.queueEndpoint.value]",
+    );
+  });
+
+  it("grants the identity Storage Queue Data Contributor on the two queues only", () => {
+    const queueRole = resourcesOfType(main, "Microsoft.Authorization/roleAssignments").filter(
+      ({ resource, template }) =>
+        inlineVariables(text(at(resource, "properties", "roleDefinitionId")), template).includes(
+          "974c5e8b-45b9-4653-ba55-5f855dd0fb88",
+        ),
+    );
+    expect(queueRole.map(({ resource }) => text(resource.scope)).sort()).toEqual(
+      [
+        "[resourceId('Microsoft.Storage/storageAccounts/queueServices/queues', parameters('name'), 'default', parameters('detectionQueueName'))]",
+        "[resourceId('Microsoft.Storage/storageAccounts/queueServices/queues', parameters('name'), 'default', format('{0}-poison', parameters('detectionQueueName')))]",
+      ].sort(),
+    );
+    for (const { resource } of queueRole) {
+      expect(at(resource, "properties", "principalId")).toBe("[parameters('functionPrincipalId')]");
+    }
   });
 });
 

@@ -9,10 +9,18 @@
 // line the handlers logged, whether they threw and how long they took; last, the process's peak
 // memory. Plain JavaScript, so it runs against a bundle without a build, on whichever node runs
 // it (the bench times cold starts on Node 22 with it).
+//
+// Queue triggers (the fan-out's worker) are not timers: after the timers, `run` drains each
+// queue whose `connection` setting holds a connection string (Azurite), invoking the handler once
+// per message as the host does: the body decoded from base64 (host.json messageEncoding) and
+// parsed when JSON, dequeueCount and id as trigger metadata, the message deleted on success and
+// left for its visibility to lapse on failure. sandbox/queueHost.ts is the full stand-in
+// (release, poison) the tests use; this is the smallest one that runs a packaged app.
 const Module = require("node:module");
 const path = require("node:path");
 const process = require("node:process");
 const { performance } = require("node:perf_hooks");
+const { Buffer } = require("node:buffer");
 
 const CORE = "@azure/functions-core";
 const registered = [];
@@ -32,12 +40,17 @@ Module._resolveFilename = function (request, ...rest) {
 };
 require.cache[CORE] = { id: CORE, filename: CORE, loaded: true, exports: core };
 
-function describe({ metadata }) {
-  const trigger = Object.values(metadata.bindings ?? {}).find((b) => /Trigger$/.test(b.type));
+function describe(fn) {
+  const { metadata } = fn;
+  const trigger = triggerOf(fn);
   return { name: metadata.name, trigger: trigger?.type, schedule: trigger?.schedule };
 }
 
-async function invoke({ metadata, handler }) {
+function triggerOf({ metadata }) {
+  return Object.values(metadata.bindings ?? {}).find((b) => /Trigger$/.test(b.type));
+}
+
+async function invoke({ metadata, handler }, input = timerInput(), triggerMetadata = undefined) {
   const logs = [];
   const log =
     (level) =>
@@ -52,11 +65,7 @@ async function invoke({ metadata, handler }) {
     error: log("error"),
     trace: log("trace"),
     debug: log("debug"),
-  };
-  const timer = {
-    isPastDue: false,
-    schedule: { adjustForDST: false },
-    scheduleStatus: { last: "", next: "", lastUpdated: "" },
+    triggerMetadata,
   };
   const started = performance.now();
   const cpu = process.cpuUsage();
@@ -66,7 +75,7 @@ async function invoke({ metadata, handler }) {
     return { ms: performance.now() - started, cpuMs: (user + system) / 1000 };
   };
   try {
-    await handler(timer, context);
+    await handler(input, context);
     return { name: metadata.name, ok: true, ...timing(), logs };
   } catch (error) {
     return {
@@ -77,6 +86,43 @@ async function invoke({ metadata, handler }) {
       logs,
     };
   }
+}
+
+function timerInput() {
+  return {
+    isPastDue: false,
+    schedule: { adjustForDST: false },
+    scheduleStatus: { last: "", next: "", lastUpdated: "" },
+  };
+}
+
+/** Invokes a queue trigger once per visible message of its queue; none without a connection string. */
+async function drainQueue(fn) {
+  const trigger = triggerOf(fn);
+  const connectionString = process.env[trigger.connection];
+  if (!connectionString || !/QueueEndpoint=|UseDevelopmentStorage=/.test(connectionString))
+    return [];
+  // Resolved from this repository's node_modules: the packaged app brings its own bundled copy.
+  const { QueueClient } = require("@azure/storage-queue");
+  const queue = new QueueClient(connectionString, trigger.queueName);
+  const invocations = [];
+  for (;;) {
+    const { receivedMessageItems } = await queue.receiveMessages({ visibilityTimeout: 600 });
+    const [message] = receivedMessageItems;
+    if (!message) break;
+    const text = Buffer.from(message.messageText, "base64").toString("utf8");
+    let input = text;
+    try {
+      input = JSON.parse(text);
+    } catch {
+      // Not JSON: the handler gets the text, as the Node.js worker hands it over.
+    }
+    const metadata = { dequeueCount: message.dequeueCount, id: message.messageId };
+    const invocation = await invoke(fn, input, metadata);
+    if (invocation.ok) await queue.deleteMessage(message.messageId, message.popReceipt);
+    invocations.push(invocation);
+  }
+  return invocations;
 }
 
 async function main() {
@@ -98,7 +144,11 @@ async function main() {
   };
   if (mode === "run") {
     result.invocations = [];
-    for (const fn of registered) result.invocations.push(await invoke(fn));
+    const isTimer = (fn) => triggerOf(fn)?.type === "timerTrigger";
+    for (const fn of registered.filter(isTimer)) result.invocations.push(await invoke(fn));
+    for (const fn of registered.filter((f) => triggerOf(f)?.type === "queueTrigger")) {
+      result.invocations.push(...(await drainQueue(fn)));
+    }
   }
   // Peak resident memory of this process (the app and this stand-in), in MB (Linux reports KB).
   result.maxRssMb = process.resourceUsage().maxRSS / 1024;

@@ -51,6 +51,11 @@ async function bundle(outdir) {
     target: "node20",
     format: "cjs",
     external: HOST_PROVIDED,
+    // Some dependencies ship only ESM that reads import.meta.url at load (@azure/storage-common's
+    // CRC64 module, via @azure/storage-queue: createRequire(import.meta.url)); a CommonJS bundle
+    // has no import.meta, so it gets the bundle's own file URL instead of undefined.
+    banner: { js: 'var __bundleUrl = require("node:url").pathToFileURL(__filename).href;' },
+    define: { "import.meta.url": "__bundleUrl" },
     // Smaller to read and parse at every cold start; names kept so stack traces and error
     // names stay readable in Application Insights.
     minify: true,

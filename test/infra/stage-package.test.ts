@@ -11,7 +11,15 @@ import path from "node:path";
 import { SETTING_NAMES } from "../../functions/config/settings";
 import { validateIncidentPayload } from "../../functions/incidents/payload";
 import { FUNCTION_NAME, RUN_COMPLETED } from "../../functions/run/runLog";
-import { startAzuriteTable, type AzuriteTable } from "../../sandbox/azurite";
+import { TICK_FUNCTION_NAME, WORKER_FUNCTION_NAME } from "../../functions/fanout/functions";
+import { DETECTION_QUEUE_NAME, QUEUE_CONNECTION } from "../../functions/fanout/queues";
+import { TICK_ENQUEUED } from "../../functions/fanout/tick";
+import {
+  startAzuriteQueue,
+  startAzuriteTable,
+  type AzuriteQueue,
+  type AzuriteTable,
+} from "../../sandbox/azurite";
 import {
   startLogAnalyticsStandin,
   type LogAnalyticsStandin,
@@ -28,6 +36,7 @@ let work: string;
 let stage: string;
 let caFile: string;
 let azurite: AzuriteTable;
+let azuriteQueue: AzuriteQueue;
 let la: LogAnalyticsStandin;
 let playbook: PlaybookReceiver;
 
@@ -42,8 +51,9 @@ beforeAll(async () => {
   const tls = await createLoopbackCertificate();
   caFile = path.join(work, "ca.pem");
   writeFileSync(caFile, tls.cert);
-  [azurite, la, playbook] = await Promise.all([
+  [azurite, azuriteQueue, la, playbook] = await Promise.all([
     startAzuriteTable(),
+    startAzuriteQueue(),
     startLogAnalyticsStandin({
       workspaceId: WORKSPACE_ID,
       tls,
@@ -55,19 +65,19 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await Promise.all([la?.close(), playbook?.close()]);
-  await azurite?.stop();
+  await Promise.all([azurite?.stop(), azuriteQueue?.stop()]);
   rmSync(work, { recursive: true, force: true });
 });
 
 interface HostOutput {
-  registered: { name: string; trigger: string; schedule: string }[];
+  registered: { name: string; trigger: string; schedule?: string }[];
   invocations?: { name: string; ok: boolean; error?: string; logs: { message: string }[] }[];
 }
 
 /** Loads the staged package in the host stand-in, in a child process with only these settings. */
 function host(mode: "load" | "run", settings: Record<string, string>): Promise<HostOutput> {
   const env = { ...process.env };
-  for (const name of SETTING_NAMES) delete env[name];
+  for (const name of [...SETTING_NAMES, QUEUE_CONNECTION]) delete env[name];
   // Asynchronous, so this process keeps serving the stand-ins the child talks to.
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ["sandbox/functionsHost.js", stage, mode], {
@@ -141,5 +151,41 @@ describe("the staged package in a Functions host stand-in", () => {
     const accepted = playbook.received.filter((post) => post.status === 200);
     expect(accepted).toHaveLength(summary.incidents);
     for (const post of accepted) expect(() => validateIncidentPayload(post.body)).not.toThrow();
+  });
+
+  it("fans out with a queue connection: the tick enqueues, the queue worker runs the detection", async () => {
+    const settings = {
+      LOG_ANALYTICS_WORKSPACE_ID: WORKSPACE_ID,
+      LOG_ANALYTICS_ENDPOINT: la.url,
+      STATE_TABLE_CONNECTION_STRING: azurite.connectionString,
+      STATE_TABLE_NAME: "fanout",
+      PLAYBOOK_URL: playbook.url,
+      NODE_EXTRA_CA_CERTS: caFile,
+      [QUEUE_CONNECTION]: azuriteQueue.connectionString,
+    };
+    const loaded = await host("load", settings);
+    expect(loaded.registered).toEqual([
+      { name: TICK_FUNCTION_NAME, trigger: "timerTrigger", schedule: "%DETECTION_SCHEDULE%" },
+      { name: WORKER_FUNCTION_NAME, trigger: "queueTrigger" },
+    ]);
+    const before = playbook.received.length;
+    const output = await host("run", settings);
+    const [tick, ...runs] = output.invocations ?? [];
+    expect(tick).toMatchObject({ name: TICK_FUNCTION_NAME, ok: true });
+    expect(
+      tick.logs.some((l) =>
+        l.message.startsWith(`${TICK_ENQUEUED} 1 detection(s) on ${DETECTION_QUEUE_NAME}`),
+      ),
+    ).toBe(true);
+    expect(runs).toHaveLength(1);
+    expect(runs[0]).toMatchObject({ name: WORKER_FUNCTION_NAME, ok: true });
+    const line = runs[0].logs.find((l) => l.message.startsWith(RUN_COMPLETED));
+    const summary = JSON.parse(line?.message.slice(RUN_COMPLETED.length) ?? "{}") as {
+      incidents: number;
+      delivered: number;
+    };
+    expect(summary.incidents).toBeGreaterThan(0);
+    expect(summary.delivered).toBe(summary.incidents);
+    expect(playbook.received.length - before).toBe(summary.incidents);
   });
 });

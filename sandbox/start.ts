@@ -10,7 +10,8 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { validateIncidentPayload, type IncidentPayload } from "../functions/incidents/payload";
-import { startAzuriteTable, type AzuriteTable } from "./azurite";
+import { startAzuriteQueue, startAzuriteTable, type AzuriteTable } from "./azurite";
+import { runFanOut } from "./fanoutDemo";
 import { startLogAnalyticsStandin, type LogAnalyticsStandin } from "./logAnalyticsStandin";
 import { startPlaybookReceiver, type PlaybookReceiver } from "./playbookReceiver";
 import {
@@ -238,17 +239,31 @@ async function main(): Promise<number> {
   heading("Run 2: nothing new has arrived, so nothing new may be sent");
   const second = await runDetect(env);
   const newOnSecond = playbook.received.length - afterFirst;
+  heading("Run 3: as deployed: a tick enqueues each detection, a queue worker runs it");
+  const queue = await startAzuriteQueue();
+  running.push(queue);
+  console.log(`Azurite Queue service      ${queue.endpoint}`);
+  const fanOut = await runFanOut(env, queue, tls.cert);
+  const newOnFanOut = playbook.received.length - afterFirst - newOnSecond;
 
   heading(`The playbook received ${playbook.incidentsById.size} incident(s)`);
   printIncidents([...playbook.incidentsById.values()].map((b) => validateIncidentPayload(b)));
   const sentinelOk = showSentinel(playbook, new Date());
 
   heading("Result");
-  const ok = first === 0 && second === 0 && newOnSecond === 0 && afterFirst > 0 && sentinelOk;
+  const ok =
+    first === 0 &&
+    second === 0 &&
+    newOnSecond === 0 &&
+    afterFirst > 0 &&
+    fanOut.ok &&
+    fanOut.summaries.length === fanOut.enqueued.length &&
+    newOnFanOut === 0 &&
+    sentinelOk;
   console.log(
     ok
-      ? `OK: run 1 delivered ${afterFirst} incident(s); run 2 delivered nothing new.`
-      : `FAILED: run 1 exit ${first}, run 2 exit ${second}, ${newOnSecond} new post(s) on run 2, Sentinel simulation ${sentinelOk ? "ok" : "inconsistent"}.`,
+      ? `OK: run 1 delivered ${afterFirst} incident(s); runs 2 and 3 (fanned out) delivered nothing new.`
+      : `FAILED: run 1 exit ${first}, run 2 exit ${second}, ${newOnSecond} new post(s) on run 2, fan-out ${fanOut.ok ? "ok" : "failed"} with ${newOnFanOut} new post(s), Sentinel simulation ${sentinelOk ? "ok" : "inconsistent"}.`,
   );
   return ok ? 0 : 1;
 }

@@ -7,8 +7,8 @@
 // access off (storage.bicep).
 //
 // Storage services: blob (host storage, timer leases, the deployment package), table (the state
-// table, the host's diagnostic events) and queue (the host's queue service URI; a Storage queue
-// for fan-out is planned). Log Analytics, the Logic App trigger, Application Insights and Entra
+// table, the host's diagnostic events) and queue (the fan-out's detection queue and its poison
+// queue, storage.bicep). Log Analytics, the Logic App trigger, Application Insights and Entra
 // ID stay public endpoints, reached outbound.
 
 @description('Name of the virtual network.')

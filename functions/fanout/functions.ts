@@ -27,7 +27,10 @@ type Env = Readonly<Record<string, string | undefined>>;
 
 /** How the fan-out's handlers build their clients; tests inject the clock and credential. */
 export interface FanOutOptions extends Omit<RuntimeOptions, "host"> {
-  /** Replaces the runner built from the environment (tests run stand-in detections). */
+  /**
+   * The runner to use instead of one built from the environment: the one the process's other
+   * handler uses (index.ts), or a test's.
+   */
   runner?: () => DetectionRunner;
   /** Names each tick; a random UUID by default. */
   tickId?: () => string;

@@ -35,6 +35,10 @@ if (fanOutConfigured(process.env)) {
     ...timer,
     handler: createTickHandler(process.env, { runner }),
   });
+  // While a run goes on, its message stays invisible: the host receives it for 10 minutes and
+  // renews that at half time until the function returns (Storage Queues extension, QueueListener
+  // `_visibilityTimeout`; functions-bindings-storage-queue-trigger, "Peek lock"), and
+  // functionTimeout (host.json, 10 minutes) is above RUN_BUDGET's 9-minute maximum.
   // No retry policy: a queue trigger retries by the message's dequeue count, then the poison
   // queue (host.json extensions.queues; functions-bindings-error-pages, "Retry policies": Cosmos DB, Event Hubs, Kafka and timer only).
   app.storageQueue(WORKER_FUNCTION_NAME, {

@@ -30,7 +30,7 @@ export function createDetectionHandler(
     try {
       runtime ??= new DetectionRuntime(loadConfig(env), { ...options, host: "function" });
       if (timer.isPastDue) context.warn("timer is past due: the previous schedule slot was missed");
-      const { summary } = await runDetection(runtime.dependenciesFor(logTo(context)));
+      const { summary } = await runDetection(await runtime.dependenciesFor(logTo(context)));
       context.log(`${RUN_COMPLETED} ${JSON.stringify(summary)}`);
     } catch (error) {
       // One line naming what failed (for a bad setting: each setting); the stack stays out.

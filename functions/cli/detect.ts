@@ -100,7 +100,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
   try {
     const config = loadConfig(env, { requirePlaybook: !dryRun });
     runtime = new DetectionRuntime(config, { host: "cli", dryRun });
-    const { summary, incidents } = await runDetection(runtime.dependenciesFor(consoleLog));
+    const { summary, incidents } = await runDetection(await runtime.dependenciesFor(consoleLog));
     if (summary.skipped) {
       // Another run (the deployed function, another terminal) owns the detection: not an error.
       if (args.json) console.log(JSON.stringify({ summary }, null, 2));

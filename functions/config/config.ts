@@ -3,6 +3,7 @@ import { TableClient } from "@azure/data-tables";
 import { Cron } from "croner";
 import type { Severity } from "../model";
 import { loadExclusions } from "../triage/exclusions";
+import { WATCHLIST_ALIAS, type RunExclusionSource } from "../triage/watchlist";
 import { ConfigError } from "./configError";
 import { isoDurationMs } from "./duration";
 import { acceptedValues, SETTINGS, type SettingName, type SettingSpec } from "./settings";
@@ -46,7 +47,8 @@ export interface DetectionConfig {
   deliveredRetentionMs: number;
   /** A Defender table with nothing ingested for this long is reported silent. */
   dataSilenceWarningMs: number;
-  exclusions: { file?: string; inline?: string };
+  /** EXCLUSIONS_FILE or EXCLUSIONS, and the EXCLUSIONS_WATCHLIST alias. */
+  exclusions: RunExclusionSource;
   severityPolicy: { default: Severity; elevated: Severity; benign: Severity };
   managedIdentityClientId: string | undefined;
 }
@@ -238,10 +240,21 @@ class SettingsReader {
     }
   }
 
-  /** The exclusions source: at most one of the two settings, and a readable file. */
-  exclusions(): { file?: string; inline?: string } {
+  /** A watchlist alias, or undefined when the setting is not set. */
+  watchlistAlias(name: SettingName): string | undefined {
+    const value = this.raw(name);
+    if (value === undefined || WATCHLIST_ALIAS.test(value)) return value;
+    return this.fail(name, `is ${this.shown(value)}`);
+  }
+
+  /**
+   * The exclusions sources: at most one of EXCLUSIONS_FILE and EXCLUSIONS, a readable file, and
+   * the watchlist (read by each run: its rows are checked then).
+   */
+  exclusions(): RunExclusionSource {
     const file = this.raw("EXCLUSIONS_FILE");
     const inline = this.raw("EXCLUSIONS");
+    const watchlist = this.watchlistAlias("EXCLUSIONS_WATCHLIST");
     if (file !== undefined && inline !== undefined) {
       this.problems.push(
         "EXCLUSIONS_FILE and EXCLUSIONS are both set; expected one of them, not both.",
@@ -259,7 +272,7 @@ class SettingsReader {
       if (!(error instanceof ConfigError)) throw error;
       this.problems.push(...error.problems);
     }
-    return { file, inline };
+    return { file, inline, watchlist };
   }
 }
 

@@ -207,8 +207,17 @@ export const SETTINGS = [
   {
     name: "EXCLUSIONS",
     example: "the exclusions document itself, as JSON or YAML",
-    description: "Inline alternative to EXCLUSIONS_FILE, convenient as an app setting.",
-    source: "optional",
+    description:
+      "Inline alternative to EXCLUSIONS_FILE, convenient as an app setting; azd sets it from the EXCLUSIONS variable (empty: none).",
+    source: "infra",
+  },
+  {
+    name: "EXCLUSIONS_WATCHLIST",
+    example:
+      "a Microsoft Sentinel watchlist alias such as nbtscan-exclusions (letters, digits, '-' and '_')",
+    description:
+      "Alias of the Sentinel watchlist SOC analysts keep exclusions in, read by every run through Log Analytics and merged with EXCLUSIONS_FILE or EXCLUSIONS; the Bicep creates it with its columns. See README.",
+    source: "infra",
   },
   {
     name: "SEVERITY_DEFAULT",

@@ -46,6 +46,7 @@ const UNREACHABLE_CODES = new Set([
 const SERVICE_ERROR_NAMES: Record<string, string> = {
   PartialResultError: "Log Analytics",
   ResultShapeError: "Log Analytics",
+  WatchlistReadError: "Log Analytics",
 };
 
 function restErrorIn(error: unknown): RestError | undefined {

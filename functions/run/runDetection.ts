@@ -41,6 +41,8 @@ export interface RunDependencies {
   playbook: PlaybookClient | undefined;
   scenarios: BenignScenario[];
   exclusions: ExclusionSet;
+  /** When the run started, if before runDetection (reading the exclusions): its budget counts from it. */
+  startedAt?: Date;
   now: () => Date;
   log: RunLog;
   runId: string;
@@ -90,7 +92,7 @@ const LEASE_GRACE_MS = 2 * 60_000;
  * budget runs out.
  */
 export async function runDetection(deps: RunDependencies): Promise<RunResult> {
-  const startedAt = deps.now();
+  const startedAt = deps.startedAt ?? deps.now();
   const summary = new RunSummary(deps.runId, startedAt, deps.playbook === undefined);
   if (!deps.playbook) return dryRun(deps, summary);
   const budget = new RunBudget(deps.now, deps.config.runBudgetMs, startedAt);

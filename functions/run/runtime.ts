@@ -9,8 +9,8 @@ import { createQueryClient, QueryTimeLeft, type DetectionQuery } from "../query/
 import { StateStore } from "../state/stateStore";
 import { createTableClient } from "../state/tableClient";
 import type { PipelinePolicy } from "@azure/core-rest-pipeline";
-import { loadExclusions } from "../triage/exclusions";
 import { loadBenignScenarios, type BenignScenario } from "../triage/scenarios";
+import { loadRunExclusions } from "../triage/watchlist";
 import type { RunDependencies } from "./runDetection";
 import type { RunLog } from "./runLog";
 import type { ServiceEndpoint } from "./failureLine";
@@ -124,15 +124,15 @@ export class DetectionRuntime {
           );
   }
 
-  /** The dependencies of one run; exclusions are re-read so expiries apply from the run's time. */
-  dependenciesFor(log: RunLog): RunDependencies {
-    const exclusions = loadExclusions(this.config.exclusions, this.now());
-    for (const expired of exclusions.expired) {
-      log.warn(
-        `exclusion '${expired.name}' expired on ${expired.expires}; it no longer suppresses anything`,
-      );
-    }
+  /**
+   * The dependencies of one run; exclusions are re-read (the file, and the watchlist through the
+   * detection's query client) so edits and expiries apply from the run's time, which starts here.
+   */
+  async dependenciesFor(log: RunLog): Promise<RunDependencies> {
+    const startedAt = this.now();
+    const exclusions = await loadRunExclusions(this.config.exclusions, this.query, startedAt, log);
     return {
+      startedAt,
       config: this.config,
       rule: this.rule,
       query: this.query,

@@ -130,7 +130,11 @@ function shownValue(value: unknown): string {
 // ajv's problem lines about one exclusion, turned into ours: one line per field, saying what is
 // wrong in words and what a valid value looks like. `problems` are relative to the exclusion
 // ("/expires must match format …", " must have required property 'name'").
-function fieldProblems(entry: Record<string, unknown>, problems: string[]): string[] {
+function fieldProblems(
+  entry: Record<string, unknown>,
+  problems: string[],
+  examples: FieldExamples,
+): string[] {
   const byField = new Map<string, string>();
   for (const problem of problems) {
     const required = /must have required property '(\w+)'/.exec(problem);
@@ -152,7 +156,7 @@ function fieldProblems(entry: Record<string, unknown>, problems: string[]): stri
       what = problem.trim();
     }
     if (byField.has(field)) continue;
-    const example = FIELD_EXAMPLES[field];
+    const example = examples[field] ?? FIELD_EXAMPLES[field];
     byField.set(field, example ? `${what}; e.g. ${example}` : what);
   }
   return [...byField.values()];
@@ -183,8 +187,14 @@ function valueProblem(field: string, subPath: string, ajvMessage: string): strin
 export type CheckedEntry =
   { ok: true; entry: ExclusionDocumentEntry } | { ok: false; problems: string[] };
 
-/** Checks one exclusion (from a file, inline text or a watchlist row) against the schema. */
-export function checkExclusionEntry(raw: unknown): CheckedEntry {
+/** A valid example per field, in the form its source writes it (a watchlist's cells differ). */
+export type FieldExamples = Partial<Record<string, string>>;
+
+/**
+ * Checks one exclusion (from a file, inline text or a watchlist row) against the schema; each
+ * problem line quotes a valid example of its field, from `examples` when given.
+ */
+export function checkExclusionEntry(raw: unknown, examples: FieldExamples = {}): CheckedEntry {
   let schemaProblems: string[] = [];
   try {
     validateExclusions({ exclusions: [raw] });
@@ -196,7 +206,7 @@ export function checkExclusionEntry(raw: unknown): CheckedEntry {
   }
   const record = (typeof raw === "object" && raw !== null ? raw : {}) as Record<string, unknown>;
   if (schemaProblems.length > 0)
-    return { ok: false, problems: fieldProblems(record, schemaProblems) };
+    return { ok: false, problems: fieldProblems(record, schemaProblems, examples) };
   const entry = raw as ExclusionDocumentEntry;
   const regexProblems = conditionProblems(entry.condition, "").map(
     (p) => `condition ${p}; e.g. matches: '^C:\\\\Program Files\\\\Inventory\\\\'`,

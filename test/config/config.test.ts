@@ -221,6 +221,32 @@ describe("loadConfig", () => {
       ]);
     });
 
+    it("takes EXCLUSIONS_WATCHLIST as a watchlist alias, beside a file or inline document", () => {
+      const file = path.join(dir, "w.yaml");
+      writeFileSync(file, "exclusions: []\n");
+      expect(
+        loadConfig({
+          ...VALID,
+          EXCLUSIONS_WATCHLIST: " nbtscan-exclusions ",
+          EXCLUSIONS_FILE: file,
+        }).exclusions,
+      ).toEqual({ file, inline: undefined, watchlist: "nbtscan-exclusions" });
+      expect(
+        loadConfig({ ...VALID, EXCLUSIONS_WATCHLIST: "" }).exclusions.watchlist,
+      ).toBeUndefined();
+    });
+
+    it.each(["nbtscan exclusions", "x'; DeviceProcessEvents", "-leading-dash", "a".repeat(65)])(
+      "refuses the watchlist alias %p, naming EXCLUSIONS_WATCHLIST",
+      (alias) => {
+        expect(problemsOf({ ...VALID, EXCLUSIONS_WATCHLIST: alias })).toEqual([
+          expect.stringMatching(
+            /^EXCLUSIONS_WATCHLIST is '.*'; expected a Microsoft Sentinel watchlist alias such as nbtscan-exclusions/,
+          ),
+        ]);
+      },
+    );
+
     it("reports an invalid exclusions document with the other problems, naming the setting", () => {
       expect(
         problemsOf({ ...VALID, LOOKBACK: "x", EXCLUSIONS: "exclusions: [{ name: a }]" }),

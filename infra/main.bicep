@@ -60,6 +60,19 @@ param vnetEnabled bool = true
 @description('Resource ids of response playbooks (Sentinel incident trigger) the automation rule runs on every nbtscan incident, e.g. Isolate-MDEMachine; at most 18.')
 param responsePlaybookIds string[] = []
 
+// Exclusions as a file (functions/triage/exclusions.ts), carried to the EXCLUSIONS app setting.
+// Base64 because azd pastes each variable's text into main.parameters.json before reading it as
+// JSON (azure-dev, BicepProvider: envsubst.Eval over the file, then json.Unmarshal): a document's
+// quotes, backslashes (C:\Program Files) and line breaks would break the file; base64 has none.
+// azd env set EXCLUSIONS_BASE64 "$(base64 < exclusions.yaml | tr -d '\n')"
+@description('The exclusions document (JSON or YAML), base64-encoded, for the EXCLUSIONS app setting; empty: none.')
+param exclusionsBase64 string = ''
+
+@description('Alias of the Sentinel watchlist the exclusions are kept in (EXCLUSIONS_WATCHLIST); created in the workspace with its columns.')
+@minLength(1)
+@maxLength(64)
+param exclusionsWatchlistAlias string = 'nbtscan-exclusions'
+
 var abbrs = loadJsonContent('abbreviations.json')
 var resourceToken = toLower(uniqueString(subscription().id, environmentName, location))
 var tags = {
@@ -219,6 +232,16 @@ module sentinelAccess 'modules/sentinel-access.bicep' = {
   }
 }
 
+// The watchlist SOC analysts keep exclusions in, in the workspace (exclusions-watchlist.bicep).
+module exclusionsWatchlist 'modules/exclusions-watchlist.bicep' = {
+  name: 'exclusions-watchlist-${resourceToken}'
+  scope: resourceGroup(workspaceSubscriptionId, workspaceResourceGroupName)
+  params: {
+    workspaceName: workspaceName
+    alias: exclusionsWatchlistAlias
+  }
+}
+
 module functionApp 'modules/function-app.bicep' = {
   name: 'function-app'
   scope: rg
@@ -246,6 +269,8 @@ module functionApp 'modules/function-app.bicep' = {
     // No secret: the trigger accepts only the identity's token (playbook.bicep).
     playbookUrl: playbook.outputs.invokeUrl
     playbookTokenAudience: playbook.outputs.callerAudience
+    exclusions: base64ToString(exclusionsBase64)
+    exclusionsWatchlist: exclusionsWatchlist.outputs.alias
   }
 }
 
@@ -296,3 +321,4 @@ output SENTINEL_ANALYTICS_RULE_NAME string = sentinelRule.outputs.analyticsRuleN
 output SENTINEL_AUTOMATION_RULE_NAME string = sentinelRule.outputs.automationRuleName
 output DATA_COLLECTION_RULE_NAME string = sentinelTable.outputs.dataCollectionRuleName
 output SENTINEL_HEALTH_ALERT_NAME string = sentinelHealth.outputs.alertName
+output EXCLUSIONS_WATCHLIST string = exclusionsWatchlist.outputs.alias

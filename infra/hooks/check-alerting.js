@@ -8,6 +8,10 @@
 //   SCHEDULE_PERIOD_MINUTES  the one schedule setting; the timer and the alerts derive from it.
 //   DETECTION_SCHEDULE       no longer a deployment setting: set, it would be silently ignored,
 //                            so the hook refuses to go on and says what to set instead.
+//   EXCLUSIONS, EXCLUSIONS_FILE  not deployment settings either (the document travels base64-
+//                            encoded in EXCLUSIONS_BASE64, main.bicep says why): refused the same way.
+//   EXCLUSIONS_WATCHLIST     the watchlist's alias: letters, digits, '-' and '_' (the function
+//                            refuses any other at run time, functions/triage/watchlist.ts).
 const process = require("node:process");
 
 // Deliberately loose: Azure Monitor validates the address; this catches a wrong separator or a
@@ -47,6 +51,25 @@ function checkAlerting(env) {
         "from SCHEDULE_PERIOD_MINUTES (5, 10, 15, 30, 60, 120, 180, 240, 360, 720 or 1440) so " +
         "that the health alert matches it. Run: azd env set DETECTION_SCHEDULE '' and " +
         "azd env set SCHEDULE_PERIOD_MINUTES <minutes>.",
+    );
+  }
+
+  for (const name of ["EXCLUSIONS", "EXCLUSIONS_FILE"]) {
+    if ((env[name] ?? "").trim() !== "") {
+      errors.push(
+        `${name} is set in the azd environment, but the deployment takes the exclusions ` +
+          "document base64-encoded (azd pastes variables into main.parameters.json, which a " +
+          `document's quotes and backslashes would break). Run: azd env set ${name} '' and ` +
+          "azd env set EXCLUSIONS_BASE64 \"$(base64 < exclusions.yaml | tr -d '\\n')\"; " +
+          "or keep exclusions in the Sentinel watchlist (EXCLUSIONS_WATCHLIST).",
+      );
+    }
+  }
+  const alias = (env.EXCLUSIONS_WATCHLIST ?? "").trim();
+  if (alias !== "" && !/^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/.test(alias)) {
+    errors.push(
+      `EXCLUSIONS_WATCHLIST: '${alias}' is not a watchlist alias; expected letters, digits, ` +
+        "'-' and '_' (at most 64), such as nbtscan-exclusions.",
     );
   }
 

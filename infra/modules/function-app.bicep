@@ -74,6 +74,12 @@ param playbookUrl string
 @description('PLAYBOOK_TOKEN_AUDIENCE: the audience the playbook\'s authorization policy names.')
 param playbookTokenAudience string
 
+@description('EXCLUSIONS: the exclusions document (JSON or YAML); empty: none.')
+param exclusions string = ''
+
+@description('EXCLUSIONS_WATCHLIST: alias of the Sentinel watchlist of exclusions.')
+param exclusionsWatchlist string
+
 // The range Flex Consumption accepts for functionAppConfig.scaleAndConcurrency.maximumInstanceCount,
 // as its docs state (learn.microsoft.com/azure/azure-functions/flex-consumption-plan): 40 to 1000.
 @description('Upper bound on instances; a timer trigger runs on one, this only caps runaway scale.')
@@ -231,6 +237,15 @@ resource functionApp 'Microsoft.Web/sites@2025-03-01' = {
         {
           name: 'PLAYBOOK_TOKEN_AUDIENCE'
           value: playbookTokenAudience
+        }
+        {
+          // Empty reads as unset: no inline exclusions.
+          name: 'EXCLUSIONS'
+          value: exclusions
+        }
+        {
+          name: 'EXCLUSIONS_WATCHLIST'
+          value: exclusionsWatchlist
         }
         {
           name: 'AZURE_CLIENT_ID'

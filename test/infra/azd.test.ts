@@ -34,7 +34,14 @@ const CHECK_ALERTING = path.join(REPO_ROOT, "infra", "hooks", "check-alerting.js
 function runCheck(env: Record<string, string>): SpawnSyncReturns<string> {
   const inherited = Object.fromEntries(
     Object.entries(process.env).filter(
-      ([name]) => !["HEALTH_ALERT_EMAILS", "DETECTION_SCHEDULE"].includes(name),
+      ([name]) =>
+        ![
+          "HEALTH_ALERT_EMAILS",
+          "DETECTION_SCHEDULE",
+          "EXCLUSIONS",
+          "EXCLUSIONS_FILE",
+          "EXCLUSIONS_WATCHLIST",
+        ].includes(name),
     ),
   );
   return spawnSync(process.execPath, [CHECK_ALERTING], {
@@ -234,6 +241,32 @@ describe("alert recipients check (preprovision hook)", () => {
     expect(result.stderr).toContain(
       "ERROR: HEALTH_ALERT_EMAILS: 'soc@example.com; SOC Team <soc@example.com>' is not an email address",
     );
+  });
+
+  it.each(["EXCLUSIONS", "EXCLUSIONS_FILE"])(
+    "stops when %s is set, which the deployment would ignore, saying how to pass the document",
+    (name) => {
+      const result = runCheck({ HEALTH_ALERT_EMAILS: "soc@example.com", [name]: "exclusions: []" });
+      expect(result.status).toBe(1);
+      expect(result.stderr).toContain(`ERROR: ${name} is set in the azd environment`);
+      expect(result.stderr).toContain(
+        `azd env set EXCLUSIONS_BASE64 "$(base64 < exclusions.yaml | tr -d '\\n')"`,
+      );
+    },
+  );
+
+  it("stops on an EXCLUSIONS_WATCHLIST the function would refuse, and accepts the default's form", () => {
+    const bad = runCheck({
+      HEALTH_ALERT_EMAILS: "soc@example.com",
+      EXCLUSIONS_WATCHLIST: "soc list",
+    });
+    expect(bad.status).toBe(1);
+    expect(bad.stderr).toContain("EXCLUSIONS_WATCHLIST: 'soc list' is not a watchlist alias");
+    const good = runCheck({
+      HEALTH_ALERT_EMAILS: "soc@example.com",
+      EXCLUSIONS_WATCHLIST: "nbtscan-exclusions",
+    });
+    expect(good.status).toBe(0);
   });
 
   it("stops when DETECTION_SCHEDULE is set, naming the periods main.bicep allows instead", async () => {

@@ -208,7 +208,7 @@ export const SETTINGS = [
     name: "EXCLUSIONS",
     example: "the exclusions document itself, as JSON or YAML",
     description:
-      "Inline alternative to EXCLUSIONS_FILE, convenient as an app setting; azd sets it from the EXCLUSIONS variable (empty: none).",
+      "Inline alternative to EXCLUSIONS_FILE, convenient as an app setting; azd sets it from EXCLUSIONS_BASE64 (empty: none).",
     source: "infra",
   },
   {
@@ -216,7 +216,7 @@ export const SETTINGS = [
     example:
       "a Microsoft Sentinel watchlist alias such as nbtscan-exclusions (letters, digits, '-' and '_')",
     description:
-      "Alias of the Sentinel watchlist SOC analysts keep exclusions in, read by every run through Log Analytics and merged with EXCLUSIONS_FILE or EXCLUSIONS; the Bicep creates it with its columns. See README.",
+      "Alias of the Sentinel watchlist analysts keep exclusions in, read by each run and merged with EXCLUSIONS_FILE or EXCLUSIONS; the Bicep creates it. See README.",
     source: "infra",
   },
   {

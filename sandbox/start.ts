@@ -23,7 +23,9 @@ import {
 import { loadSampleEvents } from "./sampleData";
 import { createLoopbackCertificate } from "./tls";
 import { markdownAsText } from "./readable";
-import { exportLines, passThrough, SANDBOX_USAGE, userSet } from "./serve";
+import { exportLines, passThrough, SANDBOX_USAGE } from "./serve";
+import type { Watchlist } from "./kql/watchlist";
+import { EXCLUSIONS_WATCHLIST } from "../functions/triage/watchlist";
 
 const SANDBOX_WORKSPACE_ID = "00000000-0000-4000-8000-00000000cafe";
 const DETECT_CLI = path.join(__dirname, "..", "functions", "cli", "detect.js");
@@ -37,47 +39,47 @@ function heading(text: string): void {
   console.log(`\n=== ${text} ${"=".repeat(Math.max(0, 70 - text.length))}`);
 }
 
-/** A verified-benign exclusion, so the sandbox also shows suppression and its audit trail. */
-function sandboxExclusions(now: Date): string {
-  return JSON.stringify({
-    exclusions: [
-      {
-        name: "sccm-patch-scan-srv-app-02",
-        reason: "SCCM client health scan, verified with the endpoint team (sandbox example)",
-        owner: "secops@contoso.example",
-        expires: new Date(now.getTime() + 30 * DAY_MS).toISOString(),
-        devices: ["srv-app-02.contoso.local"],
-        condition: { column: "InitiatingProcessParentFileName", equals: "CcmExec.exe" },
-      },
-    ],
-  });
+/** The alias of the sandbox's exclusions watchlist (EXCLUSIONS_WATCHLIST), as the Bicep's default. */
+const SANDBOX_WATCHLIST = "nbtscan-exclusions";
+
+/**
+ * The sandbox's exclusions watchlist, with one verified-benign exclusion as an analyst would add it
+ * in Sentinel (one cell per column of functions/triage/exclusions-watchlist.json), so the sandbox
+ * also shows suppression and its audit trail.
+ */
+function sandboxWatchlist(now: Date): Watchlist {
+  const cells: Record<string, string> = {
+    Name: "sccm-patch-scan-srv-app-02",
+    Expires: new Date(now.getTime() + 30 * DAY_MS).toISOString().slice(0, 10),
+    Reason: "SCCM client health scan, verified with the endpoint team (sandbox example)",
+    Owner: "secops@contoso.example",
+    Devices: "srv-app-02.contoso.local",
+    Accounts: "",
+    Condition: "{ column: InitiatingProcessParentFileName, equals: CcmExec.exe }",
+  };
+  const item = Object.fromEntries(EXCLUSIONS_WATCHLIST.columns.map((c) => [c, cells[c] ?? ""]));
+  return { searchKey: EXCLUSIONS_WATCHLIST.searchKey, items: [item], updated: now };
 }
 
-/** The CLI's environment: this process's (the user's own detection settings too), plus where
- * the stand-ins are. The sandbox's example exclusion unless the user brings their own. */
+/** The CLI's environment: this process's (the user's own detection settings and exclusions
+ * too, which apply with the watchlist's), plus where the stand-ins are. */
 function sandboxEnv(
   la: LogAnalyticsStandin,
   table: AzuriteTable,
   playbook: PlaybookReceiver,
   caFile: string,
-  now: Date,
 ): { env: NodeJS.ProcessEnv; settings: Record<string, string> } {
   const settings = {
     LOG_ANALYTICS_WORKSPACE_ID: SANDBOX_WORKSPACE_ID,
     LOG_ANALYTICS_ENDPOINT: la.url,
     STATE_TABLE_CONNECTION_STRING: table.connectionString,
     PLAYBOOK_URL: playbook.url,
+    // The stand-in serves this watchlist to _GetWatchlist, as the workspace would.
+    EXCLUSIONS_WATCHLIST: SANDBOX_WATCHLIST,
     // The stand-ins' certificate is self-signed; Node trusts it through this variable.
     NODE_EXTRA_CA_CERTS: caFile,
   };
-  const ownExclusions =
-    userSet(process.env, "EXCLUSIONS") || userSet(process.env, "EXCLUSIONS_FILE");
-  const env = {
-    ...passThrough(process.env),
-    ...settings,
-    ...(ownExclusions ? {} : { EXCLUSIONS: sandboxExclusions(now) }),
-  };
-  return { env, settings };
+  return { env: { ...passThrough(process.env), ...settings }, settings };
 }
 
 function runDetect(env: NodeJS.ProcessEnv): Promise<number> {
@@ -223,15 +225,19 @@ async function main(): Promise<number> {
     tls,
     events,
     tableActivity: { DeviceProcessEvents: lastIngested, DeviceFileEvents: lastIngested },
+    watchlists: { [SANDBOX_WATCHLIST]: sandboxWatchlist(now) },
   });
   running.push({ stop: () => la.close() });
   console.log(`Log Analytics stand-in     ${la.url}  (${events.length} sample events)`);
+  console.log(
+    `Sentinel watchlist         ${SANDBOX_WATCHLIST}  (1 exclusion, EXCLUSIONS_WATCHLIST)`,
+  );
   // Like the Logic App trigger, the receiver checks each payload against the contract.
   const playbook = await startPlaybookReceiver({ tls, validate: validateIncidentPayload });
   running.push({ stop: () => playbook.close() });
   console.log(`Playbook receiver          ${playbook.url}`);
 
-  const { env, settings } = sandboxEnv(la, table, playbook, caFile, now);
+  const { env, settings } = sandboxEnv(la, table, playbook, caFile);
   if (serving) return serve(settings);
   heading("Run 1: the first run looks back 7 days");
   const first = await runDetect(env);

@@ -321,7 +321,9 @@ describe("npm start (the local sandbox)", () => {
       /OK: run 1 delivered \d+ incident\(s\); run 2 delivered nothing new\./,
     );
     expect(result.stdout).toMatch(/### Next steps/);
-    // The plain summary names the exclusion that suppressed the hit.
+    // The plain summary names the exclusion that suppressed the hit: a row of the sandbox's
+    // Sentinel watchlist, read through the Log Analytics stand-in (EXCLUSIONS_WATCHLIST).
+    expect(result.stdout).toMatch(/Sentinel watchlist\s+nbtscan-exclusions/);
     expect(result.stdout).toMatch(/suppressed\s*│\s*'1 \(sccm-patch-scan-srv-app-02: 1\)'/);
     // The description reads as text: no Markdown escapes of host names or paths.
     expect(result.stdout).not.toMatch(/contoso\\\.local|\\\(/);
@@ -374,6 +376,7 @@ describe("npm run sandbox (serve mode) and npm start -- --help", () => {
       [...printed.matchAll(/^export ([A-Z_]+)='([^']*)'$/gm)].map((m) => [m[1], m[2]]),
     );
     expect(Object.keys(exported).sort()).toEqual([
+      "EXCLUSIONS_WATCHLIST",
       "LOG_ANALYTICS_ENDPOINT",
       "LOG_ANALYTICS_WORKSPACE_ID",
       "NODE_EXTRA_CA_CERTS",
@@ -395,7 +398,10 @@ describe("npm run sandbox (serve mode) and npm start -- --help", () => {
       expect(summary.incidents).toBe(1);
       const real = await runNode(DETECT, ["--json"], cleanEnv(exported));
       expectExit(real, EXIT.ok);
-      expect(JSON.parse(real.stdout)).toMatchObject({ summary: { pending: 0, failed: 0 } });
+      // The served watchlist's exclusion applies to the user's own runs too.
+      expect(JSON.parse(real.stdout)).toMatchObject({
+        summary: { pending: 0, failed: 0, suppressedBy: { "sccm-patch-scan-srv-app-02": 1 } },
+      });
     } finally {
       child.kill("SIGINT");
     }

@@ -1,3 +1,6 @@
+import { readFileSync } from "node:fs";
+import path from "node:path";
+import { DataFileError, parseJsonText } from "../functions/dataFile";
 import {
   EVENT_COLUMNS,
   SOURCE_TABLES,
@@ -5,10 +8,14 @@ import {
   type EventColumn,
 } from "../functions/model";
 import { compileSchema } from "../functions/validation";
-import sampleDocument from "./sample-events.json";
 
 // The dataset `npm start` serves. Times are stored as offsets from now so the events always fall
 // inside the first run: generated within the 7-day lookback, ingested before the settle margin.
+// It is read from disk, not imported, so a person's edit that breaks its JSON is one line,
+// `file:line:col: message`, instead of a stack trace (functions/dataFile.ts).
+
+/** The shipped dataset (the build copies it beside the compiled module: scripts/copy-assets.js). */
+export const SAMPLE_EVENTS_FILE = path.join(__dirname, "sample-events.json");
 
 const MINUTE_MS = 60 * 1000;
 /** The first run looks back 7 days; an hour of slack keeps a slow start inside it. */
@@ -77,9 +84,37 @@ const sampleSchema = {
 
 const validateSample = compileSchema<{ events: SampleEvent[] }>(sampleSchema, "sample events");
 
-/** Validates the sample dataset and returns its events with times relative to `now`. */
-export function loadSampleEvents(now: Date, document: unknown = sampleDocument): DetectionEvent[] {
-  const { events } = validateSample(document, "sandbox/sample-events.json");
+/** How a message names a file: relative to the working directory when it is below it. */
+function shownPath(file: string): string {
+  const relative = path.relative(process.cwd(), file);
+  return relative && !relative.startsWith("..") && !path.isAbsolute(relative) ? relative : file;
+}
+
+/**
+ * Reads an events file as JSON. Throws DataFileError, one line: `file: cannot be read (ENOENT)`,
+ * or `file:line:col: message` for a syntax error.
+ */
+export function readSampleDocument(file: string = SAMPLE_EVENTS_FILE): unknown {
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code ?? String(error);
+    throw new DataFileError(`${shownPath(file)}: cannot be read (${code})`);
+  }
+  return parseJsonText(text, shownPath(file));
+}
+
+/**
+ * Validates a sample dataset (by default the shipped file) and returns its events with times
+ * relative to `now`; `source` names the dataset in a schema problem.
+ */
+export function loadSampleEvents(
+  now: Date,
+  document: unknown = readSampleDocument(),
+  source: string = shownPath(SAMPLE_EVENTS_FILE),
+): DetectionEvent[] {
+  const { events } = validateSample(document, source);
   const at = (minutesAgo: number): string =>
     new Date(now.getTime() - minutesAgo * MINUTE_MS).toISOString();
   return events.map((sample, i) => {

@@ -21,6 +21,8 @@ import {
   type SimulatedIncident,
 } from "./sentinel";
 import { loadSampleEvents } from "./sampleData";
+import { DataFileError } from "../functions/dataFile";
+import { SchemaValidationError } from "../functions/validation";
 import { createLoopbackCertificate } from "./tls";
 import { markdownAsText } from "./readable";
 import { exportLines, passThrough, SANDBOX_USAGE } from "./serve";
@@ -316,7 +318,9 @@ main()
     process.exitCode = code;
   })
   .catch(async (error: unknown) => {
-    console.error(error);
+    // A broken data file is one line naming it (file:line:col: message); anything else, a stack.
+    const dataProblem = error instanceof DataFileError || error instanceof SchemaValidationError;
+    console.error(dataProblem ? error.message : error);
     await stopAll();
     process.exitCode = 1;
   });

@@ -7,7 +7,11 @@ import { buildQuery } from "../../functions/query/buildQuery";
 import { planQuery } from "../../functions/query/window";
 import { SchemaValidationError } from "../../functions/validation";
 import { startLogAnalyticsStandin } from "../../sandbox/logAnalyticsStandin";
-import { loadSampleEvents } from "../../sandbox/sampleData";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { DataFileError } from "../../functions/dataFile";
+import { loadSampleEvents, readSampleDocument, SAMPLE_EVENTS_FILE } from "../../sandbox/sampleData";
 import sampleDocument from "../../sandbox/sample-events.json";
 import { createLoopbackCertificate } from "../../sandbox/tls";
 
@@ -168,5 +172,52 @@ describe("sample events for the local sandbox", () => {
       await standin.close();
       agent.destroy();
     }
+  });
+});
+
+describe("a malformed events file", () => {
+  let dir: string;
+  beforeAll(() => (dir = mkdtempSync(path.join(tmpdir(), "sample-events-"))));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  /** The error reading `text` as an events file gives, or undefined. */
+  function failureOf(text: string): unknown {
+    const file = path.join(dir, "events.json");
+    writeFileSync(file, text);
+    try {
+      readSampleDocument(file);
+      return undefined;
+    } catch (error) {
+      return error;
+    }
+  }
+
+  it("is one line, file:line:col: message, never a stack trace", () => {
+    // A trailing comma after the last event, on line 4.
+    const failure = failureOf('{\n  "events": [\n    { "note": "x" }\n  ,]\n}\n');
+    expect(failure).toBeInstanceOf(DataFileError);
+    const message = (failure as Error).message;
+    expect(message).toMatch(/^\/.*events\.json:4:4: \S.*$/);
+    expect(message).not.toMatch(/\n| {4}at /);
+  });
+
+  it("names the line and column of a break on a later line, and of a truncated file", () => {
+    expect(
+      (failureOf('{ "events": [\n  { "note": "a" },\n  { "note": b }\n] }') as Error).message,
+    ).toMatch(/events\.json:3:13: /);
+    expect((failureOf('{ "events": [') as Error).message).toMatch(/events\.json:1:14: /);
+  });
+
+  it("a file that cannot be read is one line naming it", () => {
+    expect(() => readSampleDocument(path.join(dir, "missing.json"))).toThrow(
+      /^\/.*missing\.json: cannot be read \(ENOENT\)$/,
+    );
+  });
+
+  it("the shipped file is read from disk and names itself in a schema problem", () => {
+    expect(loadSampleEvents(now, readSampleDocument(SAMPLE_EVENTS_FILE))).toEqual(all);
+    expect(() => loadSampleEvents(now, { events: [] }, "my-events.json")).toThrow(
+      /^sample events \(my-events\.json\) is invalid/,
+    );
   });
 });

@@ -102,6 +102,7 @@ describe("infra/hooks/stage-package.js", () => {
       [
         ".funcignore",
         "benign-scenarios.yaml",
+        "exclusions-watchlist.kql",
         "host.json",
         "index.js",
         "index.js.LEGAL.txt",
@@ -137,6 +138,8 @@ describe("the staged package in a Functions host stand-in", () => {
       LOG_ANALYTICS_ENDPOINT: la.url,
       STATE_TABLE_CONNECTION_STRING: azurite.connectionString,
       PLAYBOOK_URL: playbook.url,
+      // The watchlist's KQL is read beside the bundle too (an unknown alias reads as no rows).
+      EXCLUSIONS_WATCHLIST: "nbtscan-exclusions",
       NODE_EXTRA_CA_CERTS: caFile,
     });
     const [invocation] = output.invocations ?? [];

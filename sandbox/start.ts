@@ -6,7 +6,7 @@
 // with the analytics rule's own schedule, entity mappings, custom details and grouping); and
 // stops everything it started. It is for trying the product, never for use against Azure.
 import { spawn } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, watch, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { validateIncidentPayload, type IncidentPayload } from "../functions/incidents/payload";
@@ -27,6 +27,7 @@ import { createLoopbackCertificate } from "./tls";
 import { markdownAsText } from "./readable";
 import { exportLines, passThrough, SANDBOX_USAGE } from "./serve";
 import type { Watchlist } from "./kql/watchlist";
+import { readWatchlistCsv, watchlistCsv } from "./watchlistFile";
 import { EXCLUSIONS_WATCHLIST } from "../functions/triage/watchlist";
 
 const SANDBOX_WORKSPACE_ID = "00000000-0000-4000-8000-00000000cafe";
@@ -240,7 +241,7 @@ async function main(): Promise<number> {
   console.log(`Playbook receiver          ${playbook.url}`);
 
   const { env, settings } = sandboxEnv(la, table, playbook, caFile);
-  if (serving) return serve(settings);
+  if (serving) return serve(settings, la, work, now);
   heading("Run 1: the first run looks back 7 days");
   const first = await runDetect(env);
   const afterFirst = playbook.received.length;
@@ -280,10 +281,46 @@ async function main(): Promise<number> {
   return ok ? 0 : 1;
 }
 
+/**
+ * The served watchlist as a CSV file a person edits (sandbox/watchlistFile.ts); each save
+ * replaces what the stand-in serves, so the next `npm run detect` reads it. A file that cannot be
+ * read is one line, and the stand-in keeps serving the last good one.
+ */
+function watchlistFromFile(la: LogAnalyticsStandin, work: string, now: Date): string {
+  const file = path.join(work, `${SANDBOX_WATCHLIST}.csv`);
+  writeFileSync(file, watchlistCsv(EXCLUSIONS_WATCHLIST.columns, sandboxWatchlist(now).items));
+  const reload = (): void => {
+    try {
+      const text = readFileSync(file, "utf8");
+      const watchlist = readWatchlistCsv(text, file, EXCLUSIONS_WATCHLIST.searchKey);
+      la.setWatchlist(SANDBOX_WATCHLIST, watchlist);
+      console.log(`Watchlist ${SANDBOX_WATCHLIST} reloaded: ${watchlist.items.length} row(s)`);
+    } catch (error) {
+      console.error(error instanceof Error ? error.message : String(error));
+    }
+  };
+  // fs.watch on the folder (an editor may save by replacing the file): change events, no polling.
+  const watcher = watch(work, (_event, name) => {
+    if (name === path.basename(file)) reload();
+  });
+  running.push({ stop: () => Promise.resolve(watcher.close()) });
+  return file;
+}
+
 /** `npm run sandbox`: the stand-ins stay up for `npm run detect` until Ctrl-C. */
-function serve(settings: Record<string, string>): Promise<number> {
+function serve(
+  settings: Record<string, string>,
+  la: LogAnalyticsStandin,
+  work: string,
+  now: Date,
+): Promise<number> {
+  const watchlistFile = watchlistFromFile(la, work, now);
   heading("Serving until Ctrl-C; in another terminal, export these and run npm run detect");
   for (const line of exportLines(settings)) console.log(line);
+  console.log(
+    `\nThe Sentinel watchlist ${SANDBOX_WATCHLIST} is served from ${watchlistFile}: ` +
+      "add, edit or delete a row (CSV, as Sentinel's upload takes) and the next run reads it.",
+  );
   console.log(
     "\nThen e.g.: npm run detect -- --dry-run   |   npm run detect -- --json   |   " +
       "INCIDENT_GROUPING=run npm run detect",

@@ -3,7 +3,7 @@
 import { execFileSync, spawn } from "node:child_process";
 import { once } from "node:events";
 import { connect } from "node:net";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { appendFileSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { EXIT } from "../../functions/cli/detect";
@@ -396,12 +396,31 @@ describe("npm run sandbox (serve mode) and npm start -- --help", () => {
       };
       expect(summary.rows).toBeGreaterThan(0);
       expect(summary.incidents).toBe(1);
+      // An analyst adds two rows to the served watchlist (its CSV file): one good, one malformed.
+      const watchlistFile = /is served from (\S+\.csv):/.exec(printed)?.[1] ?? "";
+      const expires = new Date(Date.now() + 30 * 24 * 3600_000).toISOString().slice(0, 10);
+      appendFileSync(
+        watchlistFile,
+        `sales-laptop-lab,${expires},lab scans,secops@contoso.example,laptop-sales-07.contoso.local,,` +
+          `"{ column: DeviceName, contains: laptop-sales-07 }"\r\n` +
+          `broken-row,someday,,,,,"{ column: FileName, contains: nbtscan }"\r\n`,
+      );
+      while (!/reloaded: 3 row\(s\)/.test(printed)) await once(child.stdout, "data");
       const real = await runNode(DETECT, ["--json"], cleanEnv(exported));
       expectExit(real, EXIT.ok);
-      // The served watchlist's exclusion applies to the user's own runs too.
-      expect(JSON.parse(real.stdout)).toMatchObject({
-        summary: { pending: 0, failed: 0, suppressedBy: { "sccm-patch-scan-srv-app-02": 1 } },
-      });
+      // The served watchlist's exclusions apply to the user's own runs, the new row's too.
+      const { summary: after } = JSON.parse(real.stdout) as {
+        summary: { pending: number; failed: number; suppressedBy: Record<string, number> };
+      };
+      expect(after).toMatchObject({ pending: 0, failed: 0 });
+      expect(after.suppressedBy["sccm-patch-scan-srv-app-02"]).toBe(1);
+      expect(after.suppressedBy["sales-laptop-lab"]).toBeGreaterThan(0);
+      // The malformed row: one warning naming the watchlist, the row and the field.
+      expect(real.stderr.split("\n").filter((l) => l.includes("broken-row"))).toEqual([
+        expect.stringMatching(
+          /exclusions watchlist 'nbtscan-exclusions' \(EXCLUSIONS_WATCHLIST\), row 'broken-row': expires 'someday' is not a date.*; row skipped, the others apply$/,
+        ),
+      ]);
     } finally {
       child.kill("SIGINT");
     }

@@ -35,7 +35,7 @@ export function singleRuleRunner(runtime: DetectionRuntime): DetectionRunner {
     services: runtime.services,
     async runOne(ruleId, log) {
       if (ruleId !== runtime.rule.id) throw new Error(`no detection with rule id ${ruleId}`);
-      const { summary } = await runDetection(runtime.dependenciesFor(log));
+      const { summary } = await runDetection(await runtime.dependenciesFor(log));
       return { summary: summary.toJSON() };
     },
   };

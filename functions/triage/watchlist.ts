@@ -36,6 +36,8 @@ export const EXCLUSIONS_WATCHLIST = watchlistContract as {
   searchKey: string;
   columns: string[];
   example: Record<string, string>;
+  /** The row the Bicep creates with the watchlist: valid, and matching no device. */
+  templateRow: Record<string, string>;
 };
 
 /** The query that reads the watchlist; the alias is let-bound before it. */

@@ -1,19 +1,23 @@
 // The Microsoft Sentinel watchlist SOC analysts keep the detection's exclusions in
-// (EXCLUSIONS_WATCHLIST): created here with its columns and no items; analysts add, edit and
-// expire rows in the Sentinel portal (Watchlist → Update watchlist), and every run reads it with
-// _GetWatchlist (functions/triage/watchlist.ts). Deployed where the workspace is.
+// (EXCLUSIONS_WATCHLIST): created here with its columns and one template row that suppresses
+// nothing; analysts add, edit and expire rows in the Sentinel portal (Watchlist → Update
+// watchlist), and every run reads it with _GetWatchlist (functions/triage/watchlist.ts).
+// Deployed where the workspace is.
 //
 // The columns come from functions/triage/exclusions-watchlist.json, the one place the function,
 // this module and the sandbox read them from.
 //
 // Properties: Microsoft.SecurityInsights/watchlists@2025-09-01, WatchlistProperties in the REST
 // spec (azure-rest-api-specs, securityinsights stable/2025-09-01/Watchlists.json): displayName,
-// provider and itemsSearchKey are required; rawContent is "the content of the file that will be
-// parsed by the endpoint" for contentType text/csv, its first line (after numberOfLinesToSkip)
-// being the header. Create Or Update "creates or updates a Watchlist and its Watchlist Items
-// (bulk creation, e.g. through text/csv content type)" (learn.microsoft.com/rest/api/
-// securityinsights/watchlists/create-or-update): the content here is the header alone, so a
-// redeployment brings no item with it.
+// provider and itemsSearchKey are required. No rawContent: a CSV with a header and no item is
+// refused ("Invalid csv content : no watchlist items found in the provided rawContent",
+// Azure/Azure-Sentinel#5040), and Create Or Update with content "creates or updates a Watchlist
+// and its Watchlist Items (bulk creation)" (learn.microsoft.com/rest/api/securityinsights/
+// watchlists/create-or-update), which a redeployment should not do to the analysts' rows. The
+// watchlist alone is created as Microsoft's own Bicep sample does (Azure/template-reference-
+// generator, settings/remarks/microsoft.securityinsights/samples/watchlists/main.bicep), and the
+// columns come with one template item (watchlists/watchlistItems, itemsKeyValue): a redeployment
+// writes that item again and leaves every other row alone.
 
 @description('Name of the existing Sentinel-enabled Log Analytics workspace.')
 param workspaceName string
@@ -40,9 +44,15 @@ resource watchlist 'Microsoft.SecurityInsights/watchlists@2025-09-01' = {
     sourceType: 'Local'
     watchlistAlias: alias
     itemsSearchKey: contract.searchKey
-    contentType: 'text/csv'
-    numberOfLinesToSkip: 0
-    rawContent: '${join(contract.columns, ',')}\r\n'
+  }
+}
+
+// A fixed item id (a GUID, as the API requires), so a redeployment updates this item, not a copy.
+resource templateRow 'Microsoft.SecurityInsights/watchlists/watchlistItems@2025-09-01' = {
+  parent: watchlist
+  name: guid(watchlist.id, 'template-row')
+  properties: {
+    itemsKeyValue: contract.templateRow
   }
 }
 

@@ -47,7 +47,7 @@ describe("the exclusions watchlist", () => {
     expect(inline(module.resourceGroup)).toMatch(/parameters\('sentinelWorkspaceResourceId'\)/);
   });
 
-  it("has the columns of exclusions-watchlist.json as its CSV header, no item, and Name as its search key", () => {
+  it("has Name as its search key, no CSV content, and the template row of exclusions-watchlist.json as its one item", () => {
     const { resource, template } = onlyResource(main, "Microsoft.SecurityInsights/watchlists");
     const properties = resource.properties as JsonObject;
     // The contract file, as loadJsonContent put it into the module's variables.
@@ -64,13 +64,16 @@ describe("the exclusions watchlist", () => {
       ),
     );
     expect(properties.itemsSearchKey).toBe("[variables('contract').searchKey]");
-    expect(properties.rawContent).toBe(
-      "[format('{0}\r\n', join(variables('contract').columns, ','))]",
+    // A header-only CSV is refused, and content on a redeployment would bulk-write the items.
+    expect(properties.rawContent).toBeUndefined();
+    expect(properties.contentType).toBeUndefined();
+    const item = onlyResource(main, "Microsoft.SecurityInsights/watchlists/watchlistItems");
+    expect(item.resource.apiVersion).toBe("2025-09-01");
+    expect(at(item.resource, "properties", "itemsKeyValue")).toBe(
+      "[variables('contract').templateRow]",
     );
     expect(EXCLUSIONS_WATCHLIST.columns[0]).toBe(EXCLUSIONS_WATCHLIST.searchKey);
     expect(properties).toMatchObject({
-      contentType: "text/csv",
-      numberOfLinesToSkip: 0,
       provider: "nbtscan-detector",
       sourceType: "Local",
       watchlistAlias: "[parameters('alias')]",

@@ -138,6 +138,22 @@ describe("exclusionsFromWatchlist: a row to an exclusion", () => {
     ]);
   });
 
+  it("the template row the Bicep creates is a valid exclusion that suppresses nothing", () => {
+    const { exclusions, warnings } = exclusionsFromWatchlist(ALIAS, [
+      row(EXCLUSIONS_WATCHLIST.templateRow),
+    ]);
+    expect(warnings).toEqual([]);
+    expect(exclusions).toHaveLength(1);
+    expect(Object.keys(EXCLUSIONS_WATCHLIST.templateRow)).toEqual(EXCLUSIONS_WATCHLIST.columns);
+    const hits = [
+      makeHit(makeEvent({ DeviceName: "ws-fin-07.contoso.local" })),
+      makeHit(makeEvent({ DeviceName: "inv01.contoso.local", FolderPath: "C:\\Inventory" })),
+    ];
+    const outcome = applyExclusions(hits, { active: exclusions, expired: [] });
+    expect(outcome.suppressed).toEqual([]);
+    expect(outcome.kept).toEqual(hits);
+  });
+
   it("ignores columns an analyst added (a ticket link, a comment)", () => {
     const { exclusions, warnings } = exclusionsFromWatchlist(ALIAS, [
       row({ ...GOOD, Ticket: "https://tickets.contoso.com/CHG0012345" }),

@@ -4,6 +4,7 @@ import type { LogsTable } from "@azure/monitor-query-logs";
 import { parse as parseYaml } from "yaml";
 import { DEFAULT_SEVERITY_POLICY } from "../functions/triage/severity";
 import { DETECTION_DIR, loadDetectionRule, type DetectionRule } from "../functions/detection/rule";
+import { SIDE_FILE_SUFFIXES } from "../functions/detections/folder";
 import { enrichHit } from "../functions/enrich/enrich";
 import { alertRowsOf, type AlertRow } from "../functions/incidents/alertRows";
 import { buildIncident } from "../functions/incidents/buildIncident";
@@ -90,9 +91,9 @@ const validateTestFile = compileSchema<Omit<DetectionTestFile, "ruleFile" | "fil
   "detection tests",
 );
 
-const SUFFIX = ".tests.yaml";
+const SUFFIX = SIDE_FILE_SUFFIXES.tests;
 
-/** The sidecar test files in a directory (functions/detection by default). */
+/** The sidecar test files in a directory (functions/detections by default). */
 export function findDetectionTests(dir: string): string[] {
   return readdirSync(dir)
     .filter((f) => f.endsWith(SUFFIX))
@@ -212,7 +213,7 @@ export function runDetectionTests(tests: DetectionTestFile): CaseResult[] {
 }
 
 /**
- * `npm run detections -- test [file...]`: runs the sidecar tests (all of functions/detection's by
+ * `npm run detections -- test [file...]`: runs the sidecar tests (all of functions/detections' by
  * default), prints one line per case, and returns the exit code: 0 when every case passed.
  */
 export function detectionTestCommand(args: string[], dir: string = DETECTION_DIR): number {

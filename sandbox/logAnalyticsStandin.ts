@@ -128,7 +128,7 @@ export interface StandinRequest {
   /** Stored rows inside the request's timespan: what the service would read to answer. */
   scannedRows: number;
   partial: boolean;
-  /** Set on the table-liveness query (functions/detection/table-liveness.kql). */
+  /** Set on the table-liveness query (functions/query/table-liveness.kql). */
   liveness?: true;
   /** Answered by an enqueued fault. */
   fault: boolean;
@@ -212,7 +212,7 @@ function parseQueryRequest(bodyText: string, now: () => Date): QueryRequest | Er
   }
 }
 
-/** The table-liveness query's result shape (functions/detection/table-liveness.kql). */
+/** The table-liveness query's result shape (functions/query/table-liveness.kql). */
 const LIVENESS_COLUMNS = [
   { name: "SourceTable", type: "string" },
   { name: "LastIngested", type: "datetime" },

@@ -16,7 +16,7 @@ import {
 // failed runs retried, the alerts a run makes published to SecurityAlert (queryable after their
 // own latency), suppression, and incident grouping with its caps. It reads the rule from the
 // files infra/modules/sentinel-rule.bicep deploys (infra/sentinel/analytics-rule.json and .kql,
-// functions/detection/nbtscan.yaml), never a copy. Every latency comes from a seeded generator,
+// functions/detections/nbtscan.yaml), never a copy. Every latency comes from a seeded generator,
 // so a failing scenario replays exactly.
 //
 // Where Microsoft documents a behaviour, the comment next to it names the page

@@ -9,8 +9,10 @@
 // What stays outside:
 //   - @azure/functions-core, which the Functions host's Node worker provides at run time (it is
 //     not on npm); @azure/functions looks it up lazily and falls back to a test mode without it.
-//   - the KQL and YAML the code reads from DETECTION_DIR (functions/detection/rule.ts), which is
-//     the bundle's own directory once bundled: they are copied beside index.js.
+//   - the data files the code reads beside its modules (the rules folder functions/detections,
+//     see its folder.ts; functions/query/table-liveness.kql; functions/triage/
+//     exclusions-watchlist.kql): every module's __dirname is the bundle's own directory once
+//     bundled, so they are copied beside index.js.
 // JSON (the schemas) is imported, so esbuild inlines it.
 const { cpSync, mkdirSync, readdirSync, rmSync } = require("node:fs");
 const path = require("node:path");
@@ -18,7 +20,8 @@ const process = require("node:process");
 
 const ROOT = path.resolve(__dirname, "..");
 const ENTRY = path.join(ROOT, "functions", "index.ts");
-const DETECTION_DATA = path.join(ROOT, "functions", "detection");
+/** Folders whose data files the code reads at run time, flattened beside index.js. */
+const DATA_DIRS = ["detections", "query", "triage"].map((dir) => path.join(ROOT, "functions", dir));
 const DATA_FILE = /\.(kql|ya?ml)$/;
 /** Provided by the Functions host, never bundled. */
 const HOST_PROVIDED = ["@azure/functions-core"];
@@ -26,10 +29,12 @@ const HOST_PROVIDED = ["@azure/functions-core"];
 /** Detection unit tests (sandbox/detectionTests.ts): development data, never deployed. */
 const TEST_FILE = /\.tests\.ya?ml$/;
 
-/** The data files the bundle reads at run time, by name. */
+/** The data files the bundle reads at run time, as full paths. */
 function dataFiles() {
-  return readdirSync(DETECTION_DATA).filter(
-    (name) => DATA_FILE.test(name) && !TEST_FILE.test(name),
+  return DATA_DIRS.flatMap((dir) =>
+    readdirSync(dir)
+      .filter((name) => DATA_FILE.test(name) && !TEST_FILE.test(name))
+      .map((name) => path.join(dir, name)),
   );
 }
 
@@ -64,8 +69,8 @@ async function bundle(outdir) {
     logLevel: "warning",
   });
   const files = dataFiles();
-  for (const name of files) cpSync(path.join(DETECTION_DATA, name), path.join(outdir, name));
-  return ["index.js", "index.js.LEGAL.txt", ...files];
+  for (const file of files) cpSync(file, path.join(outdir, path.basename(file)));
+  return ["index.js", "index.js.LEGAL.txt", ...files.map((file) => path.basename(file))];
 }
 
 module.exports = { bundle, HOST_PROVIDED };

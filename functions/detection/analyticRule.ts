@@ -2,6 +2,7 @@
 // YAML) must pass, written from the rules of the Azure-Sentinel repository's template check
 // (.script/tests/detectionTemplateSchemaValidation): the structure in analytic-rule.schema.json,
 // and here what a schema cannot say, with the tables in analytic-rule.facts.json.
+import { isoDurationMs } from "../config/duration";
 import { compileSchema, SchemaValidationError } from "../validation";
 import facts from "./analytic-rule.facts.json";
 import analyticRuleSchema from "./analytic-rule.schema.json";
@@ -12,18 +13,31 @@ export interface EntityMapping {
   fieldMappings: { identifier: string; columnName: string }[];
 }
 
-/** A Sentinel scheduled analytic rule, as its YAML file states it (analytic-rule.schema.json). */
+/** Alert properties a rule takes from result columns instead of its own metadata. */
+export interface AlertDetailsOverride {
+  alertDisplayNameFormat?: string;
+  alertDescriptionFormat?: string;
+  alertTacticsColumnName?: string;
+  alertSeverityColumnName?: string;
+  alertDynamicProperties?: { alertProperty: string; value: string }[];
+}
+
+/**
+ * A Sentinel analytic rule (Scheduled or NRT), as its YAML file states it
+ * (analytic-rule.schema.json): the shape the Azure-Sentinel repository publishes, or a workspace
+ * export written as YAML.
+ */
 export interface AnalyticRule {
   id: string;
   name: string;
   description: string;
   severity: "Informational" | "Low" | "Medium" | "High";
   requiredDataConnectors: { connectorId: string; dataTypes: string[] }[];
-  /** <number><m|h|d>, e.g. 5m, 1h, 1d. */
-  queryFrequency: string;
-  queryPeriod: string;
-  triggerOperator: string;
-  triggerThreshold: number;
+  /** <number><m|h|d> (5m, 1h, 1d) or ISO 8601 (PT5M); a Scheduled rule's, never an NRT rule's. */
+  queryFrequency?: string;
+  queryPeriod?: string;
+  triggerOperator?: string;
+  triggerThreshold?: number;
   /** Sentinel tactic names, e.g. Discovery. */
   tactics: string[];
   /** ATT&CK technique ids, e.g. T1046 or T1059.001. */
@@ -31,8 +45,9 @@ export interface AnalyticRule {
   query: string;
   entityMappings: EntityMapping[];
   customDetails?: Record<string, string>;
+  alertDetailsOverride?: AlertDetailsOverride;
   version: string;
-  kind: "Scheduled";
+  kind: "Scheduled" | "NRT";
 }
 
 const validateStructure = compileSchema<AnalyticRule>(analyticRuleSchema, "analytic rule");
@@ -61,17 +76,25 @@ const entityFacts: Record<
   { identifiers: string[]; requiredOneOf: string[][] } | undefined
 > = facts.entities;
 
-/** Milliseconds of a template duration (<number><m|h|d>, as the schema's templateDuration). */
+/**
+ * Milliseconds of a template duration, as the schema's templateDuration: <number><m|h|d> (the
+ * repository's spelling) or ISO 8601 (ARM's, PT1H); NaN for anything else.
+ */
 export function templateDurationMs(text: string): number {
-  return Number(text.slice(0, -1)) * UNIT_MS[text.slice(-1)];
+  const short = /^(\d+)([mhd])$/.exec(text);
+  if (short) return Number(short[1]) * UNIT_MS[short[2]];
+  return isoDurationMs(text) ?? Number.NaN;
 }
 
 function durationProblems(rule: AnalyticRule): string[] {
+  // An NRT rule has no schedule (the schema lets it omit both).
+  if (rule.queryFrequency === undefined || rule.queryPeriod === undefined) return [];
   const problems: string[] = [];
   for (const field of ["queryFrequency", "queryPeriod"] as const) {
-    const ms = templateDurationMs(rule[field]);
+    const text = rule[field] ?? "";
+    const ms = templateDurationMs(text);
     if (ms < MIN_DURATION_MS || ms > MAX_DURATION_MS) {
-      problems.push(`/${field} '${rule[field]}' must be between 5m and 14d`);
+      problems.push(`/${field} '${text}' must be between 5m and 14d`);
     }
   }
   const frequency = templateDurationMs(rule.queryFrequency);

@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
-import path from "node:path";
 import { parse as parseYaml } from "yaml";
+import { DEFAULT_RULE_FILE, RULES_DIR, sideFileOf } from "../detections/folder";
 import { compileSchema, SchemaValidationError } from "../validation";
 import { parseAnalyticRule, type AnalyticRule } from "./analyticRule";
 
@@ -44,15 +44,15 @@ export interface DetectionRule {
 }
 
 /**
- * Where the detection's data files (YAML, KQL) are read from at run time: beside this module in
- * the compiled tree, beside the bundle in the deployed package (scripts/bundle.js copies them).
+ * Where the detections' data files (rule YAML and side files) are read from at run time: the
+ * rules folder (functions/detections/folder.ts).
  */
-export const DETECTION_DIR = __dirname;
-const RULE_FILE = path.join(DETECTION_DIR, "nbtscan.yaml");
+export const DETECTION_DIR = RULES_DIR;
+const RULE_FILE = DEFAULT_RULE_FILE;
 
 /** The project's metadata file of a rule file: nbtscan.yaml -> nbtscan.meta.yaml. */
 export function metaFileOf(ruleFile: string): string {
-  return ruleFile.replace(/\.ya?ml$/, ".meta.yaml");
+  return sideFileOf(ruleFile, "meta");
 }
 
 const attackRef = {

@@ -1,59 +1,68 @@
-import { isoDurationMs } from "../config/duration";
-import { SchemaValidationError } from "../validation";
+import {
+  checkAnalyticRule,
+  templateDurationMs,
+  type AnalyticRule,
+} from "../detection/analyticRule";
 import type { TableSchema } from "../../sandbox/kusto";
 import { toEngineQuery } from "./engineQuery";
 import type { ClassifiedRule } from "./loadedRule";
-import { checkSentinelRule, columnsNamedByRule, type SentinelRule } from "./sentinelRule";
 
-// Limits of Sentinel's own scheduled rules, kept so that a rule that runs here also deploys
-// there: a query of at most 10,000 characters and a lookback (queryPeriod) of at most 14 days
-// (learn.microsoft.com/azure/sentinel/create-analytics-rules, "Query scheduling" and the rule
-// query field).
-export const MAX_QUERY_LENGTH = 10_000;
-export const MAX_QUERY_PERIOD_MS = 14 * 86_400_000;
-/** Rule kinds whose query Sentinel runs on a schedule over raw rows. */
-const RUNNABLE_KINDS = new Set(["Scheduled", "NRT"]);
+// One schema for every rule file: functions/detection/analytic-rule.schema.json and the facts
+// checkAnalyticRule applies (the Azure-Sentinel repository's template check). It already refuses
+// what Sentinel itself would not deploy: a query over 10,000 characters, a queryPeriod outside
+// 5 minutes to 14 days (learn.microsoft.com/azure/sentinel/create-analytics-rules, "Query
+// scheduling"), a kind other than Scheduled or NRT. What is left here is what this engine needs
+// beyond a valid rule: a per-event trigger, a per-event query, declared tables, named columns.
+
 /** "Alert when the number of results is greater than 0": Azure-Sentinel's and ARM's spellings. */
 const GREATER_THAN = new Set(["gt", "GreaterThan"]);
 
-const KUSTO_TIMESPAN_UNITS_MS: Record<string, number> = {
-  m: 60_000,
-  h: 3_600_000,
-  d: 86_400_000,
-};
-
 /**
- * A rule's queryFrequency or queryPeriod in milliseconds: the Azure-Sentinel repository writes
- * them as Kusto timespans ("5m", "1h", "14d"), ARM exports as ISO 8601 ("PT1H"). Undefined when
- * it is neither.
+ * A rule's queryFrequency or queryPeriod in milliseconds, in the repository's spelling ("5m",
+ * "1h", "14d") or ARM's ("PT1H"); undefined when it is neither.
  */
 export function ruleDurationMs(text: string): number | undefined {
-  const short = /^(\d+)([mhd])$/.exec(text.trim());
-  if (short) return Number(short[1]) * KUSTO_TIMESPAN_UNITS_MS[short[2]];
-  return isoDurationMs(text.trim());
+  const ms = templateDurationMs(text.trim());
+  return Number.isNaN(ms) ? undefined : ms;
 }
 
-function metadataRefusal(rule: SentinelRule): string | undefined {
-  if (!RUNNABLE_KINDS.has(rule.kind)) return `kind ${rule.kind} is not a scheduled query rule`;
-  if (rule.query.length > MAX_QUERY_LENGTH) {
-    return `its query has ${rule.query.length} characters, over ${MAX_QUERY_LENGTH}`;
-  }
-  for (const key of ["queryFrequency", "queryPeriod"] as const) {
-    const value = rule[key];
-    if (value !== undefined && ruleDurationMs(value) === undefined) {
-      return `${key} '${value}' is not a duration`;
-    }
-  }
-  const period = rule.queryPeriod === undefined ? undefined : ruleDurationMs(rule.queryPeriod);
-  if (period !== undefined && period > MAX_QUERY_PERIOD_MS) {
-    return `queryPeriod ${rule.queryPeriod} is over 14 days`;
-  }
+function triggerRefusal(rule: AnalyticRule): string | undefined {
   const operator = rule.triggerOperator ?? "gt";
   const threshold = rule.triggerThreshold ?? 0;
   if (!GREATER_THAN.has(operator) || threshold !== 0) {
     return `it alerts on '${operator} ${threshold}' results, a count over the result, not each event`;
   }
   return undefined;
+}
+
+/** The result columns a rule's entity mappings, custom details and alert overrides name. */
+export function columnsNamedByRule(rule: AnalyticRule): { column: string; where: string }[] {
+  const named: { column: string; where: string }[] = [];
+  for (const entity of rule.entityMappings) {
+    for (const field of entity.fieldMappings) {
+      named.push({ column: field.columnName, where: `entityMappings (${entity.entityType})` });
+    }
+  }
+  for (const [key, column] of Object.entries(rule.customDetails ?? {})) {
+    named.push({ column, where: `customDetails.${key}` });
+  }
+  const override = rule.alertDetailsOverride;
+  if (override) {
+    for (const key of ["alertTacticsColumnName", "alertSeverityColumnName"] as const) {
+      const column = override[key];
+      if (column) named.push({ column, where: `alertDetailsOverride.${key}` });
+    }
+    for (const p of override.alertDynamicProperties ?? []) {
+      named.push({ column: p.value, where: `alertDetailsOverride ${p.alertProperty}` });
+    }
+    // `{{Column}}` placeholders in the display name and description formats.
+    for (const key of ["alertDisplayNameFormat", "alertDescriptionFormat"] as const) {
+      for (const match of (override[key] ?? "").matchAll(/\{\{([^{}]+)\}\}/g)) {
+        named.push({ column: match[1].trim(), where: `alertDetailsOverride.${key}` });
+      }
+    }
+  }
+  return named;
 }
 
 /**
@@ -65,20 +74,18 @@ export function classifyRule(
   document: unknown,
   tables: readonly TableSchema[],
 ): ClassifiedRule {
-  let rule: SentinelRule;
-  try {
-    rule = checkSentinelRule(document, file);
-  } catch (error) {
-    if (!(error instanceof SchemaValidationError)) throw error;
+  const problems = checkAnalyticRule(document);
+  if (problems.length > 0) {
     const head = document as { id?: unknown; name?: unknown } | null;
     return {
       ruleClass: "refused",
       file,
       id: typeof head?.id === "string" ? head.id : undefined,
       name: typeof head?.name === "string" ? head.name : undefined,
-      reason: `not a Sentinel analytic rule: ${error.problems.join("; ")}`,
+      reason: `not a Sentinel analytic rule: ${problems.join("; ")}`,
     };
   }
+  const rule = document as AnalyticRule;
   const refused = (reason: string): ClassifiedRule => ({
     ruleClass: "refused",
     file,
@@ -87,8 +94,8 @@ export function classifyRule(
     reason,
   });
 
-  const metadataProblem = metadataRefusal(rule);
-  if (metadataProblem) return refused(metadataProblem);
+  const triggerProblem = triggerRefusal(rule);
+  if (triggerProblem) return refused(triggerProblem);
 
   const engine = toEngineQuery(rule.query, tables);
   if (!engine.ok) return refused(engine.reason);
@@ -121,7 +128,7 @@ export function classifyRule(
     query: engine.query,
     changes: engine.changes,
     columns: engine.columns,
-    entityMappings: rule.entityMappings ?? [],
+    entityMappings: rule.entityMappings,
     customDetails: rule.customDetails ?? {},
     alertDetailsOverride: rule.alertDetailsOverride,
   };

@@ -12,7 +12,7 @@ import {
 } from "./syntax";
 
 // Turns a rule's query into the engine's query shape, on Kusto.Language's syntax tree. The shape
-// is the one functions/detection/nbtscan.kql has and functions/query/buildQuery.ts completes:
+// is the one functions/detections/nbtscan.yaml has and functions/query/buildQuery.ts completes:
 //
 //   <the rule's scalar lets>
 //   union withsource=SourceTable <its Device* tables>

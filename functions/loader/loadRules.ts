@@ -2,6 +2,7 @@ import { existsSync, readFileSync, readdirSync } from "node:fs";
 import path from "node:path";
 import { parse as parseYaml } from "yaml";
 import type { TableSchema } from "../../sandbox/kusto";
+import { DEFAULT_RULE_FILE, RULES_DIR, ruleFileNames, sideFileOf } from "../detections/folder";
 import { classifyRule } from "./classify";
 import type { ClassifiedRule } from "./loadedRule";
 
@@ -12,19 +13,21 @@ import type { ClassifiedRule } from "./loadedRule";
 // the deployment's bad rules, and the package step writes each loaded rule (the LoadedRule shape,
 // query already rewritten) beside the bundle; the function only reads that file.
 
-/** The deployed rules folder: one Sentinel analytic-rule YAML file per detection. */
-export const RULES_DIR = path.resolve(__dirname, "..", "detections");
-/** Project-only additions to a rule live in `<rules folder>/project/<rule id>.yaml`. */
-export const PROJECT_DATA_DIR = "project";
+export { RULES_DIR };
 
-const RULE_FILE = /\.ya?ml$/;
-
-/** The rule files of a folder: its own *.yaml files (side files in project/ are not rules). */
+/**
+ * The rule files of a folder (side files such as nbtscan.meta.yaml are not rules), sorted by
+ * name, except that nbtscan, the shipped default, comes first in its own folder.
+ */
 export function ruleFiles(dir: string): string[] {
-  return readdirSync(dir, { withFileTypes: true })
-    .filter((e) => e.isFile() && RULE_FILE.test(e.name))
-    .map((e) => path.join(dir, e.name))
-    .sort();
+  const names = readdirSync(dir, { withFileTypes: true })
+    .filter((e) => e.isFile())
+    .map((e) => e.name);
+  const files = ruleFileNames(names).map((name) => path.join(dir, name));
+  const first = files.indexOf(path.join(path.resolve(dir), path.basename(DEFAULT_RULE_FILE)));
+  return path.resolve(dir) === RULES_DIR && first > 0
+    ? [files[first], ...files.filter((_, i) => i !== first)]
+    : files;
 }
 
 function readYaml(file: string): { value: unknown } | { problem: string } {
@@ -44,20 +47,32 @@ export function loadRuleFile(file: string, tables: readonly TableSchema[]): Clas
   }
   const rule = classifyRule(file, document.value, tables);
   if (rule.ruleClass === "refused") return rule;
-  const sideFile = path.join(path.dirname(file), PROJECT_DATA_DIR, `${rule.id}.yaml`);
+  const sideFile = sideFileOf(file, "meta");
   if (!existsSync(sideFile)) return rule;
+  const side = readMetaFile(sideFile, rule.id);
+  if ("problem" in side) {
+    return { ruleClass: "refused", file, id: rule.id, name: rule.name, reason: side.problem };
+  }
+  return { ...rule, projectData: side.value };
+}
+
+/** A rule's meta side file: a mapping whose ruleId is the rule's id, or why it is not. */
+function readMetaFile(
+  sideFile: string,
+  ruleId: string,
+): { value: Record<string, unknown> } | { problem: string } {
   const side = readYaml(sideFile);
-  if ("problem" in side || typeof side.value !== "object" || side.value === null) {
-    const why = "problem" in side ? side.problem : "not a mapping";
+  if ("problem" in side) return { problem: `${sideFile}: ${side.problem}` };
+  if (typeof side.value !== "object" || side.value === null || Array.isArray(side.value)) {
+    return { problem: `${sideFile}: not a mapping` };
+  }
+  const value = side.value as Record<string, unknown>;
+  if (value.ruleId !== ruleId) {
     return {
-      ruleClass: "refused",
-      file,
-      id: rule.id,
-      name: rule.name,
-      reason: `${sideFile}: ${why}`,
+      problem: `${sideFile}: its ruleId ${JSON.stringify(value.ruleId)} is not the rule's id ${ruleId}`,
     };
   }
-  return { ...rule, projectData: side.value as Record<string, unknown> };
+  return { value };
 }
 
 /**

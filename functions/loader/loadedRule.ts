@@ -1,4 +1,4 @@
-import type { AlertDetailsOverride, EntityMapping } from "./sentinelRule";
+import type { AlertDetailsOverride, EntityMapping } from "../detection/analyticRule";
 
 /** How a rule fits the engine. */
 export type RuleClass = "runs as is" | "adapted" | "refused";

@@ -2,12 +2,12 @@ import { readFileSync } from "node:fs";
 import path from "node:path";
 import { LogsQueryResultStatus } from "@azure/monitor-query-logs";
 import { isoDuration } from "../config/duration";
-import { DETECTION_DIR, type DetectionRule } from "../detection/rule";
+import type { DetectionRule } from "../detection/rule";
 import { DATA_SILENCE, type RunLog } from "../run/runLog";
 import type { DetectionQuery } from "./detectionQuery";
 
-/** The query that reads each table's newest ingestion time (functions/detection/). */
-export const LIVENESS_KQL_FILE = path.join(DETECTION_DIR, "table-liveness.kql");
+/** The query that reads each table's newest ingestion time (beside this module; in the bundle, beside index.js). */
+export const LIVENESS_KQL_FILE = path.join(__dirname, "table-liveness.kql");
 
 /** Newest ingestion time per table (ISO 8601); null when nothing arrived within the check's span. */
 export type TablesLastIngested = Record<string, string | null>;

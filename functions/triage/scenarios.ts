@@ -1,5 +1,5 @@
 // Benign scenarios: innocent explanations for an nbtscan hit, kept as data in
-// functions/detection/benign-scenarios.yaml so the triage team can change them without code.
+// functions/detections/nbtscan.benign.yaml so the triage team can change them without code.
 // A match is an annotation for responders ("possible benign explanation - verify"), never a
 // verdict and never a suppression.
 import { readFileSync } from "node:fs";
@@ -32,8 +32,8 @@ interface ScenarioDocument {
   scenarios: { name: string; title: string; description: string; condition: Condition }[];
 }
 
-/** Where the shipped scenarios live. */
-const DEFAULT_SCENARIOS_FILE = path.join(DETECTION_DIR, "benign-scenarios.yaml");
+/** Where the shipped scenarios live: nbtscan's benign side file (functions/detections/folder.ts). */
+const DEFAULT_SCENARIOS_FILE = path.join(DETECTION_DIR, "nbtscan.benign.yaml");
 
 const validateScenarios = compileSchema<ScenarioDocument>(
   withConditionSchema(scenariosSchema),

@@ -17,7 +17,6 @@ import { readFileSync } from "node:fs";
 import path from "node:path";
 import { LogsQueryResultStatus, type LogsQueryClient } from "@azure/monitor-query-logs";
 import { DataFileError, parseYamlText } from "../dataFile";
-import { DETECTION_DIR } from "../detection/rule";
 import type { RunLog } from "../run/runLog";
 import {
   checkExclusionEntry,
@@ -40,8 +39,8 @@ export const EXCLUSIONS_WATCHLIST = watchlistContract as {
   templateRow: Record<string, string>;
 };
 
-/** The query that reads the watchlist; the alias is let-bound before it. */
-export const WATCHLIST_KQL_FILE = path.join(DETECTION_DIR, "exclusions-watchlist.kql");
+/** The query that reads the watchlist (beside this module; in the bundle, beside index.js). */
+export const WATCHLIST_KQL_FILE = path.join(__dirname, "exclusions-watchlist.kql");
 /** Name of the let-bound alias the KQL file reads. */
 export const WATCHLIST_ALIAS_PARAMETER = "WatchlistAlias";
 

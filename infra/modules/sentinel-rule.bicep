@@ -55,7 +55,7 @@ param responsePlaybookIds string[] = []
 
 // The detection's metadata: loaded, not copied, so the Sentinel rule and the function describe
 // the same detection.
-var detection = loadYamlContent('../../functions/detection/nbtscan.yaml')
+var detection = loadYamlContent('../../functions/detections/nbtscan.yaml')
 var ruleDefinition = loadJsonContent('../sentinel/analytics-rule.json')
 var ruleQuery = loadTextContent('../sentinel/analytics-rule.kql')
 

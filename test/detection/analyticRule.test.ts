@@ -9,7 +9,7 @@ import {
 import facts from "../../functions/detection/analytic-rule.facts.json";
 import schema from "../../functions/detection/analytic-rule.schema.json";
 
-const RULE_FILE = path.join(__dirname, "../../functions/detection/nbtscan.yaml");
+const RULE_FILE = path.join(__dirname, "../../functions/detections/nbtscan.yaml");
 const shipped = parseYaml(readFileSync(RULE_FILE, "utf8")) as AnalyticRule;
 
 /** The shipped rule with some fields replaced (undefined: removed). */
@@ -36,6 +36,7 @@ describe("checkAnalyticRule", () => {
     "description",
     "severity",
     "requiredDataConnectors",
+    // A Scheduled rule's; an NRT rule has none of these four (below).
     "queryFrequency",
     "queryPeriod",
     "triggerOperator",
@@ -92,9 +93,12 @@ describe("checkAnalyticRule", () => {
     expect(templateDurationMs("5m")).toBe(300_000);
     expect(templateDurationMs("2h")).toBe(7_200_000);
     expect(templateDurationMs("14d")).toBe(14 * 86_400_000);
-    expect(checkAnalyticRule(ruleWith({ queryFrequency: "PT5M" }))).toEqual([
-      '/queryFrequency must match pattern "^[1-9]\\d*[mhd]$"',
-    ]);
+    // ARM's (a workspace export's) spelling is read too.
+    expect(templateDurationMs("PT1H")).toBe(3_600_000);
+    expect(checkAnalyticRule(ruleWith({ queryFrequency: "PT5M", queryPeriod: "P1D" }))).toEqual([]);
+    expect(checkAnalyticRule(ruleWith({ queryFrequency: "5x" }))[0]).toMatch(
+      /^\/queryFrequency must match pattern/,
+    );
     expect(checkAnalyticRule(ruleWith({ queryFrequency: "4m", queryPeriod: "15d" }))).toEqual([
       "/queryFrequency '4m' must be between 5m and 14d",
       "/queryPeriod '15d' must be between 5m and 14d",
@@ -130,9 +134,17 @@ describe("checkAnalyticRule", () => {
       '/id must match format "uuid"',
     ]);
     expect(checkAnalyticRule(ruleWith({ severity: "Critical" }))[0]).toMatch(/^\/severity must/);
-    expect(checkAnalyticRule(ruleWith({ kind: "NRT" }))).toEqual([
-      "/kind must be equal to constant",
-    ]);
+    expect(checkAnalyticRule(ruleWith({ kind: "Fusion" }))[0]).toMatch(
+      /^\/kind must be equal to one of the allowed values/,
+    );
+    const nrt = {
+      kind: "NRT",
+      queryFrequency: undefined,
+      queryPeriod: undefined,
+      triggerOperator: undefined,
+      triggerThreshold: undefined,
+    };
+    expect(checkAnalyticRule(ruleWith(nrt))).toEqual([]);
   });
 
   it("checks each entity mapping's identifiers against its entity type", () => {

@@ -1,4 +1,4 @@
-// Every detection's sample-event tests (functions/detection/*.tests.yaml), one Jest test per case,
+// Every detection's sample-event tests (functions/detections/*.tests.yaml), one Jest test per case,
 // run by the same runner as `npm run detections -- test` (sandbox/detectionTests.ts).
 import { DETECTION_DIR } from "../../functions/detection/rule";
 import {

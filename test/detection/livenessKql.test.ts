@@ -1,4 +1,4 @@
-// The table-liveness query (functions/detection/table-liveness.kql), checked by Kusto.Language
+// The table-liveness query (functions/query/table-liveness.kql), checked by Kusto.Language
 // against the Defender XDR table schemas, as the detection KQL is.
 import { loadDetectionRule } from "../../functions/detection/rule";
 import { livenessQuery, requiredTables } from "../../functions/query/tableLiveness";

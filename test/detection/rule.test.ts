@@ -3,7 +3,7 @@ import os from "node:os";
 import path from "node:path";
 import { loadDetectionRule, metaFileOf } from "../../functions/detection/rule";
 
-const DIR = path.join(__dirname, "../../functions/detection");
+const DIR = path.join(__dirname, "../../functions/detections");
 
 describe("loadDetectionRule", () => {
   it("joins the Sentinel rule file and its metadata file", () => {
@@ -45,7 +45,7 @@ describe("loadDetectionRule", () => {
     };
 
     it("names a rule file that is not a Sentinel analytic rule", () => {
-      edit(ruleFile(), "queryFrequency: 5m", "queryFrequency: PT5M");
+      edit(ruleFile(), "queryFrequency: 5m", "queryFrequency: 5x");
       expect(() => loadDetectionRule(ruleFile())).toThrow(
         `analytic rule (${ruleFile()}) is invalid:\n  - /queryFrequency must match pattern`,
       );

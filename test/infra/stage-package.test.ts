@@ -101,8 +101,10 @@ describe("infra/hooks/stage-package.js", () => {
     expect(readdirSync(stage).sort()).toEqual(
       [
         ".funcignore",
-        "benign-scenarios.yaml",
+        "adfind-domain-recon.yaml",
         "exclusions-watchlist.kql",
+        "network-scanner-smb-sweep.yaml",
+        "nbtscan.benign.yaml",
         "host.json",
         "index.js",
         "index.js.LEGAL.txt",

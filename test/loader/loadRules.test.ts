@@ -1,9 +1,9 @@
-import { mkdtempSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
+import { mkdtempSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { parse as parseYaml } from "yaml";
 import type { ClassifiedRule } from "../../functions/loader/loadedRule";
-import { loadRuleFile, loadRules, ruleFiles } from "../../functions/loader/loadRules";
+import { loadRuleFile, loadRules, ruleFiles, RULES_DIR } from "../../functions/loader/loadRules";
 import { loadTableSchemas, tableSchemaDir } from "../../sandbox/kusto";
 
 const tables = loadTableSchemas(tableSchemaDir());
@@ -24,9 +24,9 @@ const EXPECTED: Record<string, [ClassifiedRule["ruleClass"], string?]> = {
     "requiredDataConnectors do not cover DeviceNetworkEvents",
   ],
   "entity-column-missing.yaml": ["refused", "names AccountUpn, which the query does not produce"],
-  "hash-list-too-long.yaml": ["refused", "over 10000"],
+  "hash-list-too-long.yaml": ["refused", "/query must NOT have more than 10000 characters"],
   "logon-series-anomaly.yaml": ["refused", "make-series"],
-  "lookback-30-days.yaml": ["refused", "queryPeriod 30d is over 14 days"],
+  "lookback-30-days.yaml": ["refused", "/queryPeriod '30d' must be between 5m and 14d"],
   "rare-service-parent.yaml": ["refused", "a join or baseline"],
   "taskkill-many-processes.yaml": ["refused", "summarize"],
   "threshold-five-results.yaml": ["refused", "'gt 5'"],
@@ -122,19 +122,36 @@ describe("loadRules over Azure-Sentinel-shaped fixtures", () => {
     }
   });
 
-  it("attaches the project-only side file keyed by the rule's id, which is not itself a rule", () => {
+  it("attaches the project-only side file beside the rule, keyed by the rule's id; it is no rule", () => {
     const certutil = readFileSync(path.join(FIXTURES, "certutil-download.yaml"), "utf8");
     const id = (parseYaml(certutil) as { id: string }).id;
+    const meta = (ruleId: string) =>
+      `ruleId: ${ruleId}\nreferences:\n  - title: LOLBAS certutil\n    url: https://lolbas-project.github.io/\n`;
     const dir = tempRulesDir({
       "certutil.yaml": certutil,
-      [`project/${id}.yaml`]:
-        "references:\n  - title: LOLBAS certutil\n    url: https://lolbas-project.github.io/\n",
+      "certutil.meta.yaml": meta(id),
+      "certutil.tests.yaml": "cases: []\n",
+      "certutil.benign.yaml": "scenarios: []\n",
     });
     expect(ruleFiles(dir)).toEqual([path.join(dir, "certutil.yaml")]);
-    expect(readdirSync(path.join(dir, "project"))).toEqual([`${id}.yaml`]);
     expect(loadRules(ruleFiles(dir), tables)[0]).toMatchObject({
       ruleClass: "runs as is",
       projectData: { references: [{ title: "LOLBAS certutil" }] },
     });
+    writeFileSync(
+      path.join(dir, "certutil.meta.yaml"),
+      meta("00000000-0000-4000-8000-000000000000"),
+    );
+    expect(loadRules(ruleFiles(dir), tables)[0]).toMatchObject({
+      ruleClass: "refused",
+      reason: expect.stringContaining("is not the rule's id") as unknown,
+    });
+  });
+
+  it("lists nbtscan, the shipped default, first among the shipped rules", () => {
+    const shipped = ruleFiles(RULES_DIR).map((f) => path.basename(f));
+    expect(shipped[0]).toBe("nbtscan.yaml");
+    expect(shipped.slice(1)).toEqual([...shipped.slice(1)].sort());
+    expect(shipped.length).toBeGreaterThanOrEqual(3);
   });
 });

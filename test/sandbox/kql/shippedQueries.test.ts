@@ -39,7 +39,7 @@ function securityAlert(
   };
 }
 
-describe("the detection's query (functions/detection, through rule.ts)", () => {
+describe("the detection's query (functions/detections, through rule.ts)", () => {
   it("returns the hits in the window, earliest ingested first, at most MaxRows", () => {
     // The real tables' columns (schemas/tables), so every column the query names exists.
     const columnsOf = (name: string) =>
@@ -85,10 +85,10 @@ describe("the detection's query (functions/detection, through rule.ts)", () => {
   });
 });
 
-describe("table liveness (functions/detection/table-liveness.kql)", () => {
+describe("table liveness (functions/query/table-liveness.kql)", () => {
   it("gives each table with rows its newest ingestion time, and no row for a silent table", () => {
     const query = readFileSync(
-      path.join(REPO_ROOT, "functions", "detection", "table-liveness.kql"),
+      path.join(REPO_ROOT, "functions", "query", "table-liveness.kql"),
       "utf8",
     );
     const tables: Record<string, TestTable> = {

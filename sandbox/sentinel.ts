@@ -157,8 +157,8 @@ export function loadSentinelRule(
   return {
     // As sentinel-rule.bicep maps nbtscan.yaml onto the rule.
     displayName: detection.name,
-    tactics: detection.analyticRule.tactics,
-    techniques: detection.analyticRule.relevantTechniques,
+    tactics: detection.loaded.tactics,
+    techniques: detection.loaded.relevantTechniques,
     entityMappings: rule.entityMappings,
     customDetails: rule.customDetails,
     alertDetailsOverride: rule.alertDetailsOverride,

@@ -14,12 +14,19 @@
 //     exclusions-watchlist.kql): every module's __dirname is the bundle's own directory once
 //     bundled, so they are copied beside index.js.
 // JSON (the schemas) is imported, so esbuild inlines it.
+//
+// The rules are compiled here, not at run time: functions/loader/compile.ts loads, checks and
+// rewrites each rule with Kusto.Language (a devDependency) and writes detections.compiled.json
+// beside index.js; the function reads only that file (functions/loader/compiled.ts), which
+// checks it against the rule files copied beside it.
 const { cpSync, mkdirSync, readdirSync, rmSync } = require("node:fs");
 const path = require("node:path");
 const process = require("node:process");
 
 const ROOT = path.resolve(__dirname, "..");
 const ENTRY = path.join(ROOT, "functions", "index.ts");
+const COMPILER = path.join(ROOT, "functions", "loader", "compile.ts");
+const RULES_DIR = path.join(ROOT, "functions", "detections");
 /** Folders whose data files the code reads at run time, flattened beside index.js. */
 const DATA_DIRS = ["detections", "query", "triage"].map((dir) => path.join(ROOT, "functions", dir));
 const DATA_FILE = /\.(kql|ya?ml)$/;
@@ -36,6 +43,33 @@ function dataFiles() {
       .filter((name) => DATA_FILE.test(name) && !TEST_FILE.test(name))
       .map((name) => path.join(dir, name)),
   );
+}
+
+/**
+ * Compiles the rules of functions/detections into `outdir`: the compiler is TypeScript, so it is
+ * bundled first (its packages left to node_modules, where Kusto.Language's script files are read)
+ * into a scratch file inside the project, whence Node resolves them. Returns the file's name.
+ */
+async function compileRules(outdir) {
+  const esbuild = require("esbuild");
+  const scratch = path.join(ROOT, "dist", `.compile-detections-${process.pid}.js`);
+  mkdirSync(path.dirname(scratch), { recursive: true });
+  try {
+    await esbuild.build({
+      entryPoints: [COMPILER],
+      outfile: scratch,
+      bundle: true,
+      platform: "node",
+      target: "node20",
+      format: "cjs",
+      packages: "external",
+      logLevel: "warning",
+    });
+    const { writeCompiledDetections } = require(scratch);
+    return path.basename(writeCompiledDetections(RULES_DIR, outdir));
+  } finally {
+    rmSync(scratch, { force: true });
+  }
 }
 
 /**
@@ -70,7 +104,8 @@ async function bundle(outdir) {
   });
   const files = dataFiles();
   for (const file of files) cpSync(file, path.join(outdir, path.basename(file)));
-  return ["index.js", "index.js.LEGAL.txt", ...files.map((file) => path.basename(file))];
+  const compiled = await compileRules(outdir);
+  return ["index.js", "index.js.LEGAL.txt", ...files.map((file) => path.basename(file)), compiled];
 }
 
 module.exports = { bundle, HOST_PROVIDED };

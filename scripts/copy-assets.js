@@ -1,5 +1,7 @@
 // tsc emits only what code imports; the detection's data files (KQL, YAML) are read from disk at
-// run time, so the build copies them beside the compiled modules that read them.
+// run time, so the build copies them beside the compiled modules that read them. Then it compiles
+// the rules (functions/loader/compile.ts, with Kusto.Language, just built by tsc) into
+// dist/functions/detections/detections.compiled.json, the only rule file the function reads.
 const { cpSync } = require("node:fs");
 const path = require("node:path");
 
@@ -13,3 +15,11 @@ for (const dir of ["functions", "sandbox"]) {
     filter: (source) => !path.extname(source) || DATA_FILE.test(source),
   });
 }
+
+const { writeCompiledDetections } = require(
+  path.join(root, "dist", "functions", "loader", "compile.js"),
+);
+writeCompiledDetections(
+  path.join(root, "functions", "detections"),
+  path.join(root, "dist", "functions", "detections"),
+);

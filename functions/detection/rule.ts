@@ -1,8 +1,9 @@
 import { readFileSync } from "node:fs";
 import { parse as parseYaml } from "yaml";
 import { DEFAULT_RULE_FILE, RULES_DIR, sideFileOf } from "../detections/folder";
+import type { LoadedRule } from "../loader/loadedRule";
 import { compileSchema, SchemaValidationError } from "../validation";
-import { parseAnalyticRule, type AnalyticRule } from "./analyticRule";
+import { parseAnalyticRule } from "./analyticRule";
 
 /** An ATT&CK object (tactic, technique, software, group) as the rule metadata names it. */
 export interface AttackRef {
@@ -18,9 +19,9 @@ export interface Reference {
 }
 
 /**
- * The detection: its Sentinel analytic rule (nbtscan.yaml) joined with what only this project
- * knows about it (nbtscan.meta.yaml). `tactics` and `relevantTechniques` are the incident's ATT&CK
- * objects (the meta file's); the Sentinel rule's own lists are in `analyticRule`.
+ * The detection: its Sentinel analytic rule (nbtscan.yaml) as the loader made it, joined with what
+ * only this project knows about it (nbtscan.meta.yaml). `tactics` and `relevantTechniques` are the
+ * incident's ATT&CK objects (the meta file's); the Sentinel rule's own lists are in `loaded`.
  */
 export interface DetectionRule {
   id: string;
@@ -37,10 +38,10 @@ export interface DetectionRule {
   software: AttackRef;
   campaign: { name: string; group: AttackRef };
   references: Reference[];
-  /** The KQL body; the run prepends its window (see query/buildQuery). */
+  /** The engine query (the loader's rewrite); the run prepends its window (query/buildQuery). */
   query: string;
-  /** The rule file as Sentinel reads it. */
-  analyticRule: AnalyticRule;
+  /** The rule as the loader checked, classified and rewrote it. */
+  loaded: LoadedRule;
 }
 
 /**
@@ -123,7 +124,10 @@ const metadataSchema = {
 const validateMetadata = compileSchema<RuleMetadata>(metadataSchema, "detection rule metadata");
 
 /** Where the metadata disagrees with the rule it describes. */
-function joinProblems(rule: AnalyticRule, meta: RuleMetadata): string[] {
+function joinProblems(
+  rule: Pick<LoadedRule, "id" | "tactics" | "relevantTechniques">,
+  meta: RuleMetadata,
+): string[] {
   const problems: string[] = [];
   if (meta.ruleId !== rule.id)
     problems.push(`/ruleId '${meta.ruleId}' is not the rule's id ${rule.id}`);
@@ -142,31 +146,66 @@ function joinProblems(rule: AnalyticRule, meta: RuleMetadata): string[] {
   return problems;
 }
 
-/** Loads and checks the rule file (a Sentinel analytic rule) and its metadata file. */
-export function loadDetectionRule(ruleFile: string = RULE_FILE): DetectionRule {
-  const rule = parseAnalyticRule(parseYaml(readFileSync(ruleFile, "utf8")), ruleFile);
-  const metaFile = metaFileOf(ruleFile);
-  const meta = validateMetadata(parseYaml(readFileSync(metaFile, "utf8")), metaFile);
-  const problems = joinProblems(rule, meta);
+/**
+ * The detection of a loaded rule and its meta side file (the loader's `projectData`); throws a
+ * SchemaValidationError naming the side file when the metadata is missing or disagrees.
+ */
+export function detectionRuleOf(loaded: LoadedRule): DetectionRule {
+  const metaFile = metaFileOf(loaded.file);
+  const meta = validateMetadata(loaded.projectData, metaFile);
+  const problems = joinProblems(loaded, meta);
   if (problems.length > 0) {
     throw new SchemaValidationError(`detection rule metadata (${metaFile})`, problems);
   }
   return {
-    id: rule.id,
-    name: rule.name,
-    version: rule.version,
-    description: rule.description,
-    severity: rule.severity,
+    id: loaded.id,
+    name: loaded.name,
+    version: loaded.version,
+    description: loaded.description,
+    severity: loaded.severity,
     basedOn: meta.basedOn,
     knownHashes: meta.knownHashes,
     detectedFileName: meta.detectedFileName,
-    requiredDataConnectors: rule.requiredDataConnectors,
+    requiredDataConnectors: loaded.requiredDataConnectors,
     tactics: meta.attack.tactics,
     relevantTechniques: meta.attack.techniques,
     software: meta.attack.software,
     campaign: meta.attack.campaign,
     references: meta.references,
-    query: rule.query,
-    analyticRule: rule,
+    query: loaded.query,
+    loaded,
   };
+}
+
+/**
+ * Loads and checks the rule file (a Sentinel analytic rule) and its metadata file, without the
+ * loader's rewrite: for tools and tests that read nbtscan's own file, whose query is already in
+ * the engine's shape (the loader leaves it as it is). The function reads the compiled rules.
+ */
+export function loadDetectionRule(ruleFile: string = RULE_FILE): DetectionRule {
+  const rule = parseAnalyticRule(parseYaml(readFileSync(ruleFile, "utf8")), ruleFile);
+  const metaFile = metaFileOf(ruleFile);
+  const meta: unknown = parseYaml(readFileSync(metaFile, "utf8"));
+  return detectionRuleOf({
+    ruleClass: "runs as is",
+    file: ruleFile,
+    id: rule.id,
+    name: rule.name,
+    description: rule.description,
+    severity: rule.severity,
+    version: rule.version,
+    kind: rule.kind,
+    requiredDataConnectors: rule.requiredDataConnectors,
+    tactics: rule.tactics,
+    relevantTechniques: rule.relevantTechniques,
+    tables: [...new Set(rule.requiredDataConnectors.flatMap((c) => c.dataTypes))],
+    originalQuery: rule.query,
+    query: rule.query,
+    changes: [],
+    columns: [],
+    entityMappings: rule.entityMappings,
+    customDetails: rule.customDetails ?? {},
+    alertDetailsOverride: rule.alertDetailsOverride,
+    projectData: meta as Record<string, unknown>,
+  });
 }

@@ -17,17 +17,15 @@ export { RULES_DIR };
 
 /**
  * The rule files of a folder (side files such as nbtscan.meta.yaml are not rules), sorted by
- * name, except that nbtscan, the shipped default, comes first in its own folder.
+ * name, except that nbtscan.yaml, the shipped default, comes first wherever the folder is.
  */
 export function ruleFiles(dir: string): string[] {
   const names = readdirSync(dir, { withFileTypes: true })
     .filter((e) => e.isFile())
     .map((e) => e.name);
-  const files = ruleFileNames(names).map((name) => path.join(dir, name));
-  const first = files.indexOf(path.join(path.resolve(dir), path.basename(DEFAULT_RULE_FILE)));
-  return path.resolve(dir) === RULES_DIR && first > 0
-    ? [files[first], ...files.filter((_, i) => i !== first)]
-    : files;
+  const first = path.basename(DEFAULT_RULE_FILE);
+  const ordered = ruleFileNames(names).sort((a, b) => Number(b === first) - Number(a === first));
+  return ordered.map((name) => path.join(dir, name));
 }
 
 function readYaml(file: string): { value: unknown } | { problem: string } {

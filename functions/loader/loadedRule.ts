@@ -1,4 +1,4 @@
-import type { AlertDetailsOverride, EntityMapping } from "../detection/analyticRule";
+import type { AlertDetailsOverride, AnalyticRule, EntityMapping } from "../detection/analyticRule";
 
 /** How a rule fits the engine. */
 export type RuleClass = "runs as is" | "adapted" | "refused";
@@ -15,8 +15,11 @@ export interface LoadedRule {
   id: string;
   name: string;
   description: string;
-  severity: string;
-  version?: string;
+  severity: AnalyticRule["severity"];
+  version: string;
+  kind: AnalyticRule["kind"];
+  requiredDataConnectors: AnalyticRule["requiredDataConnectors"];
+  /** Sentinel tactic names (Discovery) and ATT&CK technique ids (T1046), as the YAML lists them. */
   tactics: string[];
   relevantTechniques: string[];
   /** How often and how far back Sentinel would run it, in milliseconds (NRT rules have none). */

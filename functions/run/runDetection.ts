@@ -93,7 +93,10 @@ const LEASE_GRACE_MS = 2 * 60_000;
  */
 export async function runDetection(deps: RunDependencies): Promise<RunResult> {
   const startedAt = deps.startedAt ?? deps.now();
-  const summary = new RunSummary(deps.runId, startedAt, deps.playbook === undefined);
+  const summary = new RunSummary(deps.runId, startedAt, deps.playbook === undefined, {
+    id: deps.rule.id,
+    name: deps.rule.name,
+  });
   if (!deps.playbook) return dryRun(deps, summary);
   const budget = new RunBudget(deps.now, deps.config.runBudgetMs, startedAt);
 

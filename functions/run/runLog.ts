@@ -16,3 +16,9 @@ export const FUNCTION_NAME = "nbtscanDetection";
  * data-liveness alert (infra/modules/health-alert.bicep) fires on it.
  */
 export const DATA_SILENCE = "nbtscan-detector data silence";
+
+/**
+ * The prefix of the line logged, every run, for each rule that could not be loaded or cannot run
+ * (it names the rule and the reason); the health alert fires on it.
+ */
+export const DETECTION_UNAVAILABLE = "nbtscan-detector detection unavailable";

@@ -3,7 +3,10 @@ import type { Agent } from "node:https";
 import type { TokenCredential } from "@azure/core-auth";
 import { azureCredential, LocalStandinCredential, type Host } from "../azure/credentials";
 import { isLoopbackUrl, type DetectionConfig } from "../config/config";
-import { loadDetectionRule, type DetectionRule } from "../detection/rule";
+import { existsSync } from "node:fs";
+import { detectionRuleOf, type DetectionRule } from "../detection/rule";
+import { RULES_DIR, sideFileOf } from "../detections/folder";
+import { readCompiledDetections, type CompiledDetections } from "../loader/compiled";
 import { PlaybookClient } from "../delivery/playbookClient";
 import { createQueryClient, QueryTimeLeft, type DetectionQuery } from "../query/detectionQuery";
 import { StateStore } from "../state/stateStore";
@@ -12,6 +15,7 @@ import type { PipelinePolicy } from "@azure/core-rest-pipeline";
 import { loadBenignScenarios, type BenignScenario } from "../triage/scenarios";
 import { loadRunExclusions } from "../triage/watchlist";
 import type { RunDependencies } from "./runDetection";
+import { errorLine } from "./errorLine";
 import type { RunLog } from "./runLog";
 import type { ServiceEndpoint } from "./failureLine";
 
@@ -27,17 +31,65 @@ export interface RuntimeOptions {
   now?: () => Date;
   /** Extra pipeline policies of the state table's client (tests count its requests). */
   tablePolicies?: PipelinePolicy[];
+  /**
+   * The compiled rules (default: detections.compiled.json beside the rule files, written by the
+   * build; functions/loader/compiled.ts). Tests that run from the sources compile in process.
+   */
+  compiled?: CompiledDetections;
+  /** Only these rule ids (default: every rule that loaded), in the compiled order. */
+  only?: readonly string[];
+}
+
+/** A rule the runtime cannot run, by name, and why in one line: reported, never fatal to others. */
+export interface UnavailableDetection {
+  id?: string;
+  name: string;
+  reason: string;
+  /**
+   * failed: the rule, or a side file of it, did not load (an error, every run); pending: the rule
+   * loaded, but the incident builder still needs nbtscan-shaped project metadata (meta side
+   * file) to run it (an information line; issue 18's generic incidents are not built yet).
+   */
+  status: "failed" | "pending";
+}
+
+/** Why a loaded rule without a meta side file does not run yet, in one line. */
+export const PENDING_REASON =
+  "loaded, not run yet: it has no <rule>.meta.yaml, and incidents are built only for rules with nbtscan-shaped project metadata so far";
+
+/** What one detection keeps for the process's life: its rule, triage data, query and state. */
+interface DetectionEntry {
+  rule: DetectionRule;
+  scenarios: BenignScenario[];
+  query: DetectionQuery;
+  state: StateStore;
+}
+
+/** A rule id the runtime does not hold: one line naming it and the ids it does. */
+export class UnknownDetectionError extends Error {
+  constructor(id: string, known: readonly string[]) {
+    super(`no detection with id ${id} (loaded: ${known.join(", ") || "none"})`);
+    this.name = "UnknownDetectionError";
+  }
+}
+
+/** Benign scenarios of a rule: its `<rule>.benign.yaml` side file, when it has one. */
+function scenariosOf(rule: DetectionRule): BenignScenario[] {
+  const file = sideFileOf(rule.loaded.file, "benign");
+  return existsSync(file) ? loadBenignScenarios(file) : [];
 }
 
 /**
- * What lives as long as the process: validated config, the rule, and the SDK clients, built once
- * and reused by every run (clients keep their connections and tokens).
+ * What lives as long as the process: validated config, every loaded detection (nbtscan first),
+ * and the SDK clients, built once and reused by every run (clients keep their connections and
+ * tokens). The rules come from the compiled file only: no YAML rule parsing, no Kusto.Language.
  */
 export class DetectionRuntime {
-  readonly rule: DetectionRule = loadDetectionRule();
-  readonly scenarios: BenignScenario[] = loadBenignScenarios();
-  readonly state: StateStore;
-  private readonly query: DetectionQuery;
+  /** The ids of the detections this runtime runs, in order: nbtscan first. */
+  readonly detections: string[] = [];
+  /** Rules that did not load or cannot run here, each by name with its one-line reason. */
+  readonly unavailable: UnavailableDetection[] = [];
+  private readonly entries = new Map<string, DetectionEntry>();
   private readonly playbook: PlaybookClient | undefined;
   private readonly now: () => Date;
   /** Where each service is and which settings point there, for failure lines. */
@@ -58,21 +110,52 @@ export class DetectionRuntime {
       ? (options.credential ?? new LocalStandinCredential())
       : azureSignIn();
     const timeLeft = new QueryTimeLeft();
-    this.query = {
-      client: createQueryClient(queryCredential, {
-        endpoint: config.logAnalyticsEndpoint,
-        timeoutMs: config.queryTimeoutMs,
-        maxRetryAfterMs: config.maxRetryAfterMs,
-        agent: options.agent,
-        timeLeft,
-      }),
-      workspaceId: config.workspaceId,
-      kql: this.rule.query,
+    const client = createQueryClient(queryCredential, {
+      endpoint: config.logAnalyticsEndpoint,
       timeoutMs: config.queryTimeoutMs,
+      maxRetryAfterMs: config.maxRetryAfterMs,
+      agent: options.agent,
       timeLeft,
-    };
+    });
     const table = createTableClient(config.stateTable, azureSignIn, options.tablePolicies);
-    this.state = new StateStore(table, this.rule.id);
+    const compiled = options.compiled ?? readCompiledDetections(RULES_DIR);
+    for (const loaded of compiled.rules) {
+      if (options.only && !(loaded.id !== undefined && options.only.includes(loaded.id))) continue;
+      if (loaded.ruleClass === "refused") {
+        const name = loaded.name ?? loaded.file;
+        this.unavailable.push({ id: loaded.id, name, reason: loaded.reason, status: "failed" });
+        continue;
+      }
+      if (loaded.projectData === undefined) {
+        const { id, name } = loaded;
+        this.unavailable.push({ id, name, reason: PENDING_REASON, status: "pending" });
+        continue;
+      }
+      let rule: DetectionRule;
+      let scenarios: BenignScenario[];
+      try {
+        rule = detectionRuleOf(loaded);
+        scenarios = scenariosOf(rule);
+      } catch (error) {
+        const reason = errorLine(error);
+        this.unavailable.push({ id: loaded.id, name: loaded.name, reason, status: "failed" });
+        continue;
+      }
+      this.detections.push(rule.id);
+      this.entries.set(rule.id, {
+        rule,
+        scenarios,
+        query: {
+          client,
+          workspaceId: config.workspaceId,
+          kql: rule.query,
+          timeoutMs: config.queryTimeoutMs,
+          timeLeft,
+        },
+        // Each detection's state is its own, keyed by its rule id.
+        state: new StateStore(table, rule.id),
+      });
+    }
     this.services = [
       {
         service: "Log Analytics",
@@ -124,21 +207,47 @@ export class DetectionRuntime {
           );
   }
 
+  /** The first detection (nbtscan, the shipped default): its rule. */
+  get rule(): DetectionRule {
+    return this.entry(this.detections[0]).rule;
+  }
+
+  /** The first detection's state (nbtscan's). */
+  get state(): StateStore {
+    return this.entry(this.detections[0]).state;
+  }
+
+  /** One detection's rule, by id. */
+  ruleOf(ruleId: string): DetectionRule {
+    return this.entry(ruleId).rule;
+  }
+
+  private entry(ruleId: string | undefined): DetectionEntry {
+    const entry = ruleId === undefined ? undefined : this.entries.get(ruleId);
+    if (!entry) throw new UnknownDetectionError(String(ruleId), this.detections);
+    return entry;
+  }
+
   /**
-   * The dependencies of one run; exclusions are re-read (the file, and the watchlist through the
-   * detection's query client) so edits and expiries apply from the run's time, which starts here.
+   * The dependencies of one run of one detection (default: the first, nbtscan); exclusions are
+   * re-read (the file, and the watchlist through the detection's query client) so edits and
+   * expiries apply from the run's time, which starts here.
    */
-  async dependenciesFor(log: RunLog): Promise<RunDependencies> {
+  async dependenciesFor(
+    log: RunLog,
+    ruleId: string | undefined = this.detections[0],
+  ): Promise<RunDependencies> {
+    const entry = this.entry(ruleId);
     const startedAt = this.now();
-    const exclusions = await loadRunExclusions(this.config.exclusions, this.query, startedAt, log);
+    const exclusions = await loadRunExclusions(this.config.exclusions, entry.query, startedAt, log);
     return {
       startedAt,
       config: this.config,
-      rule: this.rule,
-      query: this.query,
-      state: this.state,
+      rule: entry.rule,
+      query: entry.query,
+      state: entry.state,
       playbook: this.playbook,
-      scenarios: this.scenarios,
+      scenarios: entry.scenarios,
       exclusions,
       now: this.now,
       log,

@@ -68,6 +68,8 @@ export class RunSummary {
     readonly runId: string,
     readonly startedAt: Date,
     readonly dryRun: boolean,
+    /** The detection this run ran: every summary names its rule. */
+    readonly detection: { id: string; name: string } = { id: "", name: "" },
   ) {}
 
   /** Counts what one (sub-window's) query returned. */
@@ -108,6 +110,8 @@ export class RunSummary {
   /** The flat record logged as JSON. */
   toJSON(): Record<string, unknown> {
     return {
+      detectionId: this.detection.id,
+      detection: this.detection.name,
       runId: this.runId,
       dryRun: this.dryRun,
       ...(this.skipped ? { skipped: this.skipped } : {}),

@@ -95,6 +95,9 @@ function connects(port: number): Promise<boolean> {
 }
 
 const DETECT = "dist/functions/cli/detect.js";
+/** How a failure line names its detection (nbtscan's, the only one these runs run). */
+const RULE_LABEL =
+  " \\(detection 'nbtscan\\.exe NetBIOS network discovery \\(S0590\\)', rule [0-9a-f-]{36}\\)";
 
 describe("npm run detect (compiled command line)", () => {
   it("--dry-run queries and prints the incidents it would send, trusting NODE_EXTRA_CA_CERTS", async () => {
@@ -231,7 +234,7 @@ describe("npm run detect ends when its work ends, and names what failed", () => 
     expectExit(result, EXIT.runFailed);
     expect(result.stderr.trim()).toMatch(
       new RegExp(
-        `^Run failed: Log Analytics at ${endpoint} cannot be reached \\(connect ECONNREFUSED [^\\n]*\\); check LOG_ANALYTICS_ENDPOINT and LOG_ANALYTICS_WORKSPACE_ID$`,
+        `^Run failed: Log Analytics at ${endpoint} cannot be reached \\(connect ECONNREFUSED [^\\n]*\\); check LOG_ANALYTICS_ENDPOINT and LOG_ANALYTICS_WORKSPACE_ID${RULE_LABEL}$`,
       ),
     );
     expect(lingeredMs(result)).toBeLessThan(LINGER_MS);
@@ -249,7 +252,7 @@ describe("npm run detect ends when its work ends, and names what failed", () => 
     expectExit(result, EXIT.runFailed);
     expect(result.stderr.trim()).toMatch(
       new RegExp(
-        `^Run failed: Table Storage at ${table} cannot be reached \\(connect ECONNREFUSED [^\\n]*\\); check STATE_TABLE_CONNECTION_STRING and STATE_TABLE_NAME$`,
+        `^Run failed: Table Storage at ${table} cannot be reached \\(connect ECONNREFUSED [^\\n]*\\); check STATE_TABLE_CONNECTION_STRING and STATE_TABLE_NAME${RULE_LABEL}$`,
       ),
     );
     expect(lingeredMs(result)).toBeLessThan(LINGER_MS);
@@ -283,7 +286,7 @@ describe("npm run detect ends when its work ends, and names what failed", () => 
     const host = new URL(la.url).host;
     expect(result.stderr.trim()).toMatch(
       new RegExp(
-        `^Run failed: Log Analytics at ${la.url.replace(/\/$/, "")}: TLS certificate of ${host} not trusted \\([^\\n]*\\); add its CA certificate to NODE_EXTRA_CA_CERTS, or check LOG_ANALYTICS_ENDPOINT and LOG_ANALYTICS_WORKSPACE_ID$`,
+        `^Run failed: Log Analytics at ${la.url.replace(/\/$/, "")}: TLS certificate of ${host} not trusted \\([^\\n]*\\); add its CA certificate to NODE_EXTRA_CA_CERTS, or check LOG_ANALYTICS_ENDPOINT and LOG_ANALYTICS_WORKSPACE_ID${RULE_LABEL}$`,
       ),
     );
     expect(lingeredMs(result)).toBeLessThan(LINGER_MS);

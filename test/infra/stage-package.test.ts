@@ -103,6 +103,7 @@ describe("infra/hooks/stage-package.js", () => {
         ".funcignore",
         "adfind-domain-recon.yaml",
         "exclusions-watchlist.kql",
+        "detections.compiled.json",
         "network-scanner-smb-sweep.yaml",
         "nbtscan.benign.yaml",
         "host.json",
@@ -123,6 +124,20 @@ describe("infra/hooks/stage-package.js", () => {
     expect(manifest).not.toHaveProperty("devDependencies");
     const bytes = readdirSync(stage).reduce((n, f) => n + statSync(path.join(stage, f)).size, 0);
     expect(bytes).toBeLessThan(MAX_PACKAGE_BYTES);
+  });
+
+  it("compiles the rules beside the bundle, which carries no Kusto.Language", () => {
+    const compiled = JSON.parse(
+      readFileSync(path.join(stage, "detections.compiled.json"), "utf8"),
+    ) as { rules: { file: string; ruleClass: string; query?: string }[] };
+    expect(compiled.rules.map((r) => [r.file, r.ruleClass])).toEqual([
+      ["nbtscan.yaml", "runs as is"],
+      ["adfind-domain-recon.yaml", "adapted"],
+      ["network-scanner-smb-sweep.yaml", "runs as is"],
+    ]);
+    const bundle = readFileSync(path.join(stage, "index.js"), "utf8");
+    expect(bundle).not.toContain("language-service-next");
+    expect(bundle).not.toContain("Kusto.Language.Bridge");
   });
 });
 

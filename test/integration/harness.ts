@@ -8,6 +8,8 @@ import { Agent } from "node:https";
 import { InvocationContext, type Timer } from "@azure/functions";
 import { TableClient } from "@azure/data-tables";
 import { createDetectionHandler } from "../../functions/detectionFunction";
+import type { CompiledDetections } from "../../functions/loader/compiled";
+import { nbtscanId, shippedDetections } from "../support/compiled";
 import { validateIncidentPayload, type IncidentPayload } from "../../functions/incidents/payload";
 import { SOURCE_TABLES, type DetectionEvent } from "../../functions/model";
 import { FUNCTION_NAME, RUN_COMPLETED } from "../../functions/run/runLog";
@@ -112,6 +114,10 @@ export interface SandboxOptions {
   tableName?: string;
   /** The function's identity (every token it sends); by default the sandbox's own. */
   credential?: TokenCredential;
+  /** The detections the function runs, by rule id (default: nbtscan's alone). */
+  ruleIds?: string[];
+  /** The compiled rules the function reads (default: the shipped ones). */
+  compiled?: CompiledDetections;
 }
 
 /** One isolated detection deployment: its own state table, stand-in and playbook. */
@@ -168,6 +174,9 @@ export async function createSandbox(
   };
   const tableRequests: string[] = [];
   const handler = createDetectionHandler(env, {
+    compiled: options.compiled ?? shippedDetections(),
+    // nbtscan's runs, as these tests were written for; options.ruleIds runs others too.
+    only: options.ruleIds ?? [nbtscanId()],
     agent: shared.agent,
     credential: options.credential,
     now: () => now,

@@ -97,7 +97,7 @@ describe("Defender table liveness", () => {
     const errors = failure.logs.filter((line) => line.level === "error");
     expect(errors).toHaveLength(1);
     expect(errors[0].message).toMatch(
-      /^nbtscan-detector run failed: nbtscan-detector data silence: table DeviceFileEvents is missing from the Log Analytics workspace, so the detection cannot run\. Connect Microsoft Defender for Endpoint to Microsoft Sentinel \(data connector MicrosoftThreatProtection, "Microsoft Defender XDR"\) with DeviceFileEvents enabled\.$/,
+      /^nbtscan-detector run failed: nbtscan-detector data silence: table DeviceFileEvents is missing from the Log Analytics workspace, so the detection cannot run\. Connect Microsoft Defender for Endpoint to Microsoft Sentinel \(data connector MicrosoftThreatProtection, "Microsoft Defender XDR"\) with DeviceFileEvents enabled\. \(detection 'nbtscan\.exe NetBIOS network discovery \(S0590\)', rule [0-9a-f-]{36}\)$/,
     );
     expect(errors[0].message).not.toContain("\n");
     // Nothing else was attempted: only the liveness query reached the workspace.

@@ -3,6 +3,7 @@
 import { DefaultAzureCredential, ManagedIdentityCredential } from "@azure/identity";
 import { loadConfig } from "../../functions/config/config";
 import { DetectionRuntime } from "../../functions/run/runtime";
+import { shippedDetections } from "../support/compiled";
 
 jest.mock("@azure/identity", () => ({
   DefaultAzureCredential: jest.fn(),
@@ -27,7 +28,7 @@ describe("DetectionRuntime credentials", () => {
       STATE_TABLE_CONNECTION_STRING: "UseDevelopmentStorage=true",
       PLAYBOOK_URL: "https://127.0.0.1:8444/playbook",
     });
-    new DetectionRuntime(config, { host: "function" });
+    new DetectionRuntime(config, { host: "function", compiled: shippedDetections() });
     expect(ManagedIdentityCredential).not.toHaveBeenCalled();
     expect(DefaultAzureCredential).not.toHaveBeenCalled();
   });
@@ -38,7 +39,7 @@ describe("DetectionRuntime credentials", () => {
       ...base,
       STATE_TABLE_ENDPOINT: "https://acct.table.core.windows.net",
     });
-    new DetectionRuntime(config, { host: "function" });
+    new DetectionRuntime(config, { host: "function", compiled: shippedDetections() });
     expect(ManagedIdentityCredential).toHaveBeenCalledTimes(1);
     expect(ManagedIdentityCredential).toHaveBeenCalledWith({ clientId: CLIENT_ID });
     expect(DefaultAzureCredential).not.toHaveBeenCalled();
@@ -49,7 +50,7 @@ describe("DetectionRuntime credentials", () => {
       ...base,
       STATE_TABLE_ENDPOINT: "https://acct.table.core.windows.net",
     });
-    new DetectionRuntime(config, { host: "cli", dryRun: true });
+    new DetectionRuntime(config, { host: "cli", dryRun: true, compiled: shippedDetections() });
     expect(DefaultAzureCredential).toHaveBeenCalledTimes(1);
     expect(ManagedIdentityCredential).not.toHaveBeenCalled();
   });
@@ -60,7 +61,11 @@ describe("DetectionRuntime credentials", () => {
       { requirePlaybook: false },
     );
     expect(
-      () => new DetectionRuntime({ ...config, playbookUrl: undefined }, { host: "function" }),
+      () =>
+        new DetectionRuntime(
+          { ...config, playbookUrl: undefined },
+          { host: "function", compiled: shippedDetections() },
+        ),
     ).toThrow(/PLAYBOOK_URL is required/);
   });
 });

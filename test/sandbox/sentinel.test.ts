@@ -44,7 +44,7 @@ describe("the Sentinel rule the sandbox applies", () => {
     expect(rule.alertDetailsOverride).toEqual(ruleFile.alertDetailsOverride);
     expect(rule.groupByCustomDetails).toEqual(["IncidentKey"]);
     expect(rule.tactics).toEqual(["Discovery"]);
-    expect(rule.techniques).toEqual(detection.analyticRule.relevantTechniques);
+    expect(rule.techniques).toEqual(detection.loaded.relevantTechniques);
     expect(rule.queryConstants).toEqual({ Sha1Algorithm: "SHA1", Sha256Algorithm: "SHA256" });
     expect(rule.maxAlertsPerRun).toBe(150);
     // The schedule from the same file, the query's row look-back from its let.

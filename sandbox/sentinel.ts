@@ -45,6 +45,8 @@ export interface SentinelRuleDefinition {
     alertDisplayNameFormat: string;
     alertDescriptionFormat: string;
     alertSeverityColumnName: string;
+    alertTacticsColumnName?: string;
+    alertDynamicProperties?: { alertProperty: string; value: string }[];
   };
   groupByCustomDetails: string[];
   /** Constant columns the rule's query adds with `extend Name = "literal"`. */
@@ -285,6 +287,22 @@ function cell(row: TableRow, column: string): string {
   const value = row[column];
   if (value === undefined || value === null) return "";
   return typeof value === "string" ? value : JSON.stringify(value);
+}
+
+/**
+ * A list column as alert details override reads it: the tactics column and the Techniques dynamic
+ * property take a comma-separated string (learn.microsoft.com/azure/sentinel/customize-alert-details:
+ * "Tactic column" and "Alert properties > Techniques (Preview)"; alertRules 2025-09-01,
+ * AlertDetailsOverride.alertTacticsColumnName and alertDynamicProperties[].alertProperty Techniques).
+ * An empty cell leaves the rule's own list, as an override without a value does.
+ */
+function listCell(row: TableRow, column: string | undefined, otherwise: string[]): string[] {
+  if (column === undefined) return otherwise;
+  const items = cell(row, column)
+    .split(",")
+    .map((item) => item.trim())
+    .filter((item) => item !== "");
+  return items.length > 0 ? items : otherwise;
 }
 
 /** Fills `{{Column}}` placeholders from the row, as alertDetailsOverride formats do. */
@@ -533,8 +551,12 @@ export class SentinelSimulation {
       name: format(override.alertDisplayNameFormat, row) || this.rule.displayName,
       severity: cell(row, override.alertSeverityColumnName),
       description: format(override.alertDescriptionFormat, row),
-      tactics: this.rule.tactics,
-      techniques: this.rule.techniques,
+      tactics: listCell(row, override.alertTacticsColumnName, this.rule.tactics),
+      techniques: listCell(
+        row,
+        override.alertDynamicProperties?.find((p) => p.alertProperty === "Techniques")?.value,
+        this.rule.techniques,
+      ),
       entities: uniqueEntities(rows.flatMap((r) => entitiesOf(r, this.rule.entityMappings))),
       // Sentinel gives every custom detail as an array of the values of its column.
       customDetails: Object.fromEntries(

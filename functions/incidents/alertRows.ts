@@ -52,6 +52,9 @@ export interface AlertRow {
   AlertTitle: string;
   AlertSeverity: Severity;
   AlertDescription: string;
+  /** The detection's tactics and techniques, comma-separated: one rule alerts for every detection. */
+  AlertTactics: string;
+  AlertTechniques: string;
   EvidenceComment: string;
   DetectionId: string;
   DetectionVersion: string;
@@ -191,6 +194,10 @@ export function alertRowsOf(incident: IncidentRecord): AlertRow[] {
       // Every row carries the incident's description: Sentinel names and describes the incident
       // after whichever of its alerts comes first, and the order of a rule run's alerts is not ours.
       AlertDescription: incident.description,
+      // Per row, so one analytics rule carries each detection's own ATT&CK mapping
+      // (alertTacticsColumnName and the Techniques dynamic property; sentinel-rule.bicep).
+      AlertTactics: incident.tactics.join(","),
+      AlertTechniques: incident.techniques.join(","),
       // The comment playbook reads it from the first row: once per incident is enough.
       EvidenceComment: i === 0 ? incident.evidenceComment : "",
       DetectionId: incident.detection.id,

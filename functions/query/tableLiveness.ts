@@ -129,7 +129,7 @@ export async function checkTableLiveness(deps: LivenessDependencies): Promise<Ta
     const last = lastIngested[name];
     deps.log.warn(
       `${DATA_SILENCE}: ${name} received nothing for DATA_SILENCE_WARNING (${silence})` +
-        `${last === null ? "" : `; last ingestion ${last}`}. The detection finds nothing while it is ` +
+        `${last === null ? "" : `; last ingestion ${last}`}. Detection '${deps.rule.name}' finds nothing while it is ` +
         `silent: check the Microsoft Defender for Endpoint data connector (${connector}).`,
     );
   }

@@ -1,6 +1,7 @@
 // Detection health, two log search alert rules on the function's Application Insights component:
 // - health: the function's runs fail, or no run has completed for about two schedule periods (the
-//   timer stopped, the app is down, or runs hang);
+//   timer stopped, the app is down, or runs hang), or a rule of functions/detections did not load
+//   (each run logs "nbtscan-detector detection unavailable: '<rule name>' (<id>): <reason>");
 // - data: a run found a Defender for Endpoint table silent for DATA_SILENCE_WARNING, or missing
 //   from the workspace, so the detection would find nothing however long it runs.
 // Contract with the function (functions/run/runLog.ts): its name is nbtscanDetection, a failed run
@@ -42,6 +43,7 @@ var readerRoleId = 'acdd72a7-3385-48ef-bd42-f606fba81ae7'
 
 var functionName = 'nbtscanDetection'
 var completedMessagePrefix = 'nbtscan-detector run completed'
+var unavailableMessagePrefix = 'nbtscan-detector detection unavailable'
 var dataSilenceMessagePrefix = 'nbtscan-detector data silence'
 var timing = schedules[string(schedulePeriodMinutes)]
 var evaluationFrequency = 'PT${timing.alertFrequencyMinutes}M'
@@ -57,8 +59,12 @@ let completedRuns = toscalar(
     traces
     | where message startswith "{1}"
     | count);
-print failed = failedRuns, completed = completedRuns
-| where failed > 0 or completed == 0
+let unavailableRules = toscalar(
+    traces
+    | where message startswith "{2}"
+    | count);
+print failed = failedRuns, completed = completedRuns, unavailable = unavailableRules
+| where failed > 0 or completed == 0 or unavailable > 0
 '''
 
 // One row per silence or missing-table line in the window; the message names the table. A
@@ -102,7 +108,7 @@ resource healthAlert 'Microsoft.Insights/scheduledQueryRules@2026-03-01' = {
   }
   properties: {
     displayName: 'nbtscan-detector health'
-    description: 'The nbtscan detection function failed, or no run completed in the last ${timing.alertWindowMinutes} minutes.'
+    description: 'The detection function failed, no run completed in the last ${timing.alertWindowMinutes} minutes, or a detection rule did not load (its log line names the rule).'
     severity: 1
     enabled: true
     scopes: [
@@ -117,7 +123,7 @@ resource healthAlert 'Microsoft.Insights/scheduledQueryRules@2026-03-01' = {
     criteria: {
       allOf: [
         {
-          query: format(healthQuery, functionName, completedMessagePrefix)
+          query: format(healthQuery, functionName, completedMessagePrefix, unavailableMessagePrefix)
           timeAggregation: 'Count'
           operator: 'GreaterThan'
           threshold: 0

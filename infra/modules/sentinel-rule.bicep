@@ -36,6 +36,26 @@
 // and window reuse, what suppression counts from, SecurityAlert latency up to 10 minutes): every
 // row one alert, one incident per IncidentKey; the first shipped definition fails that day.
 
+// One rule for every detection, not one per detection (issue 18). Every detection of
+// functions/detections writes its rows to one table (DetectionId says which; the name
+// NbtscanAlerts_CL stays, as renaming a custom table creates a new, empty one under existing
+// deployments, their DCR stream and their health queries). What differs between detections comes
+// from the row, through alertDetailsOverride (alertRules 2025-09-01, AlertDetailsOverride):
+// title and description formats ({{AlertTitle}}, {{AlertDescription}}, at most 3 placeholders
+// each), alertSeverityColumnName, alertTacticsColumnName (AlertTactics) and the Techniques alert
+// dynamic property (AlertTechniques; marked Preview in learn.microsoft.com/azure/sentinel/
+// customize-alert-details). The trade-offs:
+// - alert cap: a scheduled run makes at most 150 alerts, per rule. One rule shares that budget
+//   across detections; the query drains oldest first over a day of rows, so a burst is delayed,
+//   never lost, and sentinelDay.test.ts bounds the delay. Per-detection rules would each have 150
+//   a run, at the price of a deployment change per rule file and rules orphaned when a file goes.
+//   Past about 400 alerts an hour across all detections, sustained, the loop is the better trade;
+//   the table and rows need no change for it.
+// - entity mappings: at most 10 per rule (Sentinel's limit for scheduled rules). The rule maps
+//   the table's fixed entity columns (7 today: host, account, file, two hashes, two processes),
+//   which the function fills from each detection's events; adding a detection adds no mapping,
+//   so the limit does not grow with the number of detections.
+
 @description('Name of the existing Sentinel-enabled Log Analytics workspace.')
 param workspaceName string
 

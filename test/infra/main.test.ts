@@ -7,7 +7,12 @@ import {
   POISON_QUEUE_NAME,
   QUEUE_CONNECTION,
 } from "../../functions/fanout/queues";
-import { DATA_SILENCE, FUNCTION_NAME, RUN_COMPLETED } from "../../functions/run/runLog";
+import {
+  DATA_SILENCE,
+  DETECTION_UNAVAILABLE,
+  FUNCTION_NAME,
+  RUN_COMPLETED,
+} from "../../functions/run/runLog";
 import {
   allResources,
   at,
@@ -751,18 +756,20 @@ describe("detection health alerts", () => {
     ).toBe("[reference('monitoring').outputs.applicationInsightsName.value]");
   });
 
-  it("fire on failed invocations and on no completed run, by the function's own names", () => {
+  it("fire on failed invocations, on no completed run and on a rule that did not load, by the function's own names", () => {
     const variables = rule(HEALTH).template.variables;
     expect(at(variables, "functionName")).toBe(FUNCTION_NAME);
     expect(at(variables, "completedMessagePrefix")).toBe(RUN_COMPLETED);
+    expect(at(variables, "unavailableMessagePrefix")).toBe(DETECTION_UNAVAILABLE);
     expect(query(rule(HEALTH))).toBe(
-      "[format(variables('healthQuery'), variables('functionName'), variables('completedMessagePrefix'))]",
+      "[format(variables('healthQuery'), variables('functionName'), variables('completedMessagePrefix'), variables('unavailableMessagePrefix'))]",
     );
     const kql = text(at(variables, "healthQuery"));
     expect(kql).toMatch(/requests\s*\| where operation_Name == "\{0\}" and success == false/);
     expect(kql).toMatch(/traces\s*\| where message startswith "\{1\}"/);
+    expect(kql).toMatch(/traces\s*\| where message startswith "\{2\}"/);
     expect(kql).toMatch(
-      /print failed = failedRuns, completed = completedRuns\s*\| where failed > 0 or completed == 0\s*$/,
+      /print failed = failedRuns, completed = completedRuns, unavailable = unavailableRules\s*\| where failed > 0 or completed == 0 or unavailable > 0\s*$/,
     );
   });
 

@@ -752,6 +752,10 @@ describe("the analytics rule", () => {
       ...mappings.flatMap((m) => m.fieldMappings.map((f) => f.columnName)),
       ...Object.values(ruleProperty("customDetails") as JsonObject).map((v) => text(v)),
       text(at(ruleProperty("alertDetailsOverride"), "alertSeverityColumnName")),
+      text(at(ruleProperty("alertDetailsOverride"), "alertTacticsColumnName")),
+      ...(at(ruleProperty("alertDetailsOverride"), "alertDynamicProperties") as JsonObject[]).map(
+        (p) => text(p.value),
+      ),
       ...["alertDisplayNameFormat", "alertDescriptionFormat"].flatMap((key) =>
         [...text(at(ruleProperty("alertDetailsOverride"), key)).matchAll(/\{\{(\w+)\}\}/g)].map(
           (m) => m[1],
@@ -777,12 +781,15 @@ describe("the analytics rule", () => {
     });
   });
 
-  it("makes the alert's title, description and severity ours, within the format limits", () => {
+  it("makes the alert's title, description, severity, tactics and techniques each row's, within the format limits", () => {
     const override = ruleProperty("alertDetailsOverride") as JsonObject;
+    // One rule for every detection: what differs between detections comes from the row.
     expect(override).toEqual({
       alertDisplayNameFormat: "{{AlertTitle}}",
       alertDescriptionFormat: "{{AlertDescription}}",
       alertSeverityColumnName: "AlertSeverity",
+      alertTacticsColumnName: "AlertTactics",
+      alertDynamicProperties: [{ alertProperty: "Techniques", value: "AlertTechniques" }],
     });
     for (const key of ["alertDisplayNameFormat", "alertDescriptionFormat"]) {
       expect((text(override[key]).match(/\{\{/g) ?? []).length).toBeLessThanOrEqual(3);

@@ -69,6 +69,7 @@ describe("Defender table liveness", () => {
     expect(lines[0].message).toMatch(
       new RegExp(
         `^${DATA_SILENCE}: DeviceFileEvents received nothing for DATA_SILENCE_WARNING \\(PT6H\\)\\. ` +
+          "Detection 'nbtscan\\.exe NetBIOS network discovery \\(S0590\\)' finds nothing while" +
           ".*Microsoft Defender for Endpoint data connector \\(MicrosoftThreatProtection\\)",
       ),
     );

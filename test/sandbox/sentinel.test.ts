@@ -84,6 +84,25 @@ describe("SentinelSimulation", () => {
     });
   });
 
+  it("takes each row's tactics and techniques from its columns: one rule for every detection", () => {
+    const sentinel = new SentinelSimulation();
+    const [row] = rowsFor("cccccccc-0000-5000-8000-000000000003", [otherHit]);
+    sentinel.ingest(
+      [{ ...row, AlertTactics: "Discovery,Execution", AlertTechniques: "T1087, T1059" }],
+      T0,
+      0,
+    );
+    const [alert] = sentinel.runRule(T0);
+    expect(alert.tactics).toEqual(["Discovery", "Execution"]);
+    expect(alert.techniques).toEqual(["T1087", "T1059"]);
+    // An empty cell leaves the rule's own lists (nbtscan.yaml's).
+    const other = new SentinelSimulation();
+    other.ingest([{ ...row, AlertTactics: "", AlertTechniques: "" }], T0, 0);
+    const [plain] = other.runRule(T0);
+    expect(plain.tactics).toEqual(["Discovery"]);
+    expect(plain.techniques).toEqual(["T1046", "T1018", "T1016", "T1033"]);
+  });
+
   it("maps the entities the rule's mappings name, skipping the empty ones", () => {
     const sentinel = new SentinelSimulation();
     sentinel.ingest(incidentA, T0, 0);

@@ -172,11 +172,12 @@ describe("the health rules' queries (infra/modules/health-alert.bicep, sentinel-
   const requests = { timestamp: "datetime", operation_Name: "string", success: "bool" };
   const traces = { timestamp: "datetime", message: "string" };
 
-  it("health: one row when a run failed or none completed, none when healthy", async () => {
+  it("health: one row when a run failed, none completed or a rule did not load, none when healthy", async () => {
     const query = format(
       await bicepVariable("health-alert.bicep", "healthQuery"),
       "nbtscanDetection",
       "nbtscan-detector run completed",
+      "nbtscan-detector detection unavailable",
     );
     const completed = { message: "nbtscan-detector run completed: 2 new" };
     const healthy = {
@@ -194,9 +195,26 @@ describe("the health rules' queries (infra/modules/health-alert.bicep, sentinel-
         rows: [{ operation_Name: "nbtscanDetection", success: false }],
       },
     };
-    expect(run(query, failed)).toEqual({ columns: ["failed", "completed"], rows: [[1, 1]] });
+    expect(run(query, failed)).toEqual({
+      columns: ["failed", "completed", "unavailable"],
+      rows: [[1, 1, 0]],
+    });
     const silent = { ...healthy, traces: { columns: traces, rows: [] } };
-    expect(run(query, silent).rows).toEqual([[0, 0]]);
+    expect(run(query, silent).rows).toEqual([[0, 0, 0]]);
+    const unavailable = {
+      ...healthy,
+      traces: {
+        columns: traces,
+        rows: [
+          completed,
+          {
+            message:
+              "nbtscan-detector detection unavailable: 'x' (id): summarize aggregates events",
+          },
+        ],
+      },
+    };
+    expect(run(query, unavailable).rows).toEqual([[0, 1, 1]]);
   }, 120_000);
 
   it("data: one row per silence line, counted", async () => {

@@ -9,7 +9,16 @@
 // requests; the Log Analytics stand-in serves generated hits spread over 200 devices and 7 days;
 // the playbook receiver counts posts.
 import { spawn, spawnSync } from "node:child_process";
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import {
+  cpSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  unlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { Agent } from "node:https";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -23,6 +32,8 @@ import { enrichHit } from "../functions/enrich/enrich";
 import { buildIncident } from "../functions/incidents/buildIncident";
 import { groupHits } from "../functions/incidents/group";
 import { toPayload, validateIncidentPayload } from "../functions/incidents/payload";
+import { COMPILED_FILE_NAME } from "../functions/loader/compiled";
+import { writeCompiledDetections } from "../functions/loader/compile";
 import type { DetectionEvent } from "../functions/model";
 import { RUN_COMPLETED } from "../functions/run/runLog";
 import { annotateBenign, loadBenignScenarios } from "../functions/triage/scenarios";
@@ -121,7 +132,10 @@ interface HostRun {
   ms: number;
   cpuMs: number;
   maxRssMb: number;
+  /** The first detection's summary (nbtscan's). */
   summary: Record<string, unknown>;
+  /** Every detection's summary, in the order they ran. */
+  summaries: Record<string, unknown>[];
 }
 
 /** Runs the staged package's timer function once, in the host stand-in, on this Node. */
@@ -129,11 +143,12 @@ async function runPackage(
   resources: Resources,
   ctx: BenchContext,
   env: Record<string, string>,
+  stage: string = ctx.stage,
 ): Promise<HostRun> {
   const finished = await runChild(
     resources,
     process.execPath,
-    [...HOST_NODE_FLAGS, HOST, ctx.stage, "run"],
+    [...HOST_NODE_FLAGS, HOST, stage, "run"],
     cleanEnv({ ...env, NODE_EXTRA_CA_CERTS: ctx.caFile }),
   );
   if (finished.status !== 0) throw new Error(`host exited ${finished.status}: ${finished.stderr}`);
@@ -149,19 +164,29 @@ async function runPackage(
   };
   const [invocation] = output.invocations;
   if (!invocation.ok) throw new Error(`the run failed: ${invocation.error ?? "?"}`);
-  const line = invocation.logs.find((l) => l.message.startsWith(RUN_COMPLETED));
-  const summary = JSON.parse(line?.message.slice(RUN_COMPLETED.length) ?? "{}") as Record<
-    string,
-    unknown
-  >;
-  return { ms: invocation.ms, cpuMs: invocation.cpuMs, maxRssMb: output.maxRssMb, summary };
+  const summaries = invocation.logs
+    .filter((l) => l.message.startsWith(RUN_COMPLETED))
+    .map((l) => JSON.parse(l.message.slice(RUN_COMPLETED.length)) as Record<string, unknown>);
+  const summary = summaries[0] ?? {};
+  return {
+    ms: invocation.ms,
+    cpuMs: invocation.cpuMs,
+    maxRssMb: output.maxRssMb,
+    summary,
+    summaries,
+  };
 }
 
 // ---------------------------------------------------------------------------------------------
 // End-to-end cases
 
 /** A fresh deployment: Azurite behind the counting proxy, the stand-ins, the settings. */
-async function deployment(resources: Resources, ctx: BenchContext, events: DetectionEvent[]) {
+async function deployment(
+  resources: Resources,
+  ctx: BenchContext,
+  events: DetectionEvent[],
+  stage: string = ctx.stage,
+) {
   const azurite = resources.add("Azurite", await startAzuriteTable(), (a) => a.stop());
   const proxy = resources.add(
     "table proxy",
@@ -194,7 +219,7 @@ async function deployment(resources: Resources, ctx: BenchContext, events: Detec
   async function run(extra: Record<string, string> = {}) {
     const [tableBefore, postsBefore] = [proxy.requests, playbook.received.length];
     const azuriteBefore = processCpuMs(azurite.pid);
-    const result = await runPackage(resources, ctx, { ...env, ...extra });
+    const result = await runPackage(resources, ctx, { ...env, ...extra }, stage);
     const azuriteAfter = processCpuMs(azurite.pid);
     return {
       ...result,
@@ -264,6 +289,85 @@ async function hitsCase(
 ): Promise<string> {
   const { run } = await deployment(resources, ctx, hits(count, Date.now()));
   return describeRun(await run({ INCIDENT_GROUPING: grouping }));
+}
+
+/** A known-nothing SHA1: the copies' hits match by file name only. */
+const OTHER_SHA1 = "0123456789abcdef0123456789abcdef01234567";
+
+/**
+ * A copy of the staged package whose rules folder holds `count` detections: nbtscan's rule and
+ * metadata under another id, name and file name each (nbtscan-<k>.exe, no known hash), compiled
+ * as the package step compiles them. Text edits of a copy of the shipped file, for the bench only.
+ */
+function stageWithDetections(ctx: BenchContext, count: number): string {
+  const stage = path.join(ctx.work, `package-${count}-detections`);
+  rmSync(stage, { recursive: true, force: true });
+  cpSync(ctx.stage, stage, { recursive: true });
+  for (const name of readdirSync(stage)) {
+    if (name.endsWith(".yaml") || name === COMPILED_FILE_NAME) unlinkSync(path.join(stage, name));
+  }
+  const rule = readFileSync(path.join(ctx.stage, "nbtscan.yaml"), "utf8");
+  const meta = readFileSync(path.join(ctx.stage, "nbtscan.meta.yaml"), "utf8");
+  const nbtscanId = loadDetectionRule().id;
+  for (let k = 0; k < count; k++) {
+    const id = `00000000-0000-4000-8000-${k.toString(16).padStart(12, "0")}`;
+    const exe = `nbtscan-${k}.exe`;
+    writeFileSync(
+      path.join(stage, `bench-${k}.yaml`),
+      rule
+        .replace(`id: ${nbtscanId}`, `id: ${id}`)
+        .replace(/^name: .*$/m, `name: bench detection ${k} (${exe})`)
+        .replace('FileName =~ "nbtscan.exe"', `FileName =~ "${exe}"`),
+    );
+    writeFileSync(
+      path.join(stage, `bench-${k}.meta.yaml`),
+      meta
+        .replace(`ruleId: ${nbtscanId}`, `ruleId: ${id}`)
+        .replace(/^detectedFileName: .*$/m, `detectedFileName: ${exe}`),
+    );
+  }
+  writeCompiledDetections(stage);
+  return stage;
+}
+
+/**
+ * issue 18: `detections` detections with `hitsEach` new hits each, all run by one invocation,
+ * one after the other, against the single-detection case (nbtscan's rule alone, as many hits).
+ */
+async function manyDetectionsCase(
+  resources: Resources,
+  ctx: BenchContext,
+  detections: number,
+  hitsEach: number,
+): Promise<string[]> {
+  const now = Date.now();
+  // Every hit a match by name only, in both cases, so that the two do the same work per hit.
+  const byName = (e: DetectionEvent, exe: string): DetectionEvent => ({
+    ...e,
+    FileName: exe,
+    SHA1: OTHER_SHA1,
+  });
+  const single = await (
+    await deployment(
+      resources,
+      ctx,
+      hits(hitsEach, now).map((e) => byName(e, "nbtscan.exe")),
+    )
+  ).run();
+  const stage = stageWithDetections(ctx, detections);
+  const events = Array.from({ length: detections }, (_, k) =>
+    hits(hitsEach, now, undefined, k * hitsEach).map((e) => byName(e, `nbtscan-${k}.exe`)),
+  ).flat();
+  const many = await (await deployment(resources, ctx, events, stage)).run();
+  const found = many.summaries.map((x) => Number(x.new));
+  const per = (n: number) => n / detections;
+  return [
+    `${seconds(single.ms)} s, ${single.tableRequests} table requests, ${single.posts} posts, ` +
+      `${Math.round(single.maxRssMb)} MB (${String(single.summary.new)} new)`,
+    `${seconds(many.ms)} s (${seconds(per(many.ms))} s per detection), ` +
+      `${many.tableRequests} table requests (${per(many.tableRequests).toFixed(0)} per detection), ` +
+      `${many.posts} posts, ${Math.round(many.maxRssMb)} MB; new per detection: ${found.join(", ")}`,
+  ];
 }
 
 /** Runs that drain a backlog: at most this many, as the timer would start them one by one. */
@@ -496,6 +600,15 @@ const CASES: Case[] = [
     rows: [{ label: "10k hits, `event`", today: "57 s, 595 MB, 10,217 table requests" }],
     timeoutMs: 4 * MINUTE,
     measure: async (r, ctx) => [await hitsCase(r, ctx, 10_000, "event")],
+  },
+  {
+    name: "detections",
+    rows: [
+      { label: "1 detection × 1k hits (nbtscan alone)", today: "–" },
+      { label: "10 detections × 1k hits, one invocation, in turn", today: "–" },
+    ],
+    timeoutMs: 6 * MINUTE,
+    measure: (r, ctx) => manyDetectionsCase(r, ctx, 10, 1_000),
   },
   {
     name: "ledger-0",

@@ -10,7 +10,7 @@ import { failureLine, type ServiceEndpoint } from "../run/failureLine";
 import { FUNCTION_NAME, type RunLog } from "../run/runLog";
 import { DetectionRuntime, type RuntimeOptions } from "../run/runtime";
 import { detectionQueues, QUEUE_CLIENT_ID_SETTING, type DetectionQueues } from "./queues";
-import { singleRuleRunner, type DetectionRunner } from "./runner";
+import { runtimeRunner, type DetectionRunner } from "./runner";
 import { tick, type TickResult } from "./tick";
 import { handleMessage } from "./worker";
 
@@ -55,7 +55,7 @@ export function lazyRunner(
 ): () => DetectionRunner {
   let runner: DetectionRunner | undefined;
   return () =>
-    (runner ??= singleRuleRunner(
+    (runner ??= runtimeRunner(
       new DetectionRuntime(loadConfig(env), { ...options, host: "function" }),
     ));
 }
@@ -79,6 +79,8 @@ export function createTickHandler(
       services = [{ service: "Queue Storage", url: queues.url, settings: queues.settings }];
       const built = runner();
       services.push(...built.services);
+      // Each tick names the rules that will not be enqueued (the health alert sees the failed).
+      built.reportUnavailable?.(logTo(context));
       return await tick(built, queues, {
         tickId: options.tickId?.() ?? randomUUID(),
         now: options.now ?? (() => new Date()),

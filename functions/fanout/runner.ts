@@ -2,7 +2,7 @@
 // way to run one of them. The tick and the queue worker are written against this, so the engine
 // can change (one detection today, a folder of them next) without touching the fan-out.
 import type { ServiceEndpoint } from "../run/failureLine";
-import { runDetection } from "../run/runDetection";
+import { reportUnavailable, runDetectionById } from "../run/runAll";
 import type { RunLog } from "../run/runLog";
 import type { DetectionRuntime } from "../run/runtime";
 
@@ -23,19 +23,21 @@ export interface DetectionRunner {
   runOne(ruleId: string, log: RunLog): Promise<RunOutcome>;
   /** Where each service a run talks to is, for failure lines (failureLine). */
   readonly services: readonly ServiceEndpoint[];
+  /** Logs one line per rule that did not load or does not run yet, naming it (runAll.ts). */
+  reportUnavailable?(log: RunLog): void;
 }
 
 /**
- * The runner of today's engine, which holds one detection (runtime.rule). When the runtime holds
- * several, this is the one place to point at them.
+ * The runner over every detection the runtime holds (nbtscan first): the tick enqueues each, the
+ * worker runs the one its message names.
  */
-export function singleRuleRunner(runtime: DetectionRuntime): DetectionRunner {
+export function runtimeRunner(runtime: DetectionRuntime): DetectionRunner {
   return {
-    ruleIds: () => [runtime.rule.id],
+    ruleIds: () => runtime.detections,
     services: runtime.services,
+    reportUnavailable: (log) => reportUnavailable(runtime, log),
     async runOne(ruleId, log) {
-      if (ruleId !== runtime.rule.id) throw new Error(`no detection with rule id ${ruleId}`);
-      const { summary } = await runDetection(await runtime.dependenciesFor(log));
+      const { summary } = await runDetectionById(runtime, ruleId, log);
       return { summary: summary.toJSON() };
     },
   };

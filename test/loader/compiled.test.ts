@@ -15,7 +15,11 @@ let dir: string;
 
 beforeEach(() => {
   dir = mkdtempSync(path.join(tmpdir(), "compiled-"));
-  cpSync(RULES_DIR, dir, { recursive: true, filter: (f) => !f.endsWith(".ts") });
+  // The rule files only: not the modules, nor the compiled file the test run wrote beside them.
+  cpSync(RULES_DIR, dir, {
+    recursive: true,
+    filter: (f) => !f.endsWith(".ts") && path.basename(f) !== COMPILED_FILE_NAME,
+  });
 });
 afterEach(() => rmSync(dir, { recursive: true, force: true }));
 

@@ -1,5 +1,5 @@
 // Triage conditions: a small, case-insensitive test language over DetectionEvent columns, shared
-// by the benign scenarios (functions/detection/benign-scenarios.yaml) and the exclusions.
+// by the benign scenarios (functions/detections/nbtscan.benign.yaml) and the exclusions.
 //
 // Format (JSON or YAML; JSON Schema: condition.schema.json, validated with ajv at load):
 //

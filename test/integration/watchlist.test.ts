@@ -156,7 +156,7 @@ describe("exclusions from the Sentinel watchlist", () => {
     const errors = failure.logs.filter((l) => l.level === "error").map((l) => l.message);
     expect(errors).toEqual([
       expect.stringMatching(
-        /^nbtscan-detector run failed: Log Analytics at https:\/\/127\.0\.0\.1:\d+\/v1 answered HTTP 403 \(exclusions watchlist 'nbtscan-exclusions' \(EXCLUSIONS_WATCHLIST\) could not be read from Log Analytics: .*\); check LOG_ANALYTICS_ENDPOINT and LOG_ANALYTICS_WORKSPACE_ID$/,
+        /^nbtscan-detector run failed: Log Analytics at https:\/\/127\.0\.0\.1:\d+\/v1 answered HTTP 403 \(exclusions watchlist 'nbtscan-exclusions' \(EXCLUSIONS_WATCHLIST\) could not be read from Log Analytics: .*\); check LOG_ANALYTICS_ENDPOINT and LOG_ANALYTICS_WORKSPACE_ID \(detection 'nbtscan\.exe NetBIOS network discovery \(S0590\)', rule [0-9a-f-]{36}\)$/,
       ),
     ]);
     expect(s.delivered()).toEqual([]);

@@ -254,9 +254,18 @@ function describeDraining(runs: RunCost[]): string {
     seconds(runs.reduce((sum, r) => sum + (r[key] ?? 0), 0));
   const peak = Math.round(Math.max(...runs.map((r) => r.maxRssMb)));
   const left = leftWork(runs[runs.length - 1].summary) ? ", work still left" : "";
+  // What each later run re-read: after a drained backlog the catch-up pass may read the
+  // drained range again, and every hit it finds there is a duplicate the ledger has to answer.
+  const later = rest
+    .map(
+      (r, i) =>
+        `run ${i + 2}: ${String(r.summary.duplicates)} duplicates, ${r.tableRequests} table requests`,
+    )
+    .join("; ");
   return (
     `first run: ${describeRun(first)}<br>all ${runs.length} runs: ${all("ms")} s ` +
-    `(${all("cpuMs")} s CPU; Azurite ${all("azuriteCpuMs")} s CPU), peak ${peak} MB${left}`
+    `(${all("cpuMs")} s CPU; Azurite ${all("azuriteCpuMs")} s CPU), peak ${peak} MB${left}` +
+    `<br>${later}`
   );
 }
 

@@ -57,7 +57,7 @@ export function buildIncident(hits: EnrichedHit[], ctx: IncidentContext): Incide
   // What is stored and sent carries attacker-controlled text capped; the text above, full values.
   const capped = hits.map((h) => ({ ...h, event: capEvent(h.event).event }));
   const incidentId = incidentIdFor(
-    rule.id,
+    { ruleId: rule.id, workspaceId: ctx.workspaceId },
     hits.map((h) => h.key),
   );
   return {

@@ -14,7 +14,7 @@ import {
 import type { DetectionEvent, EnrichedHit, IngestionWindow, SuppressedHit } from "../model";
 import { queryDetection, type DetectionQuery } from "../query/detectionQuery";
 import { checkTableLiveness } from "../query/tableLiveness";
-import { planQuery, type QueryPass, type QueryPlan } from "../query/window";
+import { extendCoverage, planQuery, type QueryPass, type QueryPlan } from "../query/window";
 import { LeaseHeldError, type Lease } from "../state/lease";
 import {
   ledgerRecordsOf,
@@ -125,11 +125,12 @@ export async function runDetection(deps: RunDependencies): Promise<RunResult> {
   };
 
   await holding(run, async () => {
+    if (!(await movedLegacyState(run))) return;
     summary.tablesLastIngested = await checkTableLiveness(deps);
     if (grant.previousEndedUncleanly) await repairAfterCrash(run);
     const watermarks = await deps.state.readWatermarks();
-    const routineFrom = await detectNewHits(run, "routine", watermarks.routine);
-    await catchUp(run, routineFrom, watermarks.catchup);
+    const routine = await detectNewHits(run, "routine", watermarks.routine);
+    await catchUp(run, routine, watermarks.catchup);
     await applyRetention(run);
     summary.retried = await deliverLeftovers(run);
     summary.breakerOpened = run.breaker.open;
@@ -177,6 +178,32 @@ async function holding(run: Run, work: () => Promise<void>): Promise<void> {
 }
 
 /**
+ * Moves the detection's state written before state was kept per detection into its own
+ * partitions (state/legacyMigration.ts). False while that is not done: the run does nothing else.
+ */
+async function movedLegacyState(run: Run): Promise<boolean> {
+  const { budget } = run;
+  const outcome = await run.state.migrateLegacy({
+    owner: run.runId,
+    durationMs: budget.totalMs + LEASE_GRACE_MS,
+    now: run.now,
+    stop: () => budget.nearlySpent(CLOSING_RESERVE_MS + budget.totalMs * RECORDING_SHARE),
+    renew: () => run.lease.renewIfDue(),
+  });
+  if (outcome.status === "none") return true;
+  if (outcome.status === "done") {
+    run.log.info(`moved ${outcome.rows} row(s) of unscoped state into this detection's partitions`);
+    return true;
+  }
+  run.summary.skipped =
+    outcome.status === "waiting"
+      ? `unscoped state not moved yet, this run did nothing: ${outcome.reason}`
+      : `moving unscoped state into this detection's partitions: ${outcome.rows} row(s) this ` +
+        "run; the detection runs once all have moved";
+  return false;
+}
+
+/**
  * The previous run died without releasing its lease, maybe between writing incidents and their
  * ledger rows: write those rows again before anything reads the ledger.
  */
@@ -192,39 +219,43 @@ async function repairAfterCrash(run: Run): Promise<void> {
  * second timer would fire in the same minute as this one every hour. While the routine pass has
  * a backlog, or too little of the budget is left, it waits: it stays due, so it is never starved.
  */
-async function catchUp(
-  run: Run,
-  routineFrom: Date | undefined,
-  watermark: Watermark,
-): Promise<void> {
+async function catchUp(run: Run, routine: PassOutcome, watermark: Watermark): Promise<void> {
   if (watermark.value === undefined) {
     // The first catch-up starts where the routine pass's narrow timespans began: before this
     // run, every query read the whole lookback, as a fresh deployment's first window does.
-    const start = routineFrom ?? run.summary.watermark;
+    const start = routine.startedFrom ?? run.summary.watermark;
     if (start) await run.state.advanceWatermark(start, watermark, "catchup");
     return;
   }
   const { config, budget } = run;
   const reserve = config.queryTimeoutMs + CLOSING_RESERVE_MS + budget.totalMs * RECORDING_SHARE;
   if (run.summary.backlog || budget.nearlySpent(reserve)) return;
-  await detectNewHits(run, "catchup", watermark);
+  await detectNewHits(run, "catchup", watermark, routine.watermark);
+}
+
+/** Where a pass started (its watermark before the run) and its watermark after it. */
+interface PassOutcome {
+  startedFrom: Date | undefined;
+  watermark: Watermark;
 }
 
 /**
  * Queries a pass's window since its watermark and records every new hit, in ingestion-time
  * sub-windows when the backlog is larger than MAX_HITS_PER_RUN; the watermark moves after each.
- * Returns where the pass started (its watermark before the run).
+ * The catch-up pass is given the routine pass's watermark, to leave out what that one covered.
  */
 async function detectNewHits(
   run: Run,
   pass: QueryPass,
   stored?: Watermark,
-): Promise<Date | undefined> {
+  routine?: Watermark,
+): Promise<PassOutcome> {
   const { config, summary, budget } = run;
   let watermark = stored ?? (await run.state.readWatermark(pass));
   const startedFrom = watermark.value;
-  const plan = planQuery({ ...config, pass, watermark: watermark.value, now: summary.startedAt });
-  if (!plan) return startedFrom;
+  const now = summary.startedAt;
+  const plan = planQuery({ ...config, pass, watermark: watermark.value, now, routine });
+  if (!plan) return { startedFrom, watermark };
   const before = { newHits: summary.newHits, incidents: summary.incidents };
   if (pass === "routine") {
     summary.window = plan.window;
@@ -263,7 +294,7 @@ async function detectNewHits(
       if (pass === "routine") summary.backlog = true;
       break;
     }
-    watermark = await advance(run, coveredUntil, watermark, pass);
+    watermark = await advance(run, { start: window.start, end: coveredUntil }, watermark, plan);
     summary.subWindows += 1;
     allowance -= result.events.length;
     window = more ? { start: coveredUntil, end: window.end } : undefined;
@@ -282,17 +313,23 @@ async function detectNewHits(
     summary.catchUp.newHits = summary.newHits - before.newHits;
     summary.catchUp.incidents = summary.incidents - before.incidents;
   }
-  return startedFrom;
+  return { startedFrom, watermark };
 }
 
+/** Moves a pass's watermark past a completed window; the routine pass records what it read. */
 async function advance(
   run: Run,
-  to: Date,
+  completed: IngestionWindow,
   watermark: Watermark,
-  pass: QueryPass,
+  { pass, timespan }: QueryPlan,
 ): Promise<Watermark> {
+  const to = completed.end;
   await run.lease.renewIfDue();
-  const next = await run.state.advanceWatermark(to, watermark, pass);
+  const coverage =
+    pass === "routine"
+      ? extendCoverage(watermark.coverage, completed, timespan.startTime)
+      : undefined;
+  const next = await run.state.advanceWatermark(to, watermark, pass, coverage);
   if (pass === "routine") run.summary.watermark = to;
   else if (run.summary.catchUp) run.summary.catchUp.watermark = to;
   return next;

@@ -9,6 +9,7 @@ import { RULES_DIR, sideFileOf } from "../detections/folder";
 import { readCompiledDetections, type CompiledDetections } from "../loader/compiled";
 import { PlaybookClient } from "../delivery/playbookClient";
 import { createQueryClient, QueryTimeLeft, type DetectionQuery } from "../query/detectionQuery";
+import { detectionKey, type DetectionKey } from "../state/detectionKey";
 import { StateStore } from "../state/stateStore";
 import { createTableClient } from "../state/tableClient";
 import type { PipelinePolicy } from "@azure/core-rest-pipeline";
@@ -133,9 +134,12 @@ export class DetectionRuntime {
       }
       let rule: DetectionRule;
       let scenarios: BenignScenario[];
+      let key: DetectionKey;
       try {
         rule = detectionRuleOf(loaded);
         scenarios = scenariosOf(rule);
+        // A rule id no state key can hold is this rule's failure, not every rule's.
+        key = detectionKey(rule.id, config.workspaceId);
       } catch (error) {
         const reason = errorLine(error);
         this.unavailable.push({ id: loaded.id, name: loaded.name, reason, status: "failed" });
@@ -152,8 +156,8 @@ export class DetectionRuntime {
           timeoutMs: config.queryTimeoutMs,
           timeLeft,
         },
-        // Each detection's state is its own, keyed by its rule id.
-        state: new StateStore(table, rule.id),
+        // Each detection's state is its own, keyed by its rule id and workspace id.
+        state: new StateStore(table, key),
       });
     }
     this.services = [

@@ -1,13 +1,13 @@
-import { RestError, type TableClient } from "@azure/data-tables";
+import { type TableClient } from "@azure/data-tables";
+import type { RowAddress } from "./layout";
+import { isStatus } from "./tableBatch";
 
-// One row per detection in the state table says which run owns it:
-//   lease / <detectionId>   Owner, Mode, ExpiresAt, Released, RetainedAt
+// One row per detection in the state table says which run owns it (./layout.ts says where):
+//   <p>lease / lease   Owner, Mode, ExpiresAt, Released, RetainedAt
 // A run takes it before it writes anything, with an ETag (or an insert) so that of two runs
 // starting together exactly one wins; every mode of the detection (routine, catch-up) takes the
 // same row, so they serialise. It expires, so a run that crashed does not block the detection for
 // ever, and a clean end marks it released, so the next run knows the last one did not crash.
-
-const LEASE_PARTITION = "lease";
 
 type LeaseEntity = {
   partitionKey: string;
@@ -43,10 +43,6 @@ export class LeaseLostError extends Error {
   }
 }
 
-function isStatus(error: unknown, ...codes: number[]): boolean {
-  return error instanceof RestError && codes.includes(error.statusCode ?? 0);
-}
-
 /** What a run learns when it takes the lease. */
 export interface LeaseGrant {
   lease: Lease;
@@ -64,7 +60,7 @@ export class Lease {
 
   constructor(
     private readonly table: TableClient,
-    private readonly detectionId: string,
+    private readonly address: RowAddress,
     readonly owner: string,
     private readonly mode: string,
     private readonly durationMs: number,
@@ -91,7 +87,7 @@ export class Lease {
     const expiresAt = released ? this.now().getTime() : this.now().getTime() + this.durationMs;
     try {
       const response = await this.table.updateEntity<LeaseEntity>(
-        leaseEntity(this.detectionId, this.owner, this.mode, expiresAt, released, this.retainedAt),
+        leaseEntity(this.address, this.owner, this.mode, expiresAt, released, this.retainedAt),
         "Replace",
         { etag: this.etag },
       );
@@ -100,7 +96,7 @@ export class Lease {
     } catch (error) {
       if (!isStatus(error, 404, 412)) throw error;
       // A retried write whose first attempt landed also gets 412: still ours if we own it.
-      const row = await readLease(this.table, this.detectionId);
+      const row = await readLease(this.table, this.address);
       if (row?.Owner !== this.owner) throw new LeaseLostError(this.owner);
       this.etag = row.etag;
       this.expiresAt = Date.parse(row.ExpiresAt);
@@ -109,7 +105,7 @@ export class Lease {
 }
 
 function leaseEntity(
-  detectionId: string,
+  address: RowAddress,
   owner: string,
   mode: string,
   expiresAt: number,
@@ -118,8 +114,8 @@ function leaseEntity(
 ): LeaseEntity {
   return {
     ...(retainedAt ? { RetainedAt: retainedAt.toISOString() } : {}),
-    partitionKey: LEASE_PARTITION,
-    rowKey: detectionId,
+    partitionKey: address.partition,
+    rowKey: address.row,
     Owner: owner,
     Mode: mode,
     ExpiresAt: new Date(expiresAt).toISOString(),
@@ -127,12 +123,13 @@ function leaseEntity(
   };
 }
 
-async function readLease(
+/** The lease row at this address, if there is one. */
+export async function readLease(
   table: TableClient,
-  detectionId: string,
+  address: RowAddress,
 ): Promise<(LeaseEntity & { etag: string }) | undefined> {
   try {
-    return await table.getEntity<LeaseEntity>(LEASE_PARTITION, detectionId);
+    return await table.getEntity<LeaseEntity>(address.partition, address.row);
   } catch (error) {
     if (isStatus(error, 404)) return undefined;
     throw error;
@@ -155,11 +152,11 @@ export interface AcquireOptions {
  */
 export async function acquireLease(
   table: TableClient,
-  detectionId: string,
+  address: RowAddress,
   options: AcquireOptions,
 ): Promise<LeaseGrant> {
   const { owner, mode, durationMs, now } = options;
-  const current = await readLease(table, detectionId);
+  const current = await readLease(table, address);
   const held = (holder: LeaseEntity): LeaseHeldError =>
     new LeaseHeldError(holder.Owner, holder.Mode, new Date(holder.ExpiresAt));
   if (current && !current.Released && Date.parse(current.ExpiresAt) > now().getTime()) {
@@ -169,7 +166,7 @@ export async function acquireLease(
   // A detection's first lease: nothing is old enough for retention yet.
   const retainedAt = current ? current.RetainedAt : now().toISOString();
   const entity = leaseEntity(
-    detectionId,
+    address,
     owner,
     mode,
     expiresAt,
@@ -178,7 +175,7 @@ export async function acquireLease(
   );
   // Whichever write landed, the lease is ours from the row's ETag on.
   const granted = (etag: string): LeaseGrant => ({
-    lease: new Lease(table, detectionId, owner, mode, durationMs, now, etag, expiresAt, retainedAt),
+    lease: new Lease(table, address, owner, mode, durationMs, now, etag, expiresAt, retainedAt),
     previousEndedUncleanly: current !== undefined && !current.Released,
   });
   try {
@@ -189,9 +186,33 @@ export async function acquireLease(
   } catch (error) {
     if (!isStatus(error, 409, 412)) throw error;
     // Lost the race, or a retried write whose first attempt landed: the row says which.
-    const winner = await readLease(table, detectionId);
+    const winner = await readLease(table, address);
     if (!winner) throw error;
     if (winner.Owner !== owner) throw held(winner);
     return granted(winner.etag);
   }
+}
+
+/** The Mode of a lease row no run may take again: its detection's state moved elsewhere. */
+export const RETIRED_MODE = "retired";
+
+/**
+ * Marks a lease row held for ever: code that still reads it (an instance of an older version
+ * during a deployment) finds it taken and does nothing, instead of starting over on state that
+ * has moved.
+ */
+export async function retireLease(
+  table: TableClient,
+  address: RowAddress,
+  owner: string,
+): Promise<void> {
+  const entity: LeaseEntity = {
+    partitionKey: address.partition,
+    rowKey: address.row,
+    Owner: owner,
+    Mode: RETIRED_MODE,
+    ExpiresAt: "9999-12-31T23:59:59.999Z",
+    Released: false,
+  };
+  await table.upsertEntity(entity, "Replace");
 }

@@ -12,6 +12,7 @@ import { cleanEnv, outputOf, type Finished } from "../../sandbox/childProcess";
 import { freeLoopbackPort, LOOPBACK } from "../../sandbox/loopback";
 import { TableClient } from "@azure/data-tables";
 import { loadDetectionRule } from "../../functions/detection/rule";
+import { detectionKey } from "../../functions/state/detectionKey";
 import { StateStore } from "../../functions/state/stateStore";
 import {
   startLogAnalyticsStandin,
@@ -297,7 +298,7 @@ describe("npm run detect ends when its work ends, and names what failed", () => 
     const table = TableClient.fromConnectionString(azurite.connectionString, tableName, {
       allowInsecureConnection: true,
     });
-    const other = new StateStore(table, loadDetectionRule().id);
+    const other = new StateStore(table, detectionKey(loadDetectionRule().id, WORKSPACE_ID));
     await other.acquireLease({
       owner: "another-run",
       mode: "routine",

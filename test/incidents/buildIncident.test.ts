@@ -29,7 +29,7 @@ describe("buildIncident", () => {
   it("takes its id from the events, and its time span from their timestamps", () => {
     expect(incident.incidentId).toBe(
       incidentIdFor(
-        rule.id,
+        { ruleId: rule.id, workspaceId: ctx.workspaceId },
         hits.map((h) => h.key),
       ),
     );

@@ -13,6 +13,7 @@ import { nbtscanId, shippedDetections } from "../support/compiled";
 import { validateIncidentPayload, type IncidentPayload } from "../../functions/incidents/payload";
 import { SOURCE_TABLES, type DetectionEvent } from "../../functions/model";
 import { FUNCTION_NAME, RUN_COMPLETED } from "../../functions/run/runLog";
+import { detectionKey } from "../../functions/state/detectionKey";
 import { StateStore } from "../../functions/state/stateStore";
 import { loadDetectionRule } from "../../functions/detection/rule";
 import { startAzuriteTable, type AzuriteTable } from "../../sandbox/azurite";
@@ -196,7 +197,7 @@ export async function createSandbox(
   return {
     la,
     playbook,
-    state: new StateStore(table, loadDetectionRule().id),
+    state: new StateStore(table, detectionKey(loadDetectionRule().id, WORKSPACE_ID)),
     tableName,
     table,
     get now() {

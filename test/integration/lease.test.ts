@@ -1,13 +1,11 @@
 // Overlapping runs of one detection (issue 8 item 1): the CLI beside the deployed function, two
 // function apps on one table, a retry overlapping a slow run. Each deployment here has its own
 // stand-ins but they share one state table in Azurite, as such deployments would.
-import { loadDetectionRule } from "../../functions/detection/rule";
 import type { DetectionEvent } from "../../functions/model";
 import { makeEvent } from "../support/events";
 import { MINUTE, useSandboxes, type Sandbox } from "./harness";
 
 const START = new Date("2026-11-25T12:00:00.000Z");
-const DETECTION_ID = loadDetectionRule().id;
 
 /** Two events per host on `devices` hosts, ingested `ingestedAgo` before `at`; ReportIds by batch. */
 function eventsAt(at: Date, ingestedAgo: number, devices: number, batch: number): DetectionEvent[] {
@@ -71,8 +69,8 @@ describe("runs that overlap", () => {
     await s.state.ensureTable();
     // What a run killed mid-way leaves: its lease, unreleased, expiring 10 minutes on.
     await s.table.createEntity({
-      partitionKey: "lease",
-      rowKey: DETECTION_ID,
+      partitionKey: s.state.layout.lease.partition,
+      rowKey: s.state.layout.lease.row,
       Owner: "run-that-died",
       Mode: "routine",
       ExpiresAt: new Date(START.getTime() + 10 * MINUTE).toISOString(),

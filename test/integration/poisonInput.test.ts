@@ -32,7 +32,10 @@ const sandbox = (options?: SandboxOptions): Promise<Sandbox> => sandboxes.create
 
 async function watermarkOf(s: Sandbox): Promise<string | undefined> {
   const row = await s.table
-    .getEntity<{ Watermark: string }>("watermark", loadDetectionRule().id)
+    .getEntity<{ Watermark: string }>(
+      s.state.layout.watermarkPartition,
+      s.state.layout.watermarkRow("routine"),
+    )
     .catch(() => undefined);
   return row?.Watermark;
 }
@@ -189,7 +192,10 @@ describe("a missing ReportId", () => {
     expect(events.every((e) => /\|sha256:[0-9a-f]{64}$/.test(e.eventKey))).toBe(true);
 
     // The same rows read again (a window re-read after a crash) are duplicates, not new hits.
-    await s.table.deleteEntity("watermark", loadDetectionRule().id);
+    await s.table.deleteEntity(
+      s.state.layout.watermarkPartition,
+      s.state.layout.watermarkRow("routine"),
+    );
     const again = await s.run();
     expect(again.summary).toMatchObject({ rows: 2, new: 0, duplicates: 2 });
   });

@@ -4,7 +4,6 @@ import type { IncidentRecord } from "../../functions/incidents/payload";
 import type { DetectionEvent } from "../../functions/model";
 import type { LedgerRecord } from "../../functions/state/stateStore";
 import { makeEvent } from "../support/events";
-import { loadDetectionRule } from "../../functions/detection/rule";
 import { eventKey } from "../../functions/enrich/enrich";
 import { useSandboxes, MINUTE, type Sandbox, type SandboxOptions } from "./harness";
 
@@ -180,8 +179,8 @@ describe("retention", () => {
 
     // Retention last ran two hours ago; it runs about hourly.
     await s.table.createEntity({
-      partitionKey: "lease",
-      rowKey: loadDetectionRule().id,
+      partitionKey: s.state.layout.lease.partition,
+      rowKey: s.state.layout.lease.row,
       Owner: "earlier",
       Mode: "routine",
       ExpiresAt: new Date(START.getTime() - 2 * 60 * MINUTE).toISOString(),

@@ -2,9 +2,11 @@ import { randomUUID } from "node:crypto";
 import { TableClient } from "@azure/data-tables";
 import { LeaseHeldError, LeaseLostError } from "../../functions/state/lease";
 import { StateStore } from "../../functions/state/stateStore";
+import { detectionKey } from "../../functions/state/detectionKey";
 import { startAzuriteTable, type AzuriteTable } from "../../sandbox/azurite";
 
 const MINUTE = 60_000;
+const KEY = detectionKey("rule-1", "workspace-1");
 let azurite: AzuriteTable;
 let store: StateStore;
 let now: Date;
@@ -23,7 +25,7 @@ beforeEach(async () => {
     `l${randomUUID().slice(0, 8)}`,
     { allowInsecureConnection: true },
   );
-  store = new StateStore(table, "detection-1");
+  store = new StateStore(table, KEY);
   await store.ensureTable();
 });
 

@@ -7,8 +7,10 @@ import {
   type LedgerRecord,
   type OutboxRecord,
 } from "../../functions/state/stateStore";
+import { detectionKey } from "../../functions/state/detectionKey";
 import { startAzuriteTable, type AzuriteTable } from "../../sandbox/azurite";
 
+const KEY = detectionKey("rule-1", "workspace-1");
 let azurite: AzuriteTable;
 let table: TableClient;
 let store: StateStore;
@@ -41,7 +43,7 @@ beforeEach(async () => {
       ],
     },
   );
-  store = new StateStore(table, "detection-1");
+  store = new StateStore(table, KEY);
   await store.ensureTable();
   requests.length = 0;
 });
@@ -176,7 +178,7 @@ describe("StateStore against Azurite", () => {
       TableClient.fromConnectionString(azurite.connectionString, "neverCreated", {
         allowInsecureConnection: true,
       }),
-      "detection-1",
+      KEY,
     );
     await expect(
       missing.seenEventKeys([{ eventKey: "k", timestamp: "2026-11-25T00:00:00Z" }]),

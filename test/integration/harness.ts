@@ -119,6 +119,8 @@ export interface SandboxOptions {
   ruleIds?: string[];
   /** The compiled rules the function reads (default: the shipped ones). */
   compiled?: CompiledDetections;
+  /** The workspace the detection reads (another one: another detection); WORKSPACE_ID. */
+  workspaceId?: string;
 }
 
 /** One isolated detection deployment: its own state table, stand-in and playbook. */
@@ -151,8 +153,9 @@ export async function createSandbox(
   options: SandboxOptions = {},
 ): Promise<Sandbox> {
   let now = start;
+  const workspaceId = options.workspaceId ?? WORKSPACE_ID;
   const la = await startLogAnalyticsStandin({
-    workspaceId: WORKSPACE_ID,
+    workspaceId,
     tls: shared.tls,
     events: options.events ?? [],
     maxRowsPerResponse: options.maxRowsPerResponse,
@@ -165,7 +168,7 @@ export async function createSandbox(
   const playbook = await startPlaybookReceiver({ tls: shared.tls });
   const tableName = options.tableName ?? `t${randomUUID().replace(/-/g, "")}`;
   const env: Record<string, string | undefined> = {
-    LOG_ANALYTICS_WORKSPACE_ID: WORKSPACE_ID,
+    LOG_ANALYTICS_WORKSPACE_ID: workspaceId,
     LOG_ANALYTICS_ENDPOINT: la.url,
     STATE_TABLE_CONNECTION_STRING: shared.azurite.connectionString,
     STATE_TABLE_NAME: tableName,
@@ -197,7 +200,7 @@ export async function createSandbox(
   return {
     la,
     playbook,
-    state: new StateStore(table, detectionKey(loadDetectionRule().id, WORKSPACE_ID)),
+    state: new StateStore(table, detectionKey(loadDetectionRule().id, workspaceId)),
     tableName,
     table,
     get now() {

@@ -50,7 +50,7 @@ export class StateStore {
   readonly outbox: Outbox;
   readonly watermarks: Watermarks;
   readonly quarantine: Quarantine;
-  /** Set once this process found the legacy state moved (or none): it is not looked for again. */
+  /** Set once this process found the legacy state moved (or its own): not looked for again. */
   private legacySettled = false;
 
   constructor(
@@ -98,7 +98,8 @@ export class StateStore {
       own.value !== undefined
         ? { status: "none" as const }
         : await migrateLegacyState(this.table, this.key, options);
-    if (outcome.status === "none" || outcome.status === "done") this.legacySettled = true;
+    // Once the detection has state of its own, unscoped state can no longer appear for it.
+    if (own.value !== undefined || outcome.status === "done") this.legacySettled = true;
     return outcome;
   }
 

@@ -110,6 +110,44 @@ export function routineCoveredFrom(
   return latest === undefined ? undefined : new Date(latest);
 }
 
+/**
+ * The first part of the catch-up's `window` over which the routine windows' timespan starts stay
+ * within `toleranceMs` of each other, and the latest of those starts (routineCoveredFrom over
+ * that part); undefined when what the routine pass read is not known. After a backlog, or a
+ * changed MAX_INGESTION_DELAY, the starts differ by days: one bound for the whole window would
+ * read again much of what the earlier windows read, so the catch-up takes a part at a time.
+ */
+export function catchUpSegment(
+  routine: { value: Date | undefined; coverage?: RoutineCoverage } | undefined,
+  window: IngestionWindow,
+  toleranceMs: number,
+): { window: IngestionWindow; coveredFrom: Date } | undefined {
+  const coverage = routine?.coverage;
+  if (!coverage || routineCoveredFrom(routine, window) === undefined) return undefined;
+  let lowest: number | undefined;
+  let latest: number | undefined;
+  let start = coverage.from.getTime();
+  for (const w of coverage.windows) {
+    const overlaps = w.end.getTime() > window.start.getTime() && start < window.end.getTime();
+    if (overlaps) {
+      const at = w.timespanStart.getTime();
+      const low = Math.min(lowest ?? at, at);
+      const high = Math.max(latest ?? at, at);
+      if (latest !== undefined && high - low > toleranceMs && start > window.start.getTime()) {
+        // The part so far ends where this window starts; the next run's catch-up goes on.
+        return {
+          window: { start: window.start, end: new Date(start) },
+          coveredFrom: new Date(latest),
+        };
+      }
+      lowest = low;
+      latest = high;
+    }
+    start = w.end.getTime();
+  }
+  return latest === undefined ? undefined : { window, coveredFrom: new Date(latest) };
+}
+
 // The catch-up's timespan reaches this far past the routine pass's timespan start: whether the
 // API's bounds are inclusive or not, the instant itself is read by one pass or the other.
 const COVERED_MARGIN_MS = 60_000;
@@ -145,16 +183,20 @@ export function planQuery({
       ? Math.max(lookbackStart, start.getTime() - maxIngestionDelayMs)
       : lookbackStart;
   let endTime = now.getTime() + FUTURE_CLOCK_SKEW_MS;
+  let window: IngestionWindow = { start, end };
   // The catch-up pass reads only what the routine pass may have left: events generated before
   // its timespans started. What is generated later and ingested in this window, it read.
-  const covered = pass === "catchup" ? routineCoveredFrom(routine, { start, end }) : undefined;
-  if (covered) {
+  const segment =
+    pass === "catchup" ? catchUpSegment(routine, window, catchUpIntervalMs) : undefined;
+  if (segment) {
+    window = segment.window;
+    const covered = segment.coveredFrom.getTime() + COVERED_MARGIN_MS;
     // At least a second is read: an empty timespan is no valid request.
-    endTime = Math.max(narrowed + 1000, Math.min(endTime, covered.getTime() + COVERED_MARGIN_MS));
+    endTime = Math.max(narrowed + 1000, Math.min(endTime, covered));
   }
   return {
     pass,
-    window: { start, end },
+    window,
     timespan: { startTime: new Date(narrowed), endTime: new Date(endTime) },
     coverageGap: watermark !== undefined && watermark.getTime() < lookbackStart,
   };

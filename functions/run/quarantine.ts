@@ -48,7 +48,7 @@ export async function setAside(rows: QuarantinedRow[], run: QuarantineContext): 
     counts.size > REASONS_SHOWN ? `; and ${counts.size - REASONS_SHOWN} more reason(s)` : "";
   run.log.warn(
     `quarantined ${rows.length} row(s) the detection cannot process, skipped` +
-      `${run.record ? " and recorded in the state table (partition 'quarantine')" : ""}: ` +
+      `${run.record ? ` and recorded in the state table (partition '${run.state.layout.quarantine}')` : ""}: ` +
       `${reasons.join("; ")}${more}`,
   );
   if (run.record) await run.state.recordQuarantine(rows, run.runId, run.summary.startedAt);

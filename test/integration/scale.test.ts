@@ -54,7 +54,9 @@ describe("table requests follow the work", () => {
       const allowed = allowedRequests(count, summary.incidents as number, utcDays);
       expect(tableRequests.length).toBeLessThanOrEqual(allowed);
       // Delivery marks are transactions, never one request per incident.
-      expect(tableRequests.filter((r) => r.includes("PartitionKey='outbox'"))).toEqual([]);
+      expect(
+        tableRequests.filter((r) => r.includes(`PartitionKey='${s.state.layout.outbox}'`)),
+      ).toEqual([]);
     },
   );
 

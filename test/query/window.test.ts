@@ -131,14 +131,29 @@ describe("the catch-up pass leaves out what the routine pass covered", () => {
       coverage = extendCoverage(coverage, plan.window, plan.timespan.startTime);
       watermark = plan.window.end;
     }
-    const catchUp = planQuery({
+    // The catch-up pass, a part at a time, as the runs after this one would take it.
+    const catchUps: QueryPlan[] = [];
+    let caughtUp = catchUpWatermark;
+    for (let plan; (plan = catchUpPlan(now, caughtUp, watermark, coverage));) {
+      catchUps.push(plan);
+      caughtUp = plan.window.end;
+    }
+    return { read, catchUps, caughtUp, now };
+  }
+
+  function catchUpPlan(
+    now: Date,
+    watermark: Date,
+    routine: Date | undefined,
+    coverage: RoutineCoverage | undefined,
+  ): QueryPlan | undefined {
+    return planQuery({
       ...settings,
       pass: "catchup",
       now,
-      watermark: catchUpWatermark,
-      routine: { value: watermark, coverage },
+      watermark,
+      routine: { value: routine, coverage },
     });
-    return { read, catchUp, coverage, watermark, now };
   }
 
   /** Events ingested over the simulated hours, generated from seconds to six days before. */
@@ -156,56 +171,76 @@ describe("the catch-up pass leaves out what the routine pass covered", () => {
     });
   }
 
-  function missedByBoth(all: Event[], read: Set<Event>, plan: QueryPlan | undefined): Event[] {
-    if (!plan) throw new Error("the catch-up pass was due");
-    return all.filter((e) => {
-      if (read.has(e)) return false;
-      const settled = e.ingested < plan.window.end.getTime();
-      const inCatchUp =
-        e.ingested >= plan.window.start.getTime() &&
-        settled &&
-        e.generated >= plan.timespan.startTime.getTime() &&
-        e.generated < plan.timespan.endTime.getTime();
-      // Only what has been ingested before the settle margin is due at all.
-      return settled && !inCatchUp;
-    });
+  /** Events ingested before the catch-up's watermark that neither pass read. */
+  function missedByBoth(all: Event[], read: Set<Event>, plans: QueryPlan[], until: Date): Event[] {
+    const inPlan = (e: Event, plan: QueryPlan): boolean =>
+      e.ingested >= plan.window.start.getTime() &&
+      e.ingested < plan.window.end.getTime() &&
+      e.generated >= plan.timespan.startTime.getTime() &&
+      e.generated < plan.timespan.endTime.getTime();
+    return all.filter(
+      (e) => !read.has(e) && e.ingested < until.getTime() && !plans.some((p) => inPlan(e, p)),
+    );
+  }
+
+  /** Events a set of plans reads that the routine pass had read already. */
+  function readTwice(all: Event[], read: Set<Event>, plans: QueryPlan[]): number {
+    return all.filter(
+      (e) =>
+        read.has(e) &&
+        plans.some(
+          (p) =>
+            e.ingested >= p.window.start.getTime() &&
+            e.ingested < p.window.end.getTime() &&
+            e.generated >= p.timespan.startTime.getTime() &&
+            e.generated < p.timespan.endTime.getTime(),
+        ),
+    ).length;
   }
 
   it("misses no late event when MAX_INGESTION_DELAY grows between runs, and reads far less", () => {
     const all = events(4000, 3, 18);
     // An hour with a one-hour delay, then a day: the later windows' timespans reach further
-    // back, the earlier ones' do not, and the catch-up bound must follow the earlier ones.
+    // back, the earlier ones' do not, and the catch-up must follow the earlier ones.
     const grows = simulate(all, 3, (run) => (run < 12 ? HOUR : DAY));
-    expect(missedByBoth(all, grows.read, grows.catchUp)).toEqual([]);
-    // The bound is the first hour's (its windows started an hour before themselves), not the
-    // day the setting says now: that would have ended the catch-up's timespan a day too early.
-    const end = grows.catchUp?.timespan.endTime.getTime() ?? 0;
-    // The first hour's last window started 53 minutes in and read from an hour before that;
-    // the catch-up reads to a minute past it (COVERED_MARGIN_MS).
-    expect(end).toBe(start.getTime() + 53 * MINUTE - HOUR + MINUTE);
-    // Without the recorded coverage the catch-up would read everything up to now + a day.
-    expect(end).toBeLessThan(grows.now.getTime());
+    // It caught up with the routine pass, in two parts (the timespans differ by a day).
+    expect(grows.catchUps).toHaveLength(2);
+    expect(missedByBoth(all, grows.read, grows.catchUps, grows.caughtUp)).toEqual([]);
+    // The first part is the first hour's: its windows read from an hour before themselves, the
+    // last one 53 minutes in; the catch-up reads to a minute past that (COVERED_MARGIN_MS).
+    expect(grows.catchUps[0].timespan.endTime.getTime()).toBe(
+      start.getTime() + 53 * MINUTE - HOUR + MINUTE,
+    );
+    // Reading the whole lookback (as before) would read again every event the routine pass read.
+    const whole = grows.catchUps.map((p) => ({
+      ...p,
+      timespan: { ...p.timespan, endTime: new Date(grows.now.getTime() + DAY) },
+    }));
+    expect(readTwice(all, grows.read, grows.catchUps)).toBeLessThan(
+      readTwice(all, grows.read, whole) / 10,
+    );
   });
 
   it("misses no late event when MAX_INGESTION_DELAY shrinks, nor when it stays", () => {
     const all = events(4000, 3, 7);
     for (const delayAt of [(run: number) => (run < 12 ? DAY : 10 * MINUTE), () => DAY]) {
       const sim = simulate(all, 3, delayAt);
-      expect(missedByBoth(all, sim.read, sim.catchUp)).toEqual([]);
+      expect(sim.catchUps.length).toBeGreaterThan(0);
+      expect(missedByBoth(all, sim.read, sim.catchUps, sim.caughtUp)).toEqual([]);
     }
   });
 
-  it("the bound would lose events if it were taken from today's setting (the test can fail)", () => {
+  it("a bound taken from today's setting would lose events (the test can fail)", () => {
     const all = events(4000, 3, 18);
     const grows = simulate(all, 3, (run) => (run < 12 ? HOUR : DAY));
-    const plan = grows.catchUp;
-    if (!plan) throw new Error("the catch-up pass was due");
-    // What a bound from the current setting (a day before the last window) would have read:
+    // One part, its bound a day (today's MAX_INGESTION_DELAY) before the last window:
+    const [first] = grows.catchUps;
     const naive = {
-      ...plan,
-      timespan: { ...plan.timespan, endTime: new Date(grows.now.getTime() - DAY) },
+      ...first,
+      window: { start: first.window.start, end: grows.caughtUp },
+      timespan: { ...first.timespan, endTime: new Date(grows.now.getTime() - DAY) },
     };
-    expect(missedByBoth(all, grows.read, naive).length).toBeGreaterThan(0);
+    expect(missedByBoth(all, grows.read, [naive], grows.caughtUp).length).toBeGreaterThan(0);
   });
 
   it("reads the whole lookback when the routine pass's coverage does not reach back far enough", () => {

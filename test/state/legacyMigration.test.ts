@@ -138,7 +138,8 @@ describe("moving nbtscan's unscoped state into its detection's partitions", () =
     );
     const before = await allRows(table);
     const outcome = await migrateLegacyState(table, KEY, options());
-    expect(outcome).toEqual({ status: "waiting", reason: expect.stringMatching(/old-run/) });
+    expect(outcome.status).toBe("waiting");
+    expect(outcome.status === "waiting" ? outcome.reason : "").toMatch(/old-run/);
     expect(await allRows(table)).toEqual(before);
   });
 

@@ -384,11 +384,13 @@ const MAX_DRAINING_RUNS = 4;
 
 /**
  * Whether a run left work for the next: a backlog, or a catch-up pass it started and did not
- * finish (after a backlog, the catch-up pass reads the drained ingestion range once more).
+ * finish, or finished a part of (after a backlog it goes a part at a time; query/window.ts).
  */
 function leftWork(summary: Record<string, unknown>): boolean {
   const catchUp = summary.catchUp as { watermark: string | null; windowEnd: string } | null;
-  return summary.backlog === true || (catchUp !== null && catchUp.watermark !== catchUp.windowEnd);
+  if (summary.backlog === true || catchUp === null) return summary.backlog === true;
+  const routine = typeof summary.watermark === "string" ? summary.watermark : "";
+  return catchUp.watermark !== catchUp.windowEnd || catchUp.windowEnd < routine;
 }
 
 /**

@@ -38,8 +38,3 @@ export function detectionKey(ruleId: string, workspaceId: string): DetectionKey 
 export function partitionPrefix(key: DetectionKey): string {
   return `${key.ruleId}_${key.workspaceId}_`;
 }
-
-/** "rule <id> in workspace <id>", for log lines. */
-export function describeDetection(key: DetectionKey): string {
-  return `rule ${key.ruleId} in workspace ${key.workspaceId}`;
-}

@@ -384,13 +384,15 @@ const MAX_DRAINING_RUNS = 4;
 
 /**
  * Whether a run left work for the next: a backlog, or a catch-up pass it started and did not
- * finish, or finished a part of (after a backlog it goes a part at a time; query/window.ts).
+ * finish, or finished a part of (after a backlog it goes a part at a time; query/window.ts) with
+ * at least CATCHUP_SCHEDULE (its default, an hour) of the routine pass's range still to go.
  */
 function leftWork(summary: Record<string, unknown>): boolean {
   const catchUp = summary.catchUp as { watermark: string | null; windowEnd: string } | null;
   if (summary.backlog === true || catchUp === null) return summary.backlog === true;
-  const routine = typeof summary.watermark === "string" ? summary.watermark : "";
-  return catchUp.watermark !== catchUp.windowEnd || catchUp.windowEnd < routine;
+  const routine = typeof summary.watermark === "string" ? Date.parse(summary.watermark) : 0;
+  const due = routine - Date.parse(catchUp.windowEnd) >= 60 * MINUTE;
+  return catchUp.watermark !== catchUp.windowEnd || due;
 }
 
 /**

@@ -22,7 +22,7 @@ import { Watermarks } from "./watermarks";
 // row in one place or both, and the next run goes on where this one stopped. The watermarks
 // move last: until they do, the detection does not run (its state would be incomplete).
 
-/** nbtscan's rule id (functions/detection/nbtscan.yaml): the only rule that wrote unscoped state. */
+/** nbtscan's rule id (functions/detections/nbtscan.yaml): the only rule that wrote unscoped state. */
 export const LEGACY_RULE_ID = "6f0c1d1e-3b7a-4f55-9a8e-5d1c0b8a9e21";
 
 /** What a migration step needs from the run. */

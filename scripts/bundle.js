@@ -10,8 +10,7 @@
 //   - @azure/functions-core, which the Functions host's Node worker provides at run time (it is
 //     not on npm); @azure/functions looks it up lazily and falls back to a test mode without it.
 //   - the data files the code reads beside its modules (the rules folder functions/detections,
-//     see its folder.ts; functions/query/table-liveness.kql; functions/triage/
-//     exclusions-watchlist.kql): every module's __dirname is the bundle's own directory once
+//     see its folder.ts; functions/triage/exclusions-watchlist.kql): every module's __dirname is the bundle's own directory once
 //     bundled, so they are copied beside index.js.
 // JSON (the schemas) is imported, so esbuild inlines it.
 //
@@ -28,7 +27,7 @@ const ENTRY = path.join(ROOT, "functions", "index.ts");
 const COMPILER = path.join(ROOT, "functions", "loader", "compile.ts");
 const RULES_DIR = path.join(ROOT, "functions", "detections");
 /** Folders whose data files the code reads at run time, flattened beside index.js. */
-const DATA_DIRS = ["detections", "query", "triage"].map((dir) => path.join(ROOT, "functions", dir));
+const DATA_DIRS = ["detections", "triage"].map((dir) => path.join(ROOT, "functions", dir));
 const DATA_FILE = /\.(kql|ya?ml)$/;
 /** Provided by the Functions host, never bundled. */
 const HOST_PROVIDED = ["@azure/functions-core"];

@@ -2,6 +2,7 @@ import { readFileSync } from "node:fs";
 import { parse as parseYaml } from "yaml";
 import { DEFAULT_RULE_FILE, RULES_DIR, sideFileOf } from "../detections/folder";
 import type { LoadedRule } from "../loader/loadedRule";
+import { LIVENESS_TEMPLATE_FILE } from "../query/livenessTemplate";
 import { compileSchema, SchemaValidationError } from "../validation";
 import { parseAnalyticRule } from "./analyticRule";
 
@@ -199,6 +200,8 @@ export function loadDetectionRule(ruleFile: string = RULE_FILE): DetectionRule {
     tactics: rule.tactics,
     relevantTechniques: rule.relevantTechniques,
     tables: [...new Set(rule.requiredDataConnectors.flatMap((c) => c.dataTypes))],
+    // The liveness template lists nbtscan's own tables, so it is nbtscan's query as it is.
+    livenessQuery: readFileSync(LIVENESS_TEMPLATE_FILE, "utf8"),
     originalQuery: rule.query,
     query: rule.query,
     changes: [],

@@ -5,6 +5,7 @@ import {
 } from "../detection/analyticRule";
 import type { TableSchema } from "../../sandbox/kusto";
 import { toEngineQuery } from "./engineQuery";
+import { livenessQueryFor } from "./livenessQuery";
 import type { ClassifiedRule } from "./loadedRule";
 
 // One schema for every rule file: functions/detection/analytic-rule.schema.json and the facts
@@ -126,6 +127,7 @@ export function classifyRule(
     queryFrequencyMs: rule.queryFrequency ? ruleDurationMs(rule.queryFrequency) : undefined,
     queryPeriodMs: rule.queryPeriod ? ruleDurationMs(rule.queryPeriod) : undefined,
     tables: engine.tables,
+    livenessQuery: livenessQueryFor(engine.tables, tables),
     originalQuery: rule.query,
     query: engine.query,
     changes: engine.changes,

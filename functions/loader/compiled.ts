@@ -12,7 +12,7 @@ import type { ClassifiedRule } from "./loadedRule";
 /** The compiled file's name, beside the rule files it was compiled from. */
 export const COMPILED_FILE_NAME = "detections.compiled.json";
 /** Bumped when the compiled shape changes: an older file is then stale, not misread. */
-export const COMPILED_FORMAT = 1;
+export const COMPILED_FORMAT = 2; // 2: each rule carries its livenessQuery
 
 /** One source file the compiled file was made from, by name, with its content hash. */
 export interface CompiledSource {

@@ -33,6 +33,8 @@ export interface LoadedRule {
   query: string;
   /** What the rewrite changed in the rule's own logic (empty when it runs as is). */
   changes: string[];
+  /** The table-liveness query over `tables` (functions/loader/livenessQuery.ts). */
+  livenessQuery: string;
   /** Columns of the engine query's result. */
   columns: string[];
   entityMappings: EntityMapping[];

@@ -1,13 +1,8 @@
-import { readFileSync } from "node:fs";
-import path from "node:path";
 import { LogsQueryResultStatus } from "@azure/monitor-query-logs";
 import { isoDuration } from "../config/duration";
 import type { DetectionRule } from "../detection/rule";
 import { DATA_SILENCE, type RunLog } from "../run/runLog";
 import type { DetectionQuery } from "./detectionQuery";
-
-/** The query that reads each table's newest ingestion time (beside this module; in the bundle, beside index.js). */
-export const LIVENESS_KQL_FILE = path.join(__dirname, "table-liveness.kql");
 
 /** Newest ingestion time per table (ISO 8601); null when nothing arrived within the check's span. */
 export type TablesLastIngested = Record<string, string | null>;
@@ -42,19 +37,16 @@ export class MissingTableError extends Error {
   }
 }
 
-let livenessKql: string | undefined;
-
-/** The liveness KQL, read once. */
-export function livenessQuery(): string {
-  livenessKql ??= readFileSync(LIVENESS_KQL_FILE, "utf8");
-  return livenessKql;
-}
-
-/** The tables the rule's metadata says it needs (requiredDataConnectors), each with its connector. */
+/**
+ * The tables the rule's query reads, each with the data connector its requiredDataConnectors
+ * name for it (the loader refuses a rule whose connectors do not cover a table it reads).
+ */
 export function requiredTables(rule: DetectionRule): RequiredTable[] {
-  return rule.requiredDataConnectors.flatMap(({ connectorId, dataTypes }) =>
-    dataTypes.map((table) => ({ table, connectorId })),
-  );
+  return rule.loaded.tables.map((table) => ({
+    table,
+    connectorId:
+      rule.requiredDataConnectors.find((c) => c.dataTypes.includes(table))?.connectorId ?? "",
+  }));
 }
 
 /** Tables with nothing ingested for `silenceMs` before `now`: no time at all, or an older one. */
@@ -93,7 +85,8 @@ export async function checkTableLiveness(deps: LivenessDependencies): Promise<Ta
   try {
     const result = await deps.query.client.queryWorkspace(
       deps.query.workspaceId,
-      livenessQuery(),
+      // The rule's own: the template with the tables it reads (written at build time).
+      deps.rule.loaded.livenessQuery,
       // Explicit bounds from the run's clock, so the check and the warning agree on "now".
       { startTime: new Date(now.getTime() - silenceMs), endTime: now },
       {

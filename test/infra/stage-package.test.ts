@@ -112,7 +112,6 @@ describe("infra/hooks/stage-package.js", () => {
         "nbtscan.meta.yaml",
         "nbtscan.yaml",
         "package.json",
-        "table-liveness.kql",
       ].sort(),
     );
     const manifest = JSON.parse(readFileSync(path.join(stage, "package.json"), "utf8")) as Record<

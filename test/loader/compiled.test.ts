@@ -109,7 +109,7 @@ describe("compiled detections", () => {
       /is not readable JSON \(.*\): run `npm run build`/,
     );
     writeFileSync(path.join(dir, COMPILED_FILE_NAME), JSON.stringify({ format: 0, rules: [] }));
-    expect(errorOf(() => readCompiledDetections(dir))).toMatch(/is not in compiled format 1: run/);
+    expect(errorOf(() => readCompiledDetections(dir))).toMatch(/is not in compiled format 2: run/);
   });
 
   it("is read without Kusto.Language: the reader imports nothing of the loader's compiler", () => {

@@ -1,20 +1,22 @@
 // What `npm start -- --help` and `npm run sandbox` print: the usage, and the settings a person
 // exports in another terminal to run `npm run detect` against the stand-ins that stay up.
-import { SETTING_NAMES } from "../functions/config/settings";
 
 /** The usage of the sandbox commands. */
 export const SANDBOX_USAGE = `Usage: npm start [-- --help]      run the whole detection twice on this machine, then stop
        npm run sandbox                 start the same stand-ins and keep them up until Ctrl-C
 
-npm start starts Azurite (Table Storage), a Log Analytics stand-in serving sample events, and a
-playbook receiver; runs \`npm run detect\` twice (the second run must deliver nothing new); shows
-what the playbook received and what Sentinel would make of it; and stops everything.
+npm start starts Azurite (Table and Queue Storage), a Log Analytics stand-in serving sample events
+and the Sentinel exclusions watchlist, and a playbook receiver; runs \`npm run detect\` twice over
+every detection (the second run must deliver nothing new), then once through the queue fan-out;
+shows what the playbook received and what Sentinel would make of it; and stops everything.
 
 Your own detection settings pass through (INCIDENT_GROUPING, EXCLUSIONS, EXCLUSIONS_FILE,
 LOOKBACK, SEVERITY_*, ...); the sandbox sets only where the services are.
 
-npm run sandbox prints the settings to export in another terminal, then e.g.
+npm run sandbox prints the settings to export in another terminal and the path of the watchlist's
+CSV file (edit a row: the next run reads it), then e.g.
   npm run detect -- --dry-run --json
+  npm run detect -- --rule <rule id>      one detection (its id: line in functions/detections/*.yaml)
   INCIDENT_GROUPING=run npm run detect
   EXCLUSIONS_FILE=my-exclusions.yaml npm run detect -- --dry-run
 Needs no Azure account and no configuration.`;
@@ -35,11 +37,6 @@ export const SANDBOX_SETTINGS = [
 export function passThrough(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
   const own = new Set<string>(SANDBOX_SETTINGS);
   return Object.fromEntries(Object.entries(env).filter(([name]) => !own.has(name)));
-}
-
-/** Whether the user set a detection setting of their own (for the exclusions example). */
-export function userSet(env: NodeJS.ProcessEnv, name: string): boolean {
-  return (SETTING_NAMES as readonly string[]).includes(name) && Boolean(env[name]?.trim());
 }
 
 /** POSIX shell `export` lines for settings, each value single-quoted. */

@@ -2,7 +2,7 @@ import type { InvocationContext, Timer } from "@azure/functions";
 import { loadConfig } from "./config/config";
 import { failureLine } from "./run/failureLine";
 import { reportUnavailable, ruleLabel, runAllDetections } from "./run/runAll";
-import { RUN_COMPLETED, type RunLog } from "./run/runLog";
+import { logTo, RUN_COMPLETED } from "./run/runLog";
 import { DetectionRuntime, type RuntimeOptions } from "./run/runtime";
 
 export { FUNCTION_NAME } from "./run/runLog";
@@ -14,14 +14,6 @@ class ReportedError extends Error {
   constructor(readonly cause: unknown) {
     super("reported");
   }
-}
-
-function logTo(context: InvocationContext): RunLog {
-  return {
-    info: (message) => context.log(message),
-    warn: (message) => context.warn(message),
-    error: (message) => context.error(message),
-  };
 }
 
 /**

@@ -7,7 +7,7 @@ import type { InvocationContext, StorageQueueHandler, Timer } from "@azure/funct
 import { azureCredential } from "../azure/credentials";
 import { loadConfig } from "../config/config";
 import { failureLine, type ServiceEndpoint } from "../run/failureLine";
-import { FUNCTION_NAME, type RunLog } from "../run/runLog";
+import { FUNCTION_NAME, logTo } from "../run/runLog";
 import { DetectionRuntime, type RuntimeOptions } from "../run/runtime";
 import { detectionQueues, QUEUE_CLIENT_ID_SETTING, type DetectionQueues } from "./queues";
 import { runtimeRunner, type DetectionRunner } from "./runner";
@@ -34,15 +34,6 @@ export interface FanOutOptions extends Omit<RuntimeOptions, "host"> {
   runner?: () => DetectionRunner;
   /** Names each tick; a random UUID by default. */
   tickId?: () => string;
-}
-
-/** The RunLog of an invocation. */
-export function logTo(context: InvocationContext): RunLog {
-  return {
-    info: (message) => context.log(message),
-    warn: (message) => context.warn(message),
-    error: (message) => context.error(message),
-  };
 }
 
 /**

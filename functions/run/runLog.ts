@@ -1,8 +1,19 @@
+import type { InvocationContext } from "@azure/functions";
+
 /** Where a run reports what happened: the Functions InvocationContext, or the console. */
 export interface RunLog {
   info(message: string): void;
   warn(message: string): void;
   error(message: string): void;
+}
+
+/** The RunLog of a Functions invocation: its context's log levels. */
+export function logTo(context: InvocationContext): RunLog {
+  return {
+    info: (message) => context.log(message),
+    warn: (message) => context.warn(message),
+    error: (message) => context.error(message),
+  };
 }
 
 /** The prefix of the one structured line a successful run logs; the health alert looks for it. */

@@ -1,11 +1,16 @@
 // The shapes that flow through one detection run. Column-named fields keep the names the KQL
 // projects, so a responder can paste them straight back into a Log Analytics query.
 
-/** The Defender XDR tables the detection reads. */
+/** The Defender XDR tables nbtscan's detection reads (other rules read their own; rows.ts). */
 export const SOURCE_TABLES = ["DeviceProcessEvents", "DeviceFileEvents"] as const;
-export type SourceTable = (typeof SOURCE_TABLES)[number];
+/** The Device* table a row came from (the query's `withsource` column). */
+export type SourceTable = string;
 
-/** One row of the detection query: an event that matched nbtscan by file name or hash. */
+/**
+ * One row of a detection query: the common Defender columns by name ("" where the rule's query
+ * does not produce one), and the other columns the rule's entity mappings and custom details
+ * name, by name, in `OtherColumns` (absent when there are none, as for nbtscan).
+ */
 export interface DetectionEvent {
   SourceTable: SourceTable;
   TimeGenerated: string;
@@ -25,10 +30,11 @@ export interface DetectionEvent {
   InitiatingProcessFileName: string;
   InitiatingProcessCommandLine: string;
   InitiatingProcessParentFileName: string;
+  OtherColumns?: Record<string, string>;
 }
 
 /** Columns of a DetectionEvent, the vocabulary of triage conditions. */
-export type EventColumn = keyof DetectionEvent;
+export type EventColumn = Exclude<keyof DetectionEvent, "OtherColumns">;
 
 /** The columns the detection KQL projects, in its order; the result must carry every one. */
 export const EVENT_COLUMNS = [
@@ -57,8 +63,11 @@ type MissingColumn = Exclude<EventColumn, (typeof EVENT_COLUMNS)[number]>;
 const listIsComplete: [MissingColumn] extends [never] ? true : MissingColumn = true;
 void listIsComplete;
 
-/** Which rule of the query matched: the file name, a known hash, or both. */
-export type MatchedBy = "name" | "hash" | "name+hash";
+/**
+ * Which rule of the query matched: nbtscan's file name, a known hash, or both; "query" for a rule
+ * without nbtscan's metadata, whose query is its only explanation of a hit.
+ */
+export type MatchedBy = "name" | "hash" | "name+hash" | "query";
 
 /** A benign scenario that fits an event: shown to responders as something to verify. */
 export interface BenignMatch {

@@ -3,6 +3,8 @@ import { parse as parseYaml } from "yaml";
 import { DEFAULT_RULE_FILE, RULES_DIR, sideFileOf } from "../detections/folder";
 import type { LoadedRule } from "../loader/loadedRule";
 import { LIVENESS_TEMPLATE_FILE } from "../query/livenessTemplate";
+import { EVENT_COLUMNS, type EventColumn } from "../model";
+import { NBTSCAN_ROWS, type RowSpec } from "../query/rows";
 import { compileSchema, SchemaValidationError } from "../validation";
 import { parseAnalyticRule } from "./analyticRule";
 
@@ -20,9 +22,12 @@ export interface Reference {
 }
 
 /**
- * The detection: its Sentinel analytic rule (nbtscan.yaml) as the loader made it, joined with what
- * only this project knows about it (nbtscan.meta.yaml). `tactics` and `relevantTechniques` are the
- * incident's ATT&CK objects (the meta file's); the Sentinel rule's own lists are in `loaded`.
+ * A detection: its Sentinel analytic rule as the loader made it, joined with what only this
+ * project knows about it (its meta side file, nbtscan.meta.yaml), when it has one.
+ * `tactics` and `relevantTechniques` are the incident's ATT&CK objects (the meta file's, or made
+ * from the YAML's names and ids); the Sentinel rule's own lists are in `loaded`. The fields
+ * marked optional come from the meta file only: a rule without one has no campaign, software,
+ * known hashes or references (an NbtscanRule has them all).
  */
 export interface DetectionRule {
   id: string;
@@ -30,19 +35,69 @@ export interface DetectionRule {
   version: string;
   description: string;
   severity: string;
-  basedOn: { name: string; id: string };
-  knownHashes: { sha1: string[] };
-  detectedFileName: string;
+  basedOn?: { name: string; id: string };
+  knownHashes?: { sha1: string[] };
+  detectedFileName?: string;
   requiredDataConnectors: { connectorId: string; dataTypes: string[] }[];
   tactics: AttackRef[];
   relevantTechniques: AttackRef[];
-  software: AttackRef;
-  campaign: { name: string; group: AttackRef };
+  software?: AttackRef;
+  campaign?: { name: string; group: AttackRef };
   references: Reference[];
   /** The engine query (the loader's rewrite); the run prepends its window (query/buildQuery). */
   query: string;
   /** The rule as the loader checked, classified and rewrote it. */
   loaded: LoadedRule;
+}
+
+/** A rule with a meta side file in nbtscan's shape: its file name, hashes, software, campaign. */
+export type NbtscanRule = DetectionRule &
+  Required<
+    Pick<DetectionRule, "basedOn" | "knownHashes" | "detectedFileName" | "software" | "campaign">
+  >;
+
+/** Whether the rule has nbtscan's project metadata (a meta side file), and so its enrichment. */
+export function hasProjectMetadata(rule: DetectionRule): rule is NbtscanRule {
+  return (
+    rule.basedOn !== undefined &&
+    rule.knownHashes !== undefined &&
+    rule.detectedFileName !== undefined &&
+    rule.software !== undefined &&
+    rule.campaign !== undefined
+  );
+}
+
+// Sentinel's tactic names (alertRules 2025-09-01 AttackTactic) and their ATT&CK Enterprise ids
+// (attack.mitre.org/tactics/enterprise/); PreAttack and the ICS-only tactics have no Enterprise
+// page, so they link to the tactics list.
+const TACTIC_IDS: Record<string, string> = {
+  Reconnaissance: "TA0043",
+  ResourceDevelopment: "TA0042",
+  InitialAccess: "TA0001",
+  Execution: "TA0002",
+  Persistence: "TA0003",
+  PrivilegeEscalation: "TA0004",
+  DefenseEvasion: "TA0005",
+  CredentialAccess: "TA0006",
+  Discovery: "TA0007",
+  LateralMovement: "TA0008",
+  Collection: "TA0009",
+  Exfiltration: "TA0010",
+  CommandAndControl: "TA0011",
+  Impact: "TA0040",
+};
+
+/** The ATT&CK object of a Sentinel tactic name (its id and page when Enterprise has one). */
+export function tacticRef(name: string): AttackRef {
+  const id = TACTIC_IDS[name];
+  return id
+    ? { id, name, url: `https://attack.mitre.org/tactics/${id}/` }
+    : { id: name, name, url: "https://attack.mitre.org/tactics/enterprise/" };
+}
+
+/** The ATT&CK object of a technique id (T1046, T1021.002); the YAML gives no name, so the id. */
+export function techniqueRef(id: string): AttackRef {
+  return { id, name: id, url: `https://attack.mitre.org/techniques/${id.replace(".", "/")}/` };
 }
 
 /**
@@ -152,6 +207,22 @@ function joinProblems(
  * SchemaValidationError naming the side file when the metadata is missing or disagrees.
  */
 export function detectionRuleOf(loaded: LoadedRule): DetectionRule {
+  if (loaded.projectData === undefined) {
+    // No meta side file: a plain rule, everything from its YAML.
+    return {
+      id: loaded.id,
+      name: loaded.name,
+      version: loaded.version,
+      description: loaded.description,
+      severity: loaded.severity,
+      requiredDataConnectors: loaded.requiredDataConnectors,
+      tactics: loaded.tactics.map(tacticRef),
+      relevantTechniques: loaded.relevantTechniques.map(techniqueRef),
+      references: [],
+      query: loaded.query,
+      loaded,
+    };
+  }
   const metaFile = metaFileOf(loaded.file);
   const meta = validateMetadata(loaded.projectData, metaFile);
   const problems = joinProblems(loaded, meta);
@@ -183,11 +254,11 @@ export function detectionRuleOf(loaded: LoadedRule): DetectionRule {
  * loader's rewrite: for tools and tests that read nbtscan's own file, whose query is already in
  * the engine's shape (the loader leaves it as it is). The function reads the compiled rules.
  */
-export function loadDetectionRule(ruleFile: string = RULE_FILE): DetectionRule {
+export function loadDetectionRule(ruleFile: string = RULE_FILE): NbtscanRule {
   const rule = parseAnalyticRule(parseYaml(readFileSync(ruleFile, "utf8")), ruleFile);
   const metaFile = metaFileOf(ruleFile);
   const meta: unknown = parseYaml(readFileSync(metaFile, "utf8"));
-  return detectionRuleOf({
+  const detection = detectionRuleOf({
     ruleClass: "runs as is",
     file: ruleFile,
     id: rule.id,
@@ -211,4 +282,35 @@ export function loadDetectionRule(ruleFile: string = RULE_FILE): DetectionRule {
     alertDetailsOverride: rule.alertDetailsOverride,
     projectData: meta as Record<string, unknown>,
   });
+  // detectionRuleOf validated the meta file, so the project fields are there.
+  if (!hasProjectMetadata(detection)) throw new Error(`${metaFile}: no project metadata`);
+  return detection;
+}
+
+/** The columns a rule's entity mappings and custom details name, in the YAML's order. */
+export function mappedColumns(
+  loaded: Pick<LoadedRule, "entityMappings" | "customDetails">,
+): string[] {
+  const named = [
+    ...loaded.entityMappings.flatMap((m) => m.fieldMappings.map((f) => f.columnName)),
+    ...Object.values(loaded.customDetails),
+  ];
+  return [...new Set(named)];
+}
+
+/**
+ * What the rule's rows hold: nbtscan's fixed columns for a rule with its metadata; otherwise the
+ * common columns its query produces and the other columns its mappings and details name (the
+ * loader refuses a mapping to a column the query does not produce).
+ */
+export function rowSpecOf(rule: DetectionRule): RowSpec {
+  if (hasProjectMetadata(rule)) return NBTSCAN_ROWS;
+  const produced = new Set(rule.loaded.columns);
+  const common = new Set<string>(EVENT_COLUMNS);
+  return {
+    tables: rule.loaded.tables,
+    required: EVENT_COLUMNS.filter((c: EventColumn) => produced.has(c)),
+    other: mappedColumns(rule.loaded).filter((c) => !common.has(c)),
+    fileOrHash: false,
+  };
 }

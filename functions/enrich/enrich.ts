@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import type { DetectionRule } from "../detection/rule";
+import { hasProjectMetadata, type DetectionRule } from "../detection/rule";
 import {
   EVENT_COLUMNS,
   type BenignMatch,
@@ -22,7 +22,11 @@ export function eventKeyBasis(event: DetectionEvent): EventKeyBasis {
 }
 
 function contentHash(event: DetectionEvent): string {
-  const content = EVENT_COLUMNS.filter((c) => !INGESTION_COLUMNS.has(c)).map((c) => event[c]);
+  const content: unknown[] = EVENT_COLUMNS.filter((c) => !INGESTION_COLUMNS.has(c)).map(
+    (c) => event[c],
+  );
+  // A rule's other columns are part of its row's content (nbtscan's rows have none: its keys stay).
+  if (event.OtherColumns) content.push(Object.entries(event.OtherColumns));
   return CONTENT_HASH_PREFIX + createHash("sha256").update(JSON.stringify(content)).digest("hex");
 }
 
@@ -37,8 +41,12 @@ export function eventKey(event: DetectionEvent): string {
   return [event.SourceTable, event.DeviceName.toLowerCase(), event.Timestamp, report].join("|");
 }
 
-/** Which rule of the query matched this event: the file name, a known hash, or both. */
+/**
+ * Which rule of the query matched this event: the file name, a known hash, or both; "query" for
+ * a rule without nbtscan's metadata (its query is the only account of why a row matched).
+ */
 export function matchedBy(event: DetectionEvent, rule: DetectionRule): MatchedBy | undefined {
+  if (!hasProjectMetadata(rule)) return "query";
   const byName = event.FileName.toLowerCase() === rule.detectedFileName.toLowerCase();
   const byHash = rule.knownHashes.sha1.includes(event.SHA1.toLowerCase());
   if (byName && byHash) return "name+hash";
@@ -67,7 +75,13 @@ export function explainedEvents(
   const quarantined: QuarantinedRow[] = [];
   for (const event of events) {
     if (matchedBy(event, rule) !== undefined) explained.push(event);
-    else quarantined.push({ reason: new UnexplainedHitError(event).message, row: { ...event } });
+    else {
+      const { OtherColumns, ...common } = event;
+      quarantined.push({
+        reason: new UnexplainedHitError(event).message,
+        row: { ...common, ...OtherColumns },
+      });
+    }
   }
   return { events: explained, quarantined };
 }

@@ -1,5 +1,6 @@
 import alertTable from "../../infra/alert-table.json";
 import type { Severity } from "../model";
+import { rowValue } from "../triage/columns";
 import { compileSchema } from "../validation";
 import { ELLIPSIS } from "./markdown";
 import type { IncidentRecord } from "./payload";
@@ -69,6 +70,8 @@ export interface AlertRow {
   DeviceName: string;
   HostName: string;
   HostDnsDomain: string;
+  /** The address the rule maps to its IP entity ("" when it maps none). */
+  IPAddress: string;
   AccountName: string;
   AccountDomain: string;
   FileName: string;
@@ -83,6 +86,8 @@ export interface AlertRow {
   RenamedBinary: boolean;
   BenignScenarios: string[];
   References: string[];
+  /** The rule's customDetails, key -> the event's value of the column it names. */
+  CustomDetails: Record<string, string>;
 }
 
 /** Largest field the service stores whole is 64 KB; this leaves room to spare. */
@@ -182,8 +187,15 @@ function directoryOf(folderPath: string, fileName: string): string {
  */
 export function alertRowsOf(incident: IncidentRecord): AlertRow[] {
   const references = incident.references.map((r) => r.url);
+  const mapped = incident.detection.entityColumns ?? {};
+  const details = Object.entries(incident.detection.customDetails ?? {});
   const rows = incident.events.map((e, i): AlertRow => {
-    const { hostName, dnsDomain } = splitDeviceName(e.DeviceName);
+    // An entity column the rule maps reads the column it names; the others keep the common
+    // Defender column of the same meaning ("" when the rule's row has none).
+    const entity = (alertColumn: string, common: string): string =>
+      mapped[alertColumn] === undefined ? common : rowValue(e, mapped[alertColumn]);
+    const { hostName, dnsDomain } = splitDeviceName(entity("HostName", e.DeviceName));
+    const fileName = entity("FileName", e.FileName);
     return {
       IncidentKey: incident.incidentId,
       EventKey: e.eventKey,
@@ -212,14 +224,15 @@ export function alertRowsOf(incident: IncidentRecord): AlertRow[] {
       DeviceId: e.DeviceId,
       DeviceName: e.DeviceName,
       HostName: hostName,
-      HostDnsDomain: dnsDomain,
-      AccountName: e.InitiatingProcessAccountName,
-      AccountDomain: e.InitiatingProcessAccountDomain,
-      FileName: e.FileName,
-      FileDirectory: directoryOf(e.FolderPath, e.FileName),
+      HostDnsDomain: entity("HostDnsDomain", dnsDomain),
+      IPAddress: entity("IPAddress", ""),
+      AccountName: entity("AccountName", e.InitiatingProcessAccountName),
+      AccountDomain: entity("AccountDomain", e.InitiatingProcessAccountDomain),
+      FileName: fileName,
+      FileDirectory: directoryOf(entity("FileDirectory", e.FolderPath), fileName),
       SHA1: e.SHA1,
       SHA256: e.SHA256,
-      ProcessCommandLine: e.ProcessCommandLine,
+      ProcessCommandLine: entity("ProcessCommandLine", e.ProcessCommandLine),
       ParentProcessName: e.InitiatingProcessFileName,
       ParentProcessCommandLine: e.InitiatingProcessCommandLine,
       GrandparentProcessName: e.InitiatingProcessParentFileName,
@@ -227,6 +240,7 @@ export function alertRowsOf(incident: IncidentRecord): AlertRow[] {
       RenamedBinary: e.renamedBinary,
       BenignScenarios: e.benignScenarios.map((b) => b.scenario),
       References: references,
+      CustomDetails: Object.fromEntries(details.map(([key, column]) => [key, rowValue(e, column)])),
     };
   });
   return fitOneCall(

@@ -1,10 +1,11 @@
 import type { Grouping } from "../config/config";
-import type { DetectionRule } from "../detection/rule";
+import { hasProjectMetadata, type DetectionRule } from "../detection/rule";
 import { eventKeyBasis } from "../enrich/enrich";
 import { entitiesOf } from "../enrich/entities";
-import type { DetectionEvent, EnrichedHit } from "../model";
+import type { DetectionEvent, EnrichedHit, Severity } from "../model";
 import type { BenignScenario } from "../triage/scenarios";
-import { severityOf, type SeverityPolicy } from "../triage/severity";
+import { severityOf, type SeverityAssessment, type SeverityPolicy } from "../triage/severity";
+import { entityColumnsOf } from "./entityColumns";
 import { renderIncidentText } from "./description";
 import { incidentIdFor } from "./incidentId";
 import { capEvent, jsonBytes, MAX_RECORD_BYTES, TRUNCATED_COLUMNS } from "./budget";
@@ -37,6 +38,18 @@ function incidentEvent(hit: EnrichedHit, event: DetectionEvent): IncidentEvent {
 }
 
 /**
+ * nbtscan's triage policy for a rule with its metadata (severity.ts); a rule without one keeps
+ * the severity its YAML gives.
+ */
+function assessSeverity(hits: EnrichedHit[], ctx: IncidentContext): SeverityAssessment {
+  if (hasProjectMetadata(ctx.rule)) return severityOf(hits, ctx.severityPolicy);
+  return {
+    severity: ctx.rule.severity as Severity,
+    reason: `The rule's severity (${ctx.rule.severity}); no triage policy applies to this detection.`,
+  };
+}
+
+/**
  * Turns one group of hits into the incident the outbox records; toPayload adds the alert rows
  * the playbook receives with it. What it stores and sends has
  * attacker-controlled text capped (budget.ts); the title, description and evidence are built
@@ -44,7 +57,7 @@ function incidentEvent(hit: EnrichedHit, event: DetectionEvent): IncidentEvent {
  */
 export function buildIncident(hits: EnrichedHit[], ctx: IncidentContext): IncidentRecord {
   const { rule } = ctx;
-  const { severity, reason } = severityOf(hits, ctx.severityPolicy);
+  const { severity, reason } = assessSeverity(hits, ctx);
   const text = renderIncidentText({
     hits,
     severity,
@@ -71,18 +84,28 @@ export function buildIncident(hits: EnrichedHit[], ctx: IncidentContext): Incide
     evidenceComment: text.evidenceComment,
     tactics: rule.tactics.map((t) => t.name),
     techniques: rule.relevantTechniques.map((t) => t.id),
-    attack: {
-      tactic: rule.tactics[0],
-      techniques: rule.relevantTechniques,
-      software: rule.software,
-      campaign: rule.campaign,
-    },
+    ...(hasProjectMetadata(rule)
+      ? {
+          attack: {
+            tactic: rule.tactics[0],
+            techniques: rule.relevantTechniques,
+            software: rule.software,
+            campaign: rule.campaign,
+          },
+        }
+      : {}),
     firstActivityTimeUtc: times[0],
     lastActivityTimeUtc: times[times.length - 1],
-    entities: entitiesOf(capped),
+    entities: entitiesOf(capped, rule),
     events: hits.map((hit, i) => incidentEvent(hit, capped[i].event)),
     references: rule.references,
-    detection: { id: rule.id, name: rule.name, version: rule.version },
+    detection: {
+      id: rule.id,
+      name: rule.name,
+      version: rule.version,
+      entityColumns: entityColumnsOf(rule.loaded.entityMappings),
+      customDetails: rule.loaded.customDetails,
+    },
     workspaceId: ctx.workspaceId,
     grouping: ctx.grouping,
   };

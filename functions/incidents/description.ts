@@ -3,16 +3,21 @@
 // markdown.ts; limits hold by construction: each value has a length cap, each section a budget
 // filled with whole lines, and the evidence table takes what is left, so nothing is ever cut in
 // the middle of Markdown syntax.
-import type { DetectionRule, AttackRef } from "../detection/rule";
+import {
+  hasProjectMetadata,
+  type AttackRef,
+  type DetectionRule,
+  type NbtscanRule,
+} from "../detection/rule";
 import type { DetectionEvent, EnrichedHit, EventColumn, Severity } from "../model";
 import { columnValue } from "../triage/columns";
 import { inUserWritableFolder } from "../triage/severity";
 import { ELLIPSIS, escapeMarkdown, markdownLink, plainText } from "./markdown";
+import { renderRuleText } from "./ruleText";
 
-/** Sentinel's limits on the incident fields this module writes. */
-export const TITLE_LIMIT = 255;
-export const DESCRIPTION_LIMIT = 5000;
-export const EVIDENCE_COMMENT_LIMIT = 30000;
+import { DESCRIPTION_LIMIT, EVIDENCE_COMMENT_LIMIT, TITLE_LIMIT } from "./limits";
+
+export { DESCRIPTION_LIMIT, EVIDENCE_COMMENT_LIMIT, TITLE_LIMIT };
 
 /** What a benign scenario says to responders (BenignScenario fits this). */
 export interface ScenarioText {
@@ -32,6 +37,9 @@ export interface IncidentTextInput {
   /** The benign scenarios, so their advice can be shown; without them only titles are. */
   scenarios?: readonly ScenarioText[];
 }
+
+/** nbtscan's input: a rule with its project metadata (file name, hashes, software, campaign). */
+type NbtscanInput = IncidentTextInput & { rule: NbtscanRule };
 
 /** The incident's title, description and evidence comment. */
 export interface IncidentText {
@@ -148,11 +156,11 @@ function renderTitle(hits: readonly EnrichedHit[]): string {
 // ---------------------------------------------------------------------------------------------
 // Description sections (each with its own budget)
 
-function headerSection(input: IncidentTextInput): string {
+function headerSection(input: NbtscanInput): string {
   return `**Severity: ${input.severity}.** ${escapeMarkdown(input.severityReason, 400)}`;
 }
 
-function matchSentence(hits: readonly EnrichedHit[], rule: DetectionRule): string {
+function matchSentence(hits: readonly EnrichedHit[], rule: NbtscanRule): string {
   const renamed = hits.filter((h) => h.renamedBinary || h.matchedBy === "hash");
   const both = hits.filter((h) => h.matchedBy === "name+hash").length;
   const byName = hits.filter((h) => h.matchedBy === "name").length;
@@ -173,7 +181,7 @@ function matchSentence(hits: readonly EnrichedHit[], rule: DetectionRule): strin
   return `Matched ${parts.join("; ")}.`;
 }
 
-function summarySection(input: IncidentTextInput, sorted: readonly EnrichedHit[]): string {
+function summarySection(input: NbtscanInput, sorted: readonly EnrichedHit[]): string {
   const { hits, rule } = input;
   // In a process event the initiating process started nbtscan; in a file event it wrote the file.
   const started = hits.filter((h) => h.event.SourceTable === PROCESS_TABLE);
@@ -270,7 +278,7 @@ function attackLink(ref: AttackRef): string {
   return markdownLink(`${ref.id} ${ref.name}`, ref.url, 80);
 }
 
-function attackSection(rule: DetectionRule): string {
+function attackSection(rule: NbtscanRule): string {
   const lines = [
     "### MITRE ATT&CK",
     `- Tactic: ${rule.tactics.map(attackLink).join(", ")}`,
@@ -306,7 +314,7 @@ function scenarioSummaries(hits: readonly EnrichedHit[]): ScenarioSummary[] {
   return [...byName.values()];
 }
 
-function benignSection(input: IncidentTextInput): string {
+function benignSection(input: NbtscanInput): string {
   const { hits } = input;
   const summaries = scenarioSummaries(hits);
   const heading = "### Possible benign explanations";
@@ -361,7 +369,7 @@ function nextStepsSection(sorted: readonly EnrichedHit[]): string {
   ].join("\n");
 }
 
-function renderDescription(input: IncidentTextInput, sorted: readonly EnrichedHit[]): string {
+function renderDescription(input: NbtscanInput, sorted: readonly EnrichedHit[]): string {
   // Every section but the evidence table is bounded by its caps; the table gets the rest.
   const before = [headerSection(input), summarySection(input, sorted)];
   const after = [attackSection(input.rule), benignSection(input), nextStepsSection(sorted)];
@@ -433,7 +441,7 @@ function kqlTime(ms: number): string {
   return `datetime(${new Date(ms).toISOString()})`;
 }
 
-function huntingSection(sorted: readonly EnrichedHit[], rule: DetectionRule): string {
+function huntingSection(sorted: readonly EnrichedHit[], rule: NbtscanRule): string {
   const devices = distinct(
     sorted.map((h) => value(h.event, "DeviceId")).filter((id) => SAFE_ID.test(id)),
   );
@@ -502,7 +510,7 @@ function huntingSection(sorted: readonly EnrichedHit[], rule: DetectionRule): st
   ].join("\n\n");
 }
 
-function referencesSection(rule: DetectionRule): string {
+function referencesSection(rule: NbtscanRule): string {
   const lines = [
     "### References",
     ...rule.references.map((ref) => `- ${markdownLink(ref.title, ref.url, 150)}`),
@@ -510,7 +518,7 @@ function referencesSection(rule: DetectionRule): string {
   return fitLines(lines, 3000, (n) => `- ${plural(n, "more reference")} in the rule metadata.`);
 }
 
-function renderEvidenceComment(input: IncidentTextInput, sorted: readonly EnrichedHit[]): string {
+function renderEvidenceComment(input: NbtscanInput, sorted: readonly EnrichedHit[]): string {
   const { rule } = input;
   const heading =
     `### nbtscan evidence: ${plural(sorted.length, "event")}\n` +
@@ -536,10 +544,14 @@ function renderEvidenceComment(input: IncidentTextInput, sorted: readonly Enrich
 export function renderIncidentText(input: IncidentTextInput): IncidentText {
   if (input.hits.length === 0)
     throw new Error("renderIncidentText: an incident needs at least one hit");
+  const { rule } = input;
+  // A rule without nbtscan's metadata gets the plain text its YAML supports (ruleText.ts).
+  if (!hasProjectMetadata(rule)) return renderRuleText(input);
+  const nbtscan: NbtscanInput = { ...input, rule };
   const sorted = byTime(input.hits);
   return {
     title: renderTitle(input.hits),
-    description: renderDescription(input, sorted),
-    evidenceComment: renderEvidenceComment(input, sorted),
+    description: renderDescription(nbtscan, sorted),
+    evidenceComment: renderEvidenceComment(nbtscan, sorted),
   };
 }

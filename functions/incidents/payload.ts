@@ -34,6 +34,8 @@ export interface IncidentEvent extends DetectionEvent {
 
 export interface IncidentEntities {
   hosts: { hostName: string; mdatpDeviceId: string }[];
+  /** Addresses a rule maps to its IP entity (absent for nbtscan, which maps none). */
+  ips?: { address: string }[];
   accounts: { name: string; ntDomain: string }[];
   files: { name: string; directory: string; sha1: string; sha256: string }[];
   processes: {
@@ -69,7 +71,8 @@ export interface IncidentRecord {
   evidenceComment: string;
   tactics: string[];
   techniques: string[];
-  attack: {
+  /** nbtscan's ATT&CK context with its software and campaign (rules with a meta side file). */
+  attack?: {
     tactic: AttackObject;
     techniques: AttackObject[];
     software: AttackObject;
@@ -80,7 +83,15 @@ export interface IncidentRecord {
   entities: IncidentEntities;
   events: IncidentEvent[];
   references: { title: string; url: string }[];
-  detection: { id: string; name: string; version: string };
+  detection: {
+    id: string;
+    name: string;
+    version: string;
+    /** Alert column -> row column, from the rule's entityMappings (entityColumns.ts). */
+    entityColumns?: Record<string, string>;
+    /** Custom detail key -> row column, the rule's customDetails. */
+    customDetails?: Record<string, string>;
+  };
   workspaceId: string;
   grouping: Grouping;
 }

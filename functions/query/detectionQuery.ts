@@ -6,7 +6,7 @@ import { retryAfterCapPolicy } from "../http/retryAfterCap";
 import { attemptTimeoutPolicy, transientRetryPolicy } from "../http/transientRetry";
 import { queryResponseShapePolicy } from "./responseShape";
 import { buildQuery, SERVICE_MAX_ROWS } from "./buildQuery";
-import { readRows, type QuarantinedRow } from "./rows";
+import { readRows, type QuarantinedRow, type RowSpec } from "./rows";
 import { splitWindow, type QueryPlan } from "./window";
 
 /** Retries of one query request (throttling, timeouts, server and network errors). */
@@ -139,6 +139,8 @@ export interface DetectionQuery {
   client: LogsQueryClient;
   workspaceId: string;
   kql: string;
+  /** What the rule's rows hold (default: nbtscan's). */
+  rows?: RowSpec;
   timeoutMs: number;
   /** The client's view of the run's time left (createQueryClient's `timeLeft`), set per call. */
   timeLeft?: QueryTimeLeft;
@@ -236,7 +238,7 @@ async function queryWindows(
     );
     outcome.scanned = addScanned(outcome.scanned, dataScanned(result.statistics));
     if (result.status === LogsQueryResultStatus.Success) {
-      const reads = result.tables.map(readRows);
+      const reads = result.tables.map((t) => readRows(t, q.rows));
       const events = reads.flatMap((read) => read.events);
       const quarantined = reads.flatMap((read) => read.quarantined);
       // Quarantine rows are keyed, so one the next sub-window reads again is recorded once.

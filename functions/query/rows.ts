@@ -3,13 +3,27 @@
 // name and no hash) is quarantined with its reason instead of failing the run: one bad row must
 // never hold back the good hits of its window.
 import type { LogsTable } from "@azure/monitor-query-logs";
-import {
-  EVENT_COLUMNS,
-  SOURCE_TABLES,
-  type DetectionEvent,
-  type EventColumn,
-  type SourceTable,
-} from "../model";
+import { EVENT_COLUMNS, SOURCE_TABLES, type DetectionEvent, type EventColumn } from "../model";
+
+/**
+ * What one rule's rows must hold: the tables it reads, the common columns its query produces
+ * (each required in the result), the other columns its entity mappings and custom details name,
+ * and whether a hit needs a file name or a hash (nbtscan's, whose hits are files).
+ */
+export interface RowSpec {
+  tables: readonly string[];
+  required: readonly EventColumn[];
+  other: readonly string[];
+  fileOrHash: boolean;
+}
+
+/** nbtscan's rows: every common column, its two tables, a file name or a hash. */
+export const NBTSCAN_ROWS: RowSpec = {
+  tables: SOURCE_TABLES,
+  required: EVENT_COLUMNS,
+  other: [],
+  fileOrHash: true,
+};
 
 const DATETIME_COLUMNS = new Set<EventColumn>(["TimeGenerated", "Timestamp", "IngestionTime"]);
 
@@ -85,21 +99,26 @@ function datetimeText(column: EventColumn, value: RawCell): string {
   return iso;
 }
 
-function cellText(column: EventColumn, value: RawCell): string {
-  if (DATETIME_COLUMNS.has(column)) return datetimeText(column, value);
-  return value === null ? "" : String(value);
+function cellText(column: EventColumn, value: RawCell | undefined): string {
+  if (DATETIME_COLUMNS.has(column)) return datetimeText(column, value ?? null);
+  return value === null || value === undefined ? "" : String(value);
 }
 
-function isSourceTable(value: string): value is SourceTable {
-  return (SOURCE_TABLES as readonly string[]).includes(value);
-}
-
-function eventOf(raw: Record<string, RawCell>): DetectionEvent {
+function eventOf(raw: Record<string, RawCell>, spec: RowSpec): DetectionEvent {
+  // A common column the rule's query does not produce reads as "" (never a datetime: the
+  // identifying columns, datetimes among them, are always produced; engineQuery.ts).
   const event = Object.fromEntries(
-    EVENT_COLUMNS.map((c) => [c, cellText(c, raw[c])]),
+    EVENT_COLUMNS.map((c) => [c, c in raw ? cellText(c, raw[c]) : ""]),
   ) as unknown as DetectionEvent;
+  if (spec.other.length > 0) {
+    event.OtherColumns = Object.fromEntries(
+      spec.other.map((c) => [c, raw[c] === null || raw[c] === undefined ? "" : String(raw[c])]),
+    );
+  }
   const table: string = event.SourceTable;
-  if (!isSourceTable(table)) throw new RowProblem(`unknown SourceTable '${table.slice(0, 60)}'`);
+  if (!spec.tables.includes(table)) {
+    throw new RowProblem(`unknown SourceTable '${table.slice(0, 60)}'`);
+  }
   for (const column of IDENTIFIER_COLUMNS) {
     const length = event[column].length;
     if (length > MAX_IDENTIFIER_CHARS) {
@@ -108,7 +127,9 @@ function eventOf(raw: Record<string, RawCell>): DetectionEvent {
       );
     }
   }
-  if (!event.FileName && !event.SHA1) throw new RowProblem("FileName and SHA1 are both empty");
+  if (spec.fileOrHash && !event.FileName && !event.SHA1) {
+    throw new RowProblem("FileName and SHA1 are both empty");
+  }
   return event;
 }
 
@@ -117,19 +138,20 @@ function eventOf(raw: Record<string, RawCell>): DetectionEvent {
  * quarantines each row that cannot be processed. A table without the expected columns is a
  * ResultShapeError: that is the query's fault, not a row's.
  */
-export function readRows(table: LogsTable): RowsRead {
+export function readRows(table: LogsTable, spec: RowSpec = NBTSCAN_ROWS): RowsRead {
   const index = new Map(table.columnDescriptors.map((c, i) => [c.name ?? "", i]));
-  const missing = EVENT_COLUMNS.filter((c) => !index.has(c));
+  const missing = [...spec.required, ...spec.other].filter((c) => !index.has(c));
   if (missing.length > 0) {
     throw new ResultShapeError(`query result lacks column(s) ${missing.join(", ")}`);
   }
   const read: RowsRead = { events: [], quarantined: [] };
+  const columns = [...new Set<string>([...spec.required, ...spec.other])];
   for (const row of table.rows) {
     const raw: Record<string, RawCell> = Object.fromEntries(
-      EVENT_COLUMNS.map((c) => [c, rawCell(row[index.get(c) as number])]),
+      columns.map((c) => [c, rawCell(row[index.get(c) as number])]),
     );
     try {
-      read.events.push(eventOf(raw));
+      read.events.push(eventOf(raw, spec));
     } catch (error) {
       if (!(error instanceof RowProblem)) throw error;
       read.quarantined.push({ reason: error.message, row: raw });

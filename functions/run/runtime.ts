@@ -4,7 +4,7 @@ import type { TokenCredential } from "@azure/core-auth";
 import { azureCredential, LocalStandinCredential, type Host } from "../azure/credentials";
 import { isLoopbackUrl, type DetectionConfig } from "../config/config";
 import { existsSync } from "node:fs";
-import { detectionRuleOf, type DetectionRule } from "../detection/rule";
+import { detectionRuleOf, rowSpecOf, type DetectionRule } from "../detection/rule";
 import { RULES_DIR, sideFileOf } from "../detections/folder";
 import { readCompiledDetections, type CompiledDetections } from "../loader/compiled";
 import { PlaybookClient } from "../delivery/playbookClient";
@@ -46,17 +46,9 @@ export interface UnavailableDetection {
   id?: string;
   name: string;
   reason: string;
-  /**
-   * failed: the rule, or a side file of it, did not load (an error, every run); pending: the rule
-   * loaded, but the incident builder still needs nbtscan-shaped project metadata (meta side
-   * file) to run it (an information line; issue 18's generic incidents are not built yet).
-   */
-  status: "failed" | "pending";
+  /** failed: the rule, or a side file of it, did not load (an error, every run). */
+  status: "failed";
 }
-
-/** Why a loaded rule without a meta side file does not run yet, in one line. */
-export const PENDING_REASON =
-  "loaded, not run yet: it has no <rule>.meta.yaml, and incidents are built only for rules with nbtscan-shaped project metadata so far";
 
 /** What one detection keeps for the process's life: its rule, triage data, query and state. */
 interface DetectionEntry {
@@ -127,11 +119,6 @@ export class DetectionRuntime {
         this.unavailable.push({ id: loaded.id, name, reason: loaded.reason, status: "failed" });
         continue;
       }
-      if (loaded.projectData === undefined) {
-        const { id, name } = loaded;
-        this.unavailable.push({ id, name, reason: PENDING_REASON, status: "pending" });
-        continue;
-      }
       let rule: DetectionRule;
       let scenarios: BenignScenario[];
       let key: DetectionKey;
@@ -153,6 +140,7 @@ export class DetectionRuntime {
           client,
           workspaceId: config.workspaceId,
           kql: rule.query,
+          rows: rowSpecOf(rule),
           timeoutMs: config.queryTimeoutMs,
           timeLeft,
         },

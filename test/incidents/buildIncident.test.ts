@@ -40,7 +40,7 @@ describe("buildIncident", () => {
   it("carries the ATT&CK mapping, campaign and references from the rule", () => {
     expect(incident.tactics).toEqual(["Discovery"]);
     expect(incident.techniques).toEqual(["T1046", "T1018", "T1016", "T1033", "T1040"]);
-    expect(incident.attack.campaign.group.id).toBe("G0093");
+    expect(incident.attack?.campaign.group.id).toBe("G0093");
     expect(incident.references).toEqual(rule.references);
   });
 

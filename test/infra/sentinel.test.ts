@@ -608,6 +608,8 @@ const ENTITY_IDENTIFIERS: Record<string, string[]> = {
   File: ["Directory", "Name"],
   FileHash: ["Algorithm", "Value"],
   Process: ["ProcessId", "CommandLine", "ElevationToken", "CreationTimeUtc"],
+  // IP: Address (strong identifier), Location (entities-reference).
+  IP: ["Address", "Location"],
 };
 
 function ruleResource(): Located {
@@ -708,7 +710,7 @@ describe("the analytics rule", () => {
     expect(inspection.resultColumns).toBeDefined();
   });
 
-  it("maps Host, Account, File, FileHash (SHA1, SHA256) and Process with documented identifiers", () => {
+  it("maps Host, Account, File, FileHash (SHA1, SHA256), Process and IP with documented identifiers", () => {
     const mappings = ruleProperty("entityMappings") as unknown as Mapping[];
     expect(mappings.map((m) => m.entityType)).toEqual([
       "Host",
@@ -718,6 +720,7 @@ describe("the analytics rule", () => {
       "FileHash",
       "Process",
       "Process",
+      "IP",
     ]);
     expect(mappings.length).toBeLessThanOrEqual(10);
     for (const mapping of mappings) {

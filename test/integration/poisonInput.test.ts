@@ -60,7 +60,7 @@ describe("poison rows are quarantined, the rest of the window proceeds", () => {
     const good = [at(50, { ...hostA, ReportId: "1" }), at(40, { ...hostB, ReportId: "2" })];
     const poison = [
       at(45, { ...hostA, ReportId: "3", FileName: "", SHA1: "" }),
-      at(44, { ...hostA, ReportId: "4", SourceTable: "DeviceEvents" as never }),
+      at(44, { ...hostA, ReportId: "4", SourceTable: "DeviceEvents" }),
       at(43, { ...hostA, ReportId: "5", Timestamp: "" }),
       at(42, { ReportId: "6", DeviceName: "x".repeat(100_000) }),
     ];

@@ -312,7 +312,9 @@ export async function startLogAnalyticsStandin(
     const schema = schemaByTable.get(s.event.SourceTable);
     const columns = columnsByTable.get(s.event.SourceTable);
     if (!schema || !columns) return undefined; // its table is missing from the workspace
-    const row = rowFromRecord(schema, columns, { cells: s.event, ingestionTime: s.ingestionTime });
+    // A row's other columns (RemotePort, AccountName...) sit beside the common ones in its table.
+    const cells = { ...s.event, ...s.event.OtherColumns };
+    const row = rowFromRecord(schema, columns, { cells, ingestionTime: s.ingestionTime });
     rowCache.set(s, row);
     return row;
   }

@@ -16,6 +16,8 @@ import { compileSchema } from "../functions/validation";
 
 /** The shipped dataset (the build copies it beside the compiled module: scripts/copy-assets.js). */
 export const SAMPLE_EVENTS_FILE = path.join(__dirname, "sample-events.json");
+/** The other shipped detections' hits and near misses, any Device* table (same copy). */
+export const RULE_SAMPLE_EVENTS_FILE = path.join(__dirname, "sample-events.rules.json");
 
 const MINUTE_MS = 60 * 1000;
 /** The first run looks back 7 days; an hour of slack keeps a slow start inside it. */
@@ -84,6 +86,55 @@ const sampleSchema = {
 
 const validateSample = compileSchema<{ events: SampleEvent[] }>(sampleSchema, "sample events");
 
+/** One event of sample-events.rules.json: any Device* row, columns it leaves out empty. */
+type RuleSampleEvent = Partial<SampleEvent> &
+  Pick<
+    SampleEvent,
+    "note" | "timeGeneratedMinutesAgo" | "ingestedMinutesAgo" | "ReportId" | "SourceTable"
+  > &
+  Pick<SampleEvent, "DeviceId" | "DeviceName" | "ActionType">;
+
+const ruleSampleSchema = {
+  type: "object",
+  required: ["events"],
+  properties: {
+    $comment: { type: "array", items: text },
+    events: {
+      type: "array",
+      minItems: 1,
+      items: {
+        type: "object",
+        additionalProperties: false,
+        required: [
+          "note",
+          "SourceTable",
+          "timeGeneratedMinutesAgo",
+          "ingestedMinutesAgo",
+          "DeviceId",
+          "DeviceName",
+          "ReportId",
+          "ActionType",
+        ],
+        properties: {
+          ...Object.fromEntries(
+            EVENT_COLUMNS.filter((c) => !TIME_COLUMNS.includes(c)).map((c) => [c, text]),
+          ),
+          ...sampleSchema.properties.events.items.properties,
+          SourceTable: { type: "string", pattern: "^Device[A-Za-z]+Events$" },
+          ActionType: { type: "string", minLength: 1 },
+          SHA1: hex(40),
+          OtherColumns: { type: "object", additionalProperties: text },
+        },
+      },
+    },
+  },
+};
+
+const validateRuleSample = compileSchema<{ events: RuleSampleEvent[] }>(
+  ruleSampleSchema,
+  "rule sample events",
+);
+
 /** How a message names a file: relative to the working directory when it is below it. */
 function shownPath(file: string): string {
   const relative = path.relative(process.cwd(), file);
@@ -115,6 +166,29 @@ export function loadSampleEvents(
   source: string = shownPath(SAMPLE_EVENTS_FILE),
 ): DetectionEvent[] {
   const { events } = validateSample(document, source);
+  return withTimes(now, events);
+}
+
+/**
+ * The other detections' sample events (by default sample-events.rules.json), times relative to
+ * `now`; a common column an event leaves out is "" as in a query's row.
+ */
+export function loadRuleSampleEvents(
+  now: Date,
+  document: unknown = readSampleDocument(RULE_SAMPLE_EVENTS_FILE),
+  source: string = shownPath(RULE_SAMPLE_EVENTS_FILE),
+): DetectionEvent[] {
+  const { events } = validateRuleSample(document, source);
+  const empty = Object.fromEntries(
+    EVENT_COLUMNS.filter((c) => !TIME_COLUMNS.includes(c)).map((c) => [c, ""]),
+  );
+  return withTimes(
+    now,
+    events.map((e) => ({ ...empty, ...e }) as SampleEvent),
+  );
+}
+
+function withTimes(now: Date, events: readonly SampleEvent[]): DetectionEvent[] {
   const at = (minutesAgo: number): string =>
     new Date(now.getTime() - minutesAgo * MINUTE_MS).toISOString();
   return events.map((sample, i) => {

@@ -7,7 +7,7 @@ const path = require("node:path");
 
 const root = path.resolve(__dirname, "..");
 // The sandbox's sample events too: read from disk so a broken edit is one line, not a stack.
-const DATA_FILE = /(\.(kql|ya?ml)|[\\/]sample-events\.json)$/;
+const DATA_FILE = /(\.(kql|ya?ml)|[\\/]sample-events(\.rules)?\.json)$/;
 
 for (const dir of ["functions", "sandbox"]) {
   cpSync(path.join(root, dir), path.join(root, "dist", dir), {

@@ -140,6 +140,9 @@ export interface Sandbox {
   close(): Promise<void>;
 }
 
+/** The tables a live connector fills: nbtscan's and those of the other shipped detections. */
+const LIVE_TABLES = [...SOURCE_TABLES, "DeviceNetworkEvents"];
+
 const TIMER: Timer = {
   isPastDue: false,
   schedule: { adjustForDST: false },
@@ -211,7 +214,7 @@ export async function createSandbox(
     },
     async run() {
       if (options.tableActivity === undefined) {
-        for (const table of SOURCE_TABLES)
+        for (const table of LIVE_TABLES)
           la.setTableActivity(table, new Date(now.getTime() - MINUTE));
       }
       const logs: LogLine[] = [];

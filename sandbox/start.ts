@@ -20,7 +20,7 @@ import {
   SentinelSimulation,
   type SimulatedIncident,
 } from "./sentinel";
-import { loadSampleEvents } from "./sampleData";
+import { loadRuleSampleEvents, loadSampleEvents } from "./sampleData";
 import { DataFileError } from "../functions/dataFile";
 import { SchemaValidationError } from "../functions/validation";
 import { createLoopbackCertificate } from "./tls";
@@ -93,9 +93,15 @@ function runDetect(env: NodeJS.ProcessEnv): Promise<number> {
   });
 }
 
+/** A detection's name, short enough for a table cell. */
+function shortName(name: string): string {
+  return name.length > 32 ? `${name.slice(0, 31)}…` : name;
+}
+
 function printIncidents(incidents: IncidentPayload[]): void {
   console.table(
     incidents.map((i) => ({
+      detection: shortName(i.detection.name),
       severity: i.severity,
       events: i.events.length,
       host: i.entities.hosts.map((h) => h.hostName).join(", "),
@@ -108,6 +114,11 @@ function printIncidents(incidents: IncidentPayload[]): void {
     heading(`Example incident: ${example.title}`);
     // Markdown is for Sentinel; a terminal shows it as text.
     console.log(markdownAsText(example.description));
+  }
+  // The other detections' incidents by title: each rule's own text, from its YAML.
+  const others = incidents.filter((i) => i.detection.id !== incidents[0]?.detection.id);
+  for (const incident of others) {
+    console.log(`\n${shortName(incident.detection.name)}: ${incident.title}`);
   }
 }
 
@@ -173,6 +184,7 @@ function showSentinel(playbook: PlaybookReceiver, now: Date): boolean {
   );
   console.table(
     incidents.map((i) => ({
+      title: i.title.length > 48 ? `${i.title.slice(0, 47)}…` : i.title,
       severity: i.severity,
       alerts: i.alerts.length,
       entities: i.entities.length,
@@ -188,6 +200,18 @@ function showSentinel(playbook: PlaybookReceiver, now: Date): boolean {
   if (example) {
     heading("Example Sentinel incident, with its entities");
     printSentinelIncident(example);
+  }
+  // One Sentinel incident of each other detection: its own title, ATT&CK and mapped entities.
+  const detectionOf = (i: SimulatedIncident): string | undefined =>
+    (playbook.incidentsById.get(i.groupedBy.IncidentKey) as IncidentPayload | undefined)?.detection
+      .id;
+  const shown = new Set([example && detectionOf(example)]);
+  for (const incident of incidents) {
+    const detection = detectionOf(incident);
+    if (shown.has(detection)) continue;
+    shown.add(detection);
+    heading("Another detection's Sentinel incident");
+    printSentinelIncident(incident);
   }
   const { median, p95, max } = report.latencyMinutes;
   console.log(
@@ -220,14 +244,19 @@ async function main(): Promise<number> {
   const table = await startAzuriteTable();
   running.push(table);
   console.log(`Azurite Table service      ${table.endpoint}`);
-  const events = loadSampleEvents(now);
-  // Both Defender tables alive: their last (unmatched) events arrived a minute and a half ago.
+  // nbtscan's sample events, then the other detections' (AdFind, network scanner).
+  const events = [...loadSampleEvents(now), ...loadRuleSampleEvents(now)];
+  // The Defender tables alive: their last (unmatched) events arrived a minute and a half ago.
   const lastIngested = new Date(now.getTime() - 90_000);
   const la = await startLogAnalyticsStandin({
     workspaceId: SANDBOX_WORKSPACE_ID,
     tls,
     events,
-    tableActivity: { DeviceProcessEvents: lastIngested, DeviceFileEvents: lastIngested },
+    tableActivity: {
+      DeviceProcessEvents: lastIngested,
+      DeviceFileEvents: lastIngested,
+      DeviceNetworkEvents: lastIngested,
+    },
     watchlists: { [SANDBOX_WATCHLIST]: sandboxWatchlist(now) },
   });
   running.push({ stop: () => la.close() });

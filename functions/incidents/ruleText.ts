@@ -51,7 +51,7 @@ function renderTitle(input: IncidentTextInput, sorted: readonly EnrichedHit[]): 
   const format = rule.loaded.alertDetailsOverride?.alertDisplayNameFormat;
   const base = format
     ? format.replace(PLACEHOLDER, (_, column: string) => plainText(rowValue(first, column), 80))
-    : `${plainText(rule.name, 120)} on ${plainText(first.DeviceName, 80)}`;
+    : `${rule.name.slice(0, 120)} on ${plainText(first.DeviceName, 80)}`;
   const title = sorted.length > 1 ? `${base} (${plural(sorted.length, "event")})` : base;
   const chars = Array.from(title);
   return chars.length <= TITLE_LIMIT ? title : chars.slice(0, TITLE_LIMIT - 1).join("") + ELLIPSIS;

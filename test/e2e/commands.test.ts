@@ -18,7 +18,7 @@ import {
   startLogAnalyticsStandin,
   type LogAnalyticsStandin,
 } from "../../sandbox/logAnalyticsStandin";
-import { loadSampleEvents } from "../../sandbox/sampleData";
+import { loadRuleSampleEvents, loadSampleEvents } from "../../sandbox/sampleData";
 import { makeEvent } from "../support/events";
 import { createLoopbackCertificate, type LoopbackCertificate } from "../../sandbox/tls";
 
@@ -46,7 +46,9 @@ beforeAll(async () => {
     (e) =>
       e.FileName.toLowerCase() === rule.detectedFileName || rule.knownHashes.sha1.includes(e.SHA1),
   ).length;
-  la = await startLogAnalyticsStandin({ workspaceId: WORKSPACE_ID, tls, events });
+  // The other detections' samples too, as npm start serves them.
+  const all = [...events, ...loadRuleSampleEvents(new Date())];
+  la = await startLogAnalyticsStandin({ workspaceId: WORKSPACE_ID, tls, events: all });
 }, 120_000);
 
 afterAll(async () => {
@@ -96,13 +98,22 @@ function connects(port: number): Promise<boolean> {
 }
 
 const DETECT = "dist/functions/cli/detect.js";
+/**
+ * nbtscan's run alone (`--rule`): the command line's own behaviour (settings, failures, exit
+ * codes) shown on one detection; "every detection" has its own test below.
+ */
+const NBTSCAN = ["--rule", loadDetectionRule().id];
 /** How a failure line names its detection (nbtscan's, the only one these runs run). */
 const RULE_LABEL =
   " \\(detection 'nbtscan\\.exe NetBIOS network discovery \\(S0590\\)', rule [0-9a-f-]{36}\\)";
 
 describe("npm run detect (compiled command line)", () => {
   it("--dry-run queries and prints the incidents it would send, trusting NODE_EXTRA_CA_CERTS", async () => {
-    const result = await runNode(DETECT, ["--dry-run", "--json"], standinEnv(WORKSPACE_ID));
+    const result = await runNode(
+      DETECT,
+      [...NBTSCAN, "--dry-run", "--json"],
+      standinEnv(WORKSPACE_ID),
+    );
     expectExit(result, EXIT.ok);
     const { summary, incidents } = JSON.parse(result.stdout) as {
       summary: { dryRun: boolean; rows: number; incidents: number };
@@ -111,6 +122,20 @@ describe("npm run detect (compiled command line)", () => {
     expect(summary).toMatchObject({ dryRun: true, rows: hitCount });
     expect(incidents).toHaveLength(summary.incidents);
     expect(summary.incidents).toBeGreaterThan(0);
+  });
+
+  it("without --rule runs every shipped detection in order, nbtscan first, each its own hits", async () => {
+    const result = await runNode(DETECT, ["--dry-run", "--json"], standinEnv(WORKSPACE_ID));
+    expectExit(result, EXIT.ok);
+    const { runs } = JSON.parse(result.stdout) as {
+      runs: { summary: { detection: string; rows: number; incidents: number } }[];
+    };
+    expect(runs.map((r) => [r.summary.detection, r.summary.rows])).toEqual([
+      [loadDetectionRule().name, hitCount],
+      ["AdFind Active Directory reconnaissance (S0552)", 2],
+      ["GUI network scanner sweeping NetBIOS and SMB ports", 2],
+    ]);
+    expect(runs.every((r) => r.summary.incidents > 0)).toBe(true);
   });
 
   it("exits 2 and names the setting when the configuration is bad", async () => {
@@ -167,11 +192,11 @@ describe("npm run detect (compiled command line)", () => {
 
   it("exits 1 when the run itself fails (an unknown workspace), in one line; the stack with --verbose", async () => {
     const env = standinEnv("99999999-0000-4000-8000-000000000000");
-    const result = await runNode(DETECT, ["--dry-run"], env);
+    const result = await runNode(DETECT, [...NBTSCAN, "--dry-run"], env);
     expectExit(result, EXIT.runFailed);
     expect(result.stderr.trim()).toMatch(/^Run failed: [^\n]*workspace[^\n]*$/i);
 
-    const verbose = await runNode(DETECT, ["--dry-run", "--verbose"], env);
+    const verbose = await runNode(DETECT, [...NBTSCAN, "--dry-run", "--verbose"], env);
     expectExit(verbose, EXIT.runFailed);
     expect(verbose.stderr).toMatch(/^Run failed: .*\n.*Error.*\n\s+at /i);
   });
@@ -190,7 +215,7 @@ describe("npm run detect (compiled command line)", () => {
       tableActivity: { DeviceProcessEvents: now, DeviceFileEvents: now },
     });
     try {
-      const result = await runNode(DETECT, ["--dry-run", "--json"], {
+      const result = await runNode(DETECT, [...NBTSCAN, "--dry-run", "--json"], {
         ...standinEnv(WORKSPACE_ID),
         LOG_ANALYTICS_ENDPOINT: poisoned.url,
       });
@@ -228,7 +253,7 @@ describe("npm run detect ends when its work ends, and names what failed", () => 
 
   it("Log Analytics unreachable: one line naming it and LOG_ANALYTICS_ENDPOINT, exit right after", async () => {
     const endpoint = `https://${LOOPBACK}:${closedPort}/v1`;
-    const result = await runNode(DETECT, ["--dry-run"], {
+    const result = await runNode(DETECT, [...NBTSCAN, "--dry-run"], {
       ...standinEnv(WORKSPACE_ID),
       LOG_ANALYTICS_ENDPOINT: endpoint,
     });
@@ -243,7 +268,7 @@ describe("npm run detect ends when its work ends, and names what failed", () => 
 
   it("Table Storage unreachable: one line naming it and STATE_TABLE_CONNECTION_STRING, exit right after", async () => {
     const table = `http://${LOOPBACK}:${closedPort}/devstoreaccount1`;
-    const result = await runNode(DETECT, ["--dry-run"], {
+    const result = await runNode(DETECT, [...NBTSCAN, "--dry-run"], {
       ...standinEnv(WORKSPACE_ID),
       STATE_TABLE_CONNECTION_STRING: azurite.connectionString.replace(
         /TableEndpoint=[^;]+/,
@@ -261,7 +286,7 @@ describe("npm run detect ends when its work ends, and names what failed", () => 
 
   it("playbook unreachable: each incident stays pending, its warning names PLAYBOOK_URL, exit 3 right after", async () => {
     const playbook = `https://${LOOPBACK}:${closedPort}/playbook`;
-    const result = await runNode(DETECT, [], {
+    const result = await runNode(DETECT, NBTSCAN, {
       ...standinEnv(WORKSPACE_ID),
       STATE_TABLE_NAME: "runendsplaybook",
       PLAYBOOK_URL: `${playbook}?sig=s3cret`,
@@ -282,7 +307,7 @@ describe("npm run detect ends when its work ends, and names what failed", () => 
 
   it("a certificate Node does not trust: names the host and NODE_EXTRA_CA_CERTS", async () => {
     const { NODE_EXTRA_CA_CERTS: _trusted, ...untrusting } = standinEnv(WORKSPACE_ID);
-    const result = await runNode(DETECT, ["--dry-run"], untrusting);
+    const result = await runNode(DETECT, [...NBTSCAN, "--dry-run"], untrusting);
     expectExit(result, EXIT.runFailed);
     const host = new URL(la.url).host;
     expect(result.stderr.trim()).toMatch(
@@ -305,7 +330,7 @@ describe("npm run detect ends when its work ends, and names what failed", () => 
       durationMs: 600_000,
       now: () => new Date(),
     });
-    const result = await runNode(DETECT, [], {
+    const result = await runNode(DETECT, NBTSCAN, {
       ...standinEnv(WORKSPACE_ID),
       STATE_TABLE_NAME: tableName,
       PLAYBOOK_URL: `https://${LOOPBACK}:${closedPort}/playbook`,
@@ -395,11 +420,15 @@ describe("npm run sandbox (serve mode) and npm start -- --help", () => {
         cleanEnv({ ...exported, INCIDENT_GROUPING: "run" }),
       );
       expectExit(dry, EXIT.ok);
-      const { summary } = JSON.parse(dry.stdout) as {
-        summary: { rows: number; incidents: number };
+      // Every detection, nbtscan first; one incident per run each (INCIDENT_GROUPING=run).
+      const { runs: dryRuns } = JSON.parse(dry.stdout) as {
+        runs: { summary: { rows: number; incidents: number } }[];
       };
-      expect(summary.rows).toBeGreaterThan(0);
-      expect(summary.incidents).toBe(1);
+      expect(dryRuns).toHaveLength(3);
+      for (const { summary } of dryRuns) {
+        expect(summary.rows).toBeGreaterThan(0);
+        expect(summary.incidents).toBe(1);
+      }
       // An analyst adds two rows to the served watchlist (its CSV file): one good, one malformed.
       const watchlistFile = /is served from (\S+\.csv):/.exec(printed)?.[1] ?? "";
       const expires = new Date(Date.now() + 30 * 24 * 3600_000).toISOString().slice(0, 10);
@@ -413,17 +442,25 @@ describe("npm run sandbox (serve mode) and npm start -- --help", () => {
       const real = await runNode(DETECT, ["--json"], cleanEnv(exported));
       expectExit(real, EXIT.ok);
       // The served watchlist's exclusions apply to the user's own runs, the new row's too.
-      const { summary: after } = JSON.parse(real.stdout) as {
-        summary: { pending: number; failed: number; suppressedBy: Record<string, number> };
+      const {
+        runs: [{ summary: after }],
+      } = JSON.parse(real.stdout) as {
+        runs: {
+          summary: { pending: number; failed: number; suppressedBy: Record<string, number> };
+        }[];
       };
       expect(after).toMatchObject({ pending: 0, failed: 0 });
       expect(after.suppressedBy["sccm-patch-scan-srv-app-02"]).toBe(1);
       expect(after.suppressedBy["sales-laptop-lab"]).toBeGreaterThan(0);
-      // The malformed row: one warning naming the watchlist, the row and the field.
+      // The malformed row: one warning naming the watchlist, the row and the field, per detection
+      // run (each of the three reads the watchlist at its own start, so expiries apply then).
+      const warning = expect.stringMatching(
+        /exclusions watchlist 'nbtscan-exclusions' \(EXCLUSIONS_WATCHLIST\), row 'broken-row': expires 'someday' is not a date.*; row skipped, the others apply$/,
+      ) as unknown;
       expect(real.stderr.split("\n").filter((l) => l.includes("broken-row"))).toEqual([
-        expect.stringMatching(
-          /exclusions watchlist 'nbtscan-exclusions' \(EXCLUSIONS_WATCHLIST\), row 'broken-row': expires 'someday' is not a date.*; row skipped, the others apply$/,
-        ),
+        warning,
+        warning,
+        warning,
       ]);
     } finally {
       child.kill("SIGINT");

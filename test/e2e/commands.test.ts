@@ -350,6 +350,22 @@ describe("npm start (the local sandbox)", () => {
       /OK: run 1 delivered \d+ incident\(s\); run 2 delivered nothing new\./,
     );
     expect(result.stdout).toMatch(/### Next steps/);
+    // Every shipped detection ran, nbtscan first, each twice (runs 1 and 2), and reached Sentinel.
+    const ran = [...result.stdout.matchAll(/^Detection run: (.*) \([0-9a-f-]{36}\)$/gm)].map(
+      (m) => m[1],
+    );
+    expect(ran).toEqual([
+      "nbtscan.exe NetBIOS network discovery (S0590)",
+      "AdFind Active Directory reconnaissance (S0552)",
+      "GUI network scanner sweeping NetBIOS and SMB ports",
+      "nbtscan.exe NetBIOS network discovery (S0590)",
+      "AdFind Active Directory reconnaissance (S0552)",
+      "GUI network scanner sweeping NetBIOS and SMB ports",
+    ]);
+    expect(result.stdout).toMatch(
+      /^Incident: {2}advanced_ip_scanner\.exe swept NetBIOS\/SMB from /m,
+    );
+    expect(result.stdout).toMatch(/^ {2}IP {8}Address=10\.20\.4\.11$/m);
     // The plain summary names the exclusion that suppressed the hit: a row of the sandbox's
     // Sentinel watchlist, read through the Log Analytics stand-in (EXCLUSIONS_WATCHLIST).
     expect(result.stdout).toMatch(/Sentinel watchlist\s+nbtscan-exclusions/);

@@ -48,3 +48,10 @@ export function ruleFileOfSideFile(sideFile: string, kind: SideFileKind): string
 
 /** The shipped default rule, first in every list: nbtscan. */
 export const DEFAULT_RULE_FILE = path.join(RULES_DIR, "nbtscan.yaml");
+
+/**
+ * nbtscan's rule id (the id: of nbtscan.yaml; a test holds them equal): the one detection there
+ * was before detections became data, so what was written before then is its (unscoped state,
+ * exclusions without `rules`).
+ */
+export const NBTSCAN_RULE_ID = "6f0c1d1e-3b7a-4f55-9a8e-5d1c0b8a9e21";

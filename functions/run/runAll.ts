@@ -2,7 +2,7 @@
 // detection; see the s19-queue fan-out), or all of them in order, nbtscan first. A detection that
 // fails, or a rule that could not be loaded, is reported by name and never stops the others.
 import { runDetection, type RunResult } from "./runDetection";
-import { DETECTION_UNAVAILABLE, type RunLog } from "./runLog";
+import { DETECTION_UNAVAILABLE, warningsOnce, type RunLog } from "./runLog";
 import type { DetectionRuntime } from "./runtime";
 
 /** What running one detection came to: its result, or the error that ended its run. */
@@ -30,7 +30,8 @@ export function reportUnavailable(runtime: DetectionRuntime, log: RunLog): void 
 
 /**
  * Runs every detection of the runtime (or those of `ruleIds`) one after the other, each to its
- * end; a failed run is an outcome, not a throw, so the next detection still runs.
+ * end; a failed run is an outcome, not a throw, so the next detection still runs. A warning the
+ * runs share (a bad exclusions watchlist row) is said once.
  */
 export async function runAllDetections(
   runtime: DetectionRuntime,
@@ -38,6 +39,7 @@ export async function runAllDetections(
   ruleIds: readonly string[] = runtime.detections,
 ): Promise<DetectionOutcome[]> {
   const outcomes: DetectionOutcome[] = [];
+  const once = warningsOnce(log);
   for (const ruleId of ruleIds) {
     const name = runtime.ruleOf(ruleId).name;
     try {
@@ -45,7 +47,7 @@ export async function runAllDetections(
         ruleId,
         name,
         ok: true,
-        result: await runDetectionById(runtime, ruleId, log),
+        result: await runDetectionById(runtime, ruleId, once),
       });
     } catch (error) {
       outcomes.push({ ruleId, name, ok: false, error });

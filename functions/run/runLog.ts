@@ -16,6 +16,23 @@ export function logTo(context: InvocationContext): RunLog {
   };
 }
 
+/**
+ * A RunLog that says each warning once: the detections one invocation runs in turn read the same
+ * exclusions, and a bad watchlist row or an expired exclusion is one line, not one per detection.
+ */
+export function warningsOnce(log: RunLog): RunLog {
+  const said = new Set<string>();
+  return {
+    info: (message) => log.info(message),
+    warn: (message) => {
+      if (said.has(message)) return;
+      said.add(message);
+      log.warn(message);
+    },
+    error: (message) => log.error(message),
+  };
+}
+
 /** The prefix of the one structured line a successful run logs; the health alert looks for it. */
 export const RUN_COMPLETED = "nbtscan-detector run completed";
 

@@ -5,7 +5,7 @@ import { azureCredential, LocalStandinCredential, type Host } from "../azure/cre
 import { isLoopbackUrl, type DetectionConfig } from "../config/config";
 import { existsSync } from "node:fs";
 import { detectionRuleOf, rowSpecOf, type DetectionRule } from "../detection/rule";
-import { RULES_DIR, sideFileOf } from "../detections/folder";
+import { NBTSCAN_RULE_ID, RULES_DIR, sideFileOf } from "../detections/folder";
 import { readCompiledDetections, type CompiledDetections } from "../loader/compiled";
 import { PlaybookClient } from "../delivery/playbookClient";
 import { createQueryClient, QueryTimeLeft, type DetectionQuery } from "../query/detectionQuery";
@@ -15,6 +15,7 @@ import { createTableClient } from "../state/tableClient";
 import type { PipelinePolicy } from "@azure/core-rest-pipeline";
 import { loadBenignScenarios, type BenignScenario } from "../triage/scenarios";
 import { loadRunExclusions } from "../triage/watchlist";
+import { exclusionsForRule } from "../triage/exclusions";
 import type { RunDependencies } from "./runDetection";
 import { errorLine } from "./errorLine";
 import type { RunLog } from "./runLog";
@@ -231,7 +232,9 @@ export class DetectionRuntime {
   ): Promise<RunDependencies> {
     const entry = this.entry(ruleId);
     const startedAt = this.now();
-    const exclusions = await loadRunExclusions(this.config.exclusions, entry.query, startedAt, log);
+    const all = await loadRunExclusions(this.config.exclusions, entry.query, startedAt, log);
+    // Each detection applies the exclusions naming it; one without `rules` is nbtscan's.
+    const exclusions = exclusionsForRule(all, entry.rule.id, NBTSCAN_RULE_ID);
     return {
       startedAt,
       config: this.config,

@@ -13,6 +13,7 @@ import { Ledger, ledgerRecordsOf, type LedgerRecord } from "./ledger";
 import { LOG_PREFIX, outboxRecord, type OutboxEntity } from "./outbox";
 import { isStatus, QUERY_PAGE, submitAll, upsertAll } from "./tableBatch";
 import { Watermarks } from "./watermarks";
+import { NBTSCAN_RULE_ID } from "../detections/folder";
 
 // Before state was keyed per detection, one deployment ran one rule, nbtscan, and kept its state
 // in unscoped partitions (lease, watermark, ledger-YYYYMMDD, outbox, quarantine; layout.ts).
@@ -22,8 +23,8 @@ import { Watermarks } from "./watermarks";
 // row in one place or both, and the next run goes on where this one stopped. The watermarks
 // move last: until they do, the detection does not run (its state would be incomplete).
 
-/** nbtscan's rule id (functions/detections/nbtscan.yaml): the only rule that wrote unscoped state. */
-export const LEGACY_RULE_ID = "6f0c1d1e-3b7a-4f55-9a8e-5d1c0b8a9e21";
+/** nbtscan's rule id: the only rule that wrote unscoped state. */
+export const LEGACY_RULE_ID = NBTSCAN_RULE_ID;
 
 /** What a migration step needs from the run. */
 export interface MigrationOptions {

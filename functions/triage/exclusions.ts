@@ -40,6 +40,7 @@ export interface ExclusionDocumentEntry {
   owner?: string;
   devices?: string[];
   accounts?: string[];
+  rules?: string[];
   condition: Condition;
 }
 
@@ -56,6 +57,8 @@ export interface Exclusion {
   devices?: readonly string[];
   /** Lower-cased accounts; undefined means any account. */
   accounts?: readonly { domain?: string; name: string }[];
+  /** Lower-cased ids of the detections it applies to; undefined means nbtscan's only. */
+  rules?: readonly string[];
   condition: CompiledCondition;
 }
 
@@ -64,6 +67,7 @@ export interface ExpiredExclusion {
   name: string;
   expires: string;
   owner?: string;
+  rules?: readonly string[];
 }
 
 /** The exclusions in force for a run, and the expired ones to report. */
@@ -116,6 +120,7 @@ const FIELD_EXAMPLES: Record<string, string> = {
   owner: "owner: secops@contoso.com",
   devices: "devices: [inv01.contoso.com]",
   accounts: "accounts: ['CONTOSO\\svc-inventory']",
+  rules: "rules: [6f0c1d1e-3b7a-4f55-9a8e-5d1c0b8a9e21] (rule ids; without it, nbtscan's only)",
   condition: "condition: { column: FolderPath, contains: Inventory }",
 };
 const FIELDS = Object.keys(FIELD_EXAMPLES);
@@ -232,8 +237,24 @@ export function toExclusion(entry: ExclusionDocumentEntry): Exclusion {
     owner: entry.owner,
     devices: entry.devices?.map((device) => device.toLowerCase()),
     accounts: entry.accounts?.map(parseAccount),
+    rules: entry.rules?.map((id) => id.toLowerCase()),
     condition: compileCondition(entry.condition),
   };
+}
+
+/**
+ * The exclusions of a set that apply to one detection: those naming its rule id, and, for the
+ * rule an exclusion without `rules` means (nbtscan's: see exclusions.schema.json), those too.
+ */
+export function exclusionsForRule(
+  set: ExclusionSet,
+  ruleId: string,
+  unscopedRuleId: string,
+): ExclusionSet {
+  const id = ruleId.toLowerCase();
+  const applies = (e: { rules?: readonly string[] }): boolean =>
+    e.rules ? e.rules.includes(id) : id === unscopedRuleId.toLowerCase();
+  return { active: set.active.filter(applies), expired: set.expired.filter(applies) };
 }
 
 /**
@@ -300,7 +321,7 @@ export function exclusionsAt(exclusions: readonly Exclusion[], now: Date): Exclu
   const active = exclusions.filter((e) => now.getTime() < e.expiresAt.getTime());
   const expired = exclusions
     .filter((e) => now.getTime() >= e.expiresAt.getTime())
-    .map(({ name, expires, owner }) => ({ name, expires, owner }));
+    .map(({ name, expires, owner, rules }) => ({ name, expires, owner, rules }));
   return { active, expired };
 }
 

@@ -66,9 +66,10 @@ const FIELD_OF_COLUMN: Record<string, string> = {
   Owner: "owner",
   Devices: "devices",
   Accounts: "accounts",
+  Rules: "rules",
   Condition: "condition",
 };
-const LIST_FIELDS = new Set(["devices", "accounts"]);
+const LIST_FIELDS = new Set(["devices", "accounts", "rules"]);
 
 /** A valid cell of each field, as an analyst types it in the portal. */
 const CELL_EXAMPLES: FieldExamples = Object.fromEntries(

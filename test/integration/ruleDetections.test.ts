@@ -141,3 +141,39 @@ describe.each(CASES)("$file end to end", ({ file, hits, nearMiss, rows }) => {
     expect(keys).toHaveLength(hits.length + 1);
   });
 });
+
+describe("exclusions across detections", () => {
+  const adfind = ruleOf("adfind-domain-recon.yaml");
+
+  it("an exclusion without rules stays nbtscan's; one naming a rule suppresses that rule's hit", async () => {
+    // Both match AdFind's two hits by file name; only the one naming AdFind's rule may apply,
+    // and it narrows itself to one of them.
+    const exclusions = JSON.stringify({
+      exclusions: [
+        {
+          name: "written-for-nbtscan",
+          expires: "2027-01-01",
+          condition: { column: "FileName", equals: "adfind.exe" },
+        },
+        {
+          name: "trust-dump-by-ad-team",
+          expires: "2027-01-01",
+          rules: [adfind.id],
+          condition: { column: "ProcessCommandLine", contains: "trustdmp" },
+        },
+      ],
+    });
+    const s = await sandboxes.create({
+      events: loadRuleSampleEvents(START),
+      ruleIds: [adfind.id],
+      env: { EXCLUSIONS: exclusions },
+    });
+    const { summary } = await s.run();
+    expect(summary).toMatchObject({
+      new: 1,
+      suppressed: 1,
+      suppressedBy: { "trust-dump-by-ad-team": 1 },
+    });
+    expect(s.delivered().flatMap((i) => i.events.map((e) => e.ReportId))).toEqual(["48390"]);
+  });
+});

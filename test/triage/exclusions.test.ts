@@ -4,6 +4,7 @@ import path from "node:path";
 import {
   applyExclusions,
   exclusionsAt,
+  exclusionsForRule,
   loadExclusions,
   parseExclusions,
   type ExclusionSet,
@@ -164,6 +165,49 @@ exclusions:
   });
 });
 
+describe("which detections an exclusion applies to", () => {
+  const NBTSCAN = "6f0c1d1e-3b7a-4f55-9a8e-5d1c0b8a9e21";
+  const ADFIND = "a4311252-87ba-4abe-b481-9f907b5865bb";
+  const SCANNER = "207dc176-552f-42f5-93fb-a71c271985c6";
+  const doc = `
+exclusions:
+  - { name: old-nbtscan-only, expires: 2027-01-01, condition: { column: FileName, equals: x.exe } }
+  - name: adfind-and-scanner
+    expires: 2027-01-01
+    rules: [${ADFIND.toUpperCase()}, ${SCANNER}]
+    condition: { column: FileName, equals: x.exe }
+  - { name: gone, expires: 2026-01-01, rules: [${SCANNER}], condition: { column: FileName, equals: x.exe } }
+`;
+  const set = exclusionsAt(parseExclusions(doc, "EXCLUSIONS"), NOW);
+  const names = (ruleId: string): string[][] => {
+    const scoped = exclusionsForRule(set, ruleId, NBTSCAN);
+    return [scoped.active.map((e) => e.name), scoped.expired.map((e) => e.name)];
+  };
+
+  it("without rules: nbtscan's only, as every exclusion written before there were other rules", () => {
+    expect(names(NBTSCAN)).toEqual([["old-nbtscan-only"], []]);
+  });
+
+  it("with rules: the detections it names (ids in any case), its expiry reported to them only", () => {
+    expect(names(ADFIND)).toEqual([["adfind-and-scanner"], []]);
+    expect(names(SCANNER)).toEqual([["adfind-and-scanner"], ["gone"]]);
+  });
+
+  it("a rules entry that is not a rule id: one line naming it, with an example", () => {
+    expect(
+      problemsOf(
+        exclusion(
+          "name: x\nexpires: 2027-01-01\nrules: [nbtscan]\ncondition: { column: FileName, equals: a }",
+        ),
+      ),
+    ).toEqual([
+      expect.stringMatching(
+        /^EXCLUSIONS: exclusion 'x' \(#1\): .*rules.*; e\.g\. rules: \[6f0c1d1e-/,
+      ),
+    ]);
+  });
+});
+
 describe("rejected at start with one clear line naming the source, the exclusion and the field", () => {
   const condition = "condition: { column: FileName, equals: nbtscan.exe }";
 
@@ -224,7 +268,7 @@ describe("rejected at start with one clear line naming the source, the exclusion
     expect(
       problemsOf(exclusion(`name: x\nexpires: 2027-01-01\ndevice: [a]\n${condition}`)),
     ).toEqual([
-      "EXCLUSIONS: exclusion 'x' (#1): 'device' is not a field of an exclusion (name, expires, reason, owner, devices, accounts, condition)",
+      "EXCLUSIONS: exclusion 'x' (#1): 'device' is not a field of an exclusion (name, expires, reason, owner, devices, accounts, rules, condition)",
     ]);
   });
 

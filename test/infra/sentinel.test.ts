@@ -781,6 +781,8 @@ describe("the analytics rule", () => {
       MatchedBy: "MatchedBy",
       DeviceId: "DeviceId",
       ReportId: "ReportId",
+      // Each detection's own customDetails, as the row carries them.
+      RuleDetails: "CustomDetails",
     });
   });
 

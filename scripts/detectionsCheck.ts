@@ -1,6 +1,7 @@
 import path from "node:path";
 import { loadRules, ruleFiles, RULES_DIR } from "../functions/loader/loadRules";
 import type { ClassifiedRule } from "../functions/loader/loadedRule";
+import { entityFieldsWithoutColumn } from "../functions/incidents/entityColumns";
 import { loadTableSchemas, tableSchemaDir } from "../sandbox/kusto";
 
 /** Where a command writes its lines: stdout and stderr in the CLI, arrays in tests. */
@@ -31,7 +32,13 @@ export function checkLine(rule: ClassifiedRule, cwd: string = process.cwd()): st
       : rule.ruleClass === "adapted"
         ? rule.changes.join("; ")
         : `a per-event query over ${rule.tables.join(", ")}`;
-  return `${rule.ruleClass.padEnd(CLASS_WIDTH)}  ${label}: ${why}`;
+  const uncarried =
+    rule.ruleClass === "refused" ? [] : entityFieldsWithoutColumn(rule.entityMappings);
+  const note =
+    uncarried.length > 0
+      ? `; entity fields the alert table has no column for, left out: ${uncarried.join(", ")}`
+      : "";
+  return `${rule.ruleClass.padEnd(CLASS_WIDTH)}  ${label}: ${why}${note}`;
 }
 
 function inside(dir: string, file: string): boolean {

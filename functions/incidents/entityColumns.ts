@@ -32,3 +32,16 @@ export function entityColumnsOf(mappings: readonly EntityMapping[]): Record<stri
   }
   return columns;
 }
+
+/**
+ * The entity fields of a rule's mappings that no alert column carries ("FileHash.Value",
+ * "Account.Sid"): Sentinel would map them, this engine's alert rows cannot, so `detections check`
+ * names them rather than leaving them out unsaid.
+ */
+export function entityFieldsWithoutColumn(mappings: readonly EntityMapping[]): string[] {
+  return mappings.flatMap((mapping) =>
+    mapping.fieldMappings
+      .map((field) => `${mapping.entityType}.${field.identifier}`)
+      .filter((field) => !(field in ALERT_COLUMN_OF)),
+  );
+}

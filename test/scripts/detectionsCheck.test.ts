@@ -45,6 +45,24 @@ describe("npm run detections -- check", () => {
     expect(out.filter((l) => l.startsWith("refused")).length).toBeGreaterThanOrEqual(3);
   });
 
+  it("names the entity fields of a rule that no alert column carries, on the rule's line", () => {
+    const dir = mkdtempSync(path.join(tmpdir(), "hashes-"));
+    const rule = readFileSync(path.join(FIXTURES, "certutil-download.yaml"), "utf8")
+      .replace("| extend HostName =", '| extend HashAlgorithm = "SHA256", HostName =')
+      .replace(
+        "entityMappings:\n",
+        "entityMappings:\n  - entityType: FileHash\n    fieldMappings:\n      - identifier: Algorithm\n        columnName: HashAlgorithm\n      - identifier: Value\n        columnName: SHA256\n",
+      );
+    writeFileSync(path.join(dir, "certutil-download.yaml"), rule);
+    const { out, output } = capture();
+    expect(runCheck([], output, dir)).toBe(0);
+    expect(out).toEqual([
+      expect.stringMatching(
+        /^runs as is {2}.*certutil-download\.yaml .*; entity fields the alert table has no column for, left out: FileHash\.Algorithm, FileHash\.Value$/,
+      ),
+    ]);
+  });
+
   it("exits 1 when a rule in the deployed folder is refused, naming it", () => {
     const dir = mkdtempSync(path.join(tmpdir(), "deployed-"));
     for (const name of ["certutil-download.yaml", "taskkill-many-processes.yaml"]) {

@@ -203,3 +203,38 @@ export function parseAnalyticRule(document: unknown, source: string): AnalyticRu
   if (problems.length > 0) throw new SchemaValidationError(`analytic rule (${source})`, problems);
   return document as AnalyticRule;
 }
+
+/** The fields of a rule the engine carries as they are (the loader's LoadedRule starts with them). */
+export type RuleFields = Pick<
+  AnalyticRule,
+  | "id"
+  | "name"
+  | "description"
+  | "severity"
+  | "version"
+  | "kind"
+  | "requiredDataConnectors"
+  | "tactics"
+  | "relevantTechniques"
+  | "entityMappings"
+  | "alertDetailsOverride"
+> & { originalQuery: string; customDetails: NonNullable<AnalyticRule["customDetails"]> };
+
+/** A rule's RuleFields: its own, the query as written, no custom details as an empty map. */
+export function ruleFieldsOf(rule: AnalyticRule): RuleFields {
+  return {
+    id: rule.id,
+    name: rule.name,
+    description: rule.description,
+    severity: rule.severity,
+    version: rule.version,
+    kind: rule.kind,
+    requiredDataConnectors: rule.requiredDataConnectors,
+    tactics: rule.tactics,
+    relevantTechniques: rule.relevantTechniques,
+    originalQuery: rule.query,
+    entityMappings: rule.entityMappings,
+    customDetails: rule.customDetails ?? {},
+    alertDetailsOverride: rule.alertDetailsOverride,
+  };
+}

@@ -6,7 +6,7 @@ import { LIVENESS_TEMPLATE_FILE } from "../query/livenessTemplate";
 import { EVENT_COLUMNS, type EventColumn } from "../model";
 import { NBTSCAN_ROWS, type RowSpec } from "../query/rows";
 import { compileSchema, SchemaValidationError } from "../validation";
-import { parseAnalyticRule } from "./analyticRule";
+import { parseAnalyticRule, ruleFieldsOf } from "./analyticRule";
 
 /** An ATT&CK object (tactic, technique, software, group) as the rule metadata names it. */
 export interface AttackRef {
@@ -261,25 +261,13 @@ export function loadDetectionRule(ruleFile: string = RULE_FILE): NbtscanRule {
   const detection = detectionRuleOf({
     ruleClass: "runs as is",
     file: ruleFile,
-    id: rule.id,
-    name: rule.name,
-    description: rule.description,
-    severity: rule.severity,
-    version: rule.version,
-    kind: rule.kind,
-    requiredDataConnectors: rule.requiredDataConnectors,
-    tactics: rule.tactics,
-    relevantTechniques: rule.relevantTechniques,
+    ...ruleFieldsOf(rule),
     tables: [...new Set(rule.requiredDataConnectors.flatMap((c) => c.dataTypes))],
     // The liveness template lists nbtscan's own tables, so it is nbtscan's query as it is.
     livenessQuery: readFileSync(LIVENESS_TEMPLATE_FILE, "utf8"),
-    originalQuery: rule.query,
     query: rule.query,
     changes: [],
     columns: [],
-    entityMappings: rule.entityMappings,
-    customDetails: rule.customDetails ?? {},
-    alertDetailsOverride: rule.alertDetailsOverride,
     projectData: meta as Record<string, unknown>,
   });
   // detectionRuleOf validated the meta file, so the project fields are there.

@@ -1,5 +1,6 @@
 import {
   checkAnalyticRule,
+  ruleFieldsOf,
   templateDurationMs,
   type AnalyticRule,
 } from "../detection/analyticRule";
@@ -115,25 +116,13 @@ export function classifyRule(
   return {
     ruleClass: engine.changes.length > 0 ? "adapted" : "runs as is",
     file,
-    id: rule.id,
-    name: rule.name,
-    description: rule.description,
-    severity: rule.severity,
-    version: rule.version,
-    kind: rule.kind,
-    requiredDataConnectors: rule.requiredDataConnectors,
-    tactics: rule.tactics,
-    relevantTechniques: rule.relevantTechniques,
+    ...ruleFieldsOf(rule),
     queryFrequencyMs: rule.queryFrequency ? ruleDurationMs(rule.queryFrequency) : undefined,
     queryPeriodMs: rule.queryPeriod ? ruleDurationMs(rule.queryPeriod) : undefined,
     tables: engine.tables,
     livenessQuery: livenessQueryFor(engine.tables, tables),
-    originalQuery: rule.query,
     query: engine.query,
     changes: engine.changes,
     columns: engine.columns,
-    entityMappings: rule.entityMappings,
-    customDetails: rule.customDetails ?? {},
-    alertDetailsOverride: rule.alertDetailsOverride,
   };
 }

@@ -1,5 +1,5 @@
 // Running the detections of a runtime: one by id (what a queue worker will call, one message per
-// detection; see the s19-queue fan-out), or all of them in order, nbtscan first. A detection that
+// detection; see functions/fanout/), or all of them in order, nbtscan first. A detection that
 // fails, or a rule that could not be loaded, is reported by name and never stops the others.
 import { runDetection, type RunResult } from "./runDetection";
 import { DETECTION_UNAVAILABLE, warningsOnce, type RunLog } from "./runLog";

@@ -24,7 +24,8 @@ function copyOf(nbtscan: LoadedRule, id: string, name: string, query = nbtscan.q
 
 /**
  * A second detection that finds another tool, nbtscan2.exe, with no known hash: the two rules
- * find different events (per-detection ledgers are another change's, branch s19-state).
+ * find different events, so each run's hits are its own (stateIsolation.test.ts shows two
+ * detections over the same events kept apart).
  */
 function secondDetection(nbtscan: LoadedRule): LoadedRule {
   const query = nbtscan.query

@@ -41,50 +41,54 @@ const TIME_COLUMNS: readonly EventColumn[] = ["TimeGenerated", "Timestamp", "Ing
 const text = { type: "string" } as const;
 const hex = (length: number) => ({ type: "string", pattern: `^[0-9a-f]{${length}}$` }) as const;
 
-const sampleSchema = {
-  type: "object",
-  required: ["events"],
-  properties: {
-    $comment: { type: "array", items: text },
-    events: {
-      type: "array",
-      minItems: 1,
-      items: {
-        type: "object",
-        additionalProperties: false,
-        // Every event column except the times, which the file holds as offsets from now.
-        required: [
-          "note",
-          "timeGeneratedMinutesAgo",
-          "ingestedMinutesAgo",
-          ...EVENT_COLUMNS.filter((c) => !TIME_COLUMNS.includes(c)),
-        ],
-        properties: {
-          note: { type: "string", minLength: 1 },
-          SourceTable: { enum: [...SOURCE_TABLES] },
-          timeGeneratedMinutesAgo: { type: "number", maximum: MAX_MINUTES_AGO },
-          ingestedMinutesAgo: { type: "number", minimum: MIN_INGESTED_MINUTES_AGO },
-          DeviceId: hex(40),
-          DeviceName: { type: "string", minLength: 1 },
-          ReportId: { type: "integer", minimum: 1 },
-          ActionType: { enum: ["ProcessCreated", "FileCreated", "FileModified", "FileRenamed"] },
-          FolderPath: { type: "string", minLength: 1 },
-          FileName: { type: "string", minLength: 1 },
-          SHA1: hex(40),
-          SHA256: hex(64),
-          ProcessCommandLine: text,
-          InitiatingProcessAccountDomain: text,
-          InitiatingProcessAccountName: text,
-          InitiatingProcessFileName: text,
-          InitiatingProcessCommandLine: text,
-          InitiatingProcessParentFileName: text,
-        },
-      },
+/** A sample file: a `$comment` and a non-empty `events` array of `item`s. */
+function eventsDocument<Item>(item: Item) {
+  return {
+    type: "object",
+    required: ["events"],
+    properties: {
+      $comment: { type: "array", items: text },
+      events: { type: "array", minItems: 1, items: item },
     },
+  } as const;
+}
+
+const sampleEventSchema = {
+  type: "object",
+  additionalProperties: false,
+  // Every event column except the times, which the file holds as offsets from now.
+  required: [
+    "note",
+    "timeGeneratedMinutesAgo",
+    "ingestedMinutesAgo",
+    ...EVENT_COLUMNS.filter((c) => !TIME_COLUMNS.includes(c)),
+  ],
+  properties: {
+    note: { type: "string", minLength: 1 },
+    SourceTable: { enum: [...SOURCE_TABLES] },
+    timeGeneratedMinutesAgo: { type: "number", maximum: MAX_MINUTES_AGO },
+    ingestedMinutesAgo: { type: "number", minimum: MIN_INGESTED_MINUTES_AGO },
+    DeviceId: hex(40),
+    DeviceName: { type: "string", minLength: 1 },
+    ReportId: { type: "integer", minimum: 1 },
+    ActionType: { enum: ["ProcessCreated", "FileCreated", "FileModified", "FileRenamed"] },
+    FolderPath: { type: "string", minLength: 1 },
+    FileName: { type: "string", minLength: 1 },
+    SHA1: hex(40),
+    SHA256: hex(64),
+    ProcessCommandLine: text,
+    InitiatingProcessAccountDomain: text,
+    InitiatingProcessAccountName: text,
+    InitiatingProcessFileName: text,
+    InitiatingProcessCommandLine: text,
+    InitiatingProcessParentFileName: text,
   },
 };
 
-const validateSample = compileSchema<{ events: SampleEvent[] }>(sampleSchema, "sample events");
+const validateSample = compileSchema<{ events: SampleEvent[] }>(
+  eventsDocument(sampleEventSchema),
+  "sample events",
+);
 
 /** One event of sample-events.rules.json: any Device* row, columns it leaves out empty. */
 type RuleSampleEvent = Partial<SampleEvent> &
@@ -94,44 +98,33 @@ type RuleSampleEvent = Partial<SampleEvent> &
   > &
   Pick<SampleEvent, "DeviceId" | "DeviceName" | "ActionType">;
 
-const ruleSampleSchema = {
+const ruleSampleEventSchema = {
   type: "object",
-  required: ["events"],
+  additionalProperties: false,
+  required: [
+    "note",
+    "SourceTable",
+    "timeGeneratedMinutesAgo",
+    "ingestedMinutesAgo",
+    "DeviceId",
+    "DeviceName",
+    "ReportId",
+    "ActionType",
+  ],
   properties: {
-    $comment: { type: "array", items: text },
-    events: {
-      type: "array",
-      minItems: 1,
-      items: {
-        type: "object",
-        additionalProperties: false,
-        required: [
-          "note",
-          "SourceTable",
-          "timeGeneratedMinutesAgo",
-          "ingestedMinutesAgo",
-          "DeviceId",
-          "DeviceName",
-          "ReportId",
-          "ActionType",
-        ],
-        properties: {
-          ...Object.fromEntries(
-            EVENT_COLUMNS.filter((c) => !TIME_COLUMNS.includes(c)).map((c) => [c, text]),
-          ),
-          ...sampleSchema.properties.events.items.properties,
-          SourceTable: { type: "string", pattern: "^Device[A-Za-z]+Events$" },
-          ActionType: { type: "string", minLength: 1 },
-          SHA1: hex(40),
-          OtherColumns: { type: "object", additionalProperties: text },
-        },
-      },
-    },
+    ...Object.fromEntries(
+      EVENT_COLUMNS.filter((c) => !TIME_COLUMNS.includes(c)).map((c) => [c, text]),
+    ),
+    ...sampleEventSchema.properties,
+    SourceTable: { type: "string", pattern: "^Device[A-Za-z]+Events$" },
+    ActionType: { type: "string", minLength: 1 },
+    SHA1: hex(40),
+    OtherColumns: { type: "object", additionalProperties: text },
   },
 };
 
 const validateRuleSample = compileSchema<{ events: RuleSampleEvent[] }>(
-  ruleSampleSchema,
+  eventsDocument(ruleSampleEventSchema),
   "rule sample events",
 );
 

@@ -207,20 +207,24 @@ function joinProblems(
  * SchemaValidationError naming the side file when the metadata is missing or disagrees.
  */
 export function detectionRuleOf(loaded: LoadedRule): DetectionRule {
+  // What every detection takes from its YAML as it is.
+  const fromRule = {
+    id: loaded.id,
+    name: loaded.name,
+    version: loaded.version,
+    description: loaded.description,
+    severity: loaded.severity,
+    requiredDataConnectors: loaded.requiredDataConnectors,
+    query: loaded.query,
+    loaded,
+  };
   if (loaded.projectData === undefined) {
     // No meta side file: a plain rule, everything from its YAML.
     return {
-      id: loaded.id,
-      name: loaded.name,
-      version: loaded.version,
-      description: loaded.description,
-      severity: loaded.severity,
-      requiredDataConnectors: loaded.requiredDataConnectors,
+      ...fromRule,
       tactics: loaded.tactics.map(tacticRef),
       relevantTechniques: loaded.relevantTechniques.map(techniqueRef),
       references: [],
-      query: loaded.query,
-      loaded,
     };
   }
   const metaFile = metaFileOf(loaded.file);
@@ -230,22 +234,15 @@ export function detectionRuleOf(loaded: LoadedRule): DetectionRule {
     throw new SchemaValidationError(`detection rule metadata (${metaFile})`, problems);
   }
   return {
-    id: loaded.id,
-    name: loaded.name,
-    version: loaded.version,
-    description: loaded.description,
-    severity: loaded.severity,
+    ...fromRule,
     basedOn: meta.basedOn,
     knownHashes: meta.knownHashes,
     detectedFileName: meta.detectedFileName,
-    requiredDataConnectors: loaded.requiredDataConnectors,
     tactics: meta.attack.tactics,
     relevantTechniques: meta.attack.techniques,
     software: meta.attack.software,
     campaign: meta.attack.campaign,
     references: meta.references,
-    query: loaded.query,
-    loaded,
   };
 }
 
